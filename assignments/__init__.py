@@ -1,0 +1,1 @@
+"""Assignments shipped with the grader: one folder each, holding assignment.toml and the student template."""

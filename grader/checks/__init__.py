@@ -1,0 +1,1 @@
+"""The checks: one module per kind of check, each a function from inputs to a CheckResult."""

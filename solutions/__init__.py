@@ -1,0 +1,1 @@
+"""Reference solutions, one folder per assignment, named like the assignment."""
