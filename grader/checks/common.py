@@ -1,0 +1,36 @@
+"""Helpers shared by the check kinds: turning a submission's failure into a zero-score result."""
+
+from __future__ import annotations
+
+from grader.results import CheckResult
+from grader.runner import SubmissionError
+from grader.spec import CheckSpec
+
+
+def from_error(check: CheckSpec, error: SubmissionError, *, prefix: str = "") -> CheckResult:
+    """A zero-score result that reports what the submission did."""
+    hints = {
+        "not_implemented": f"Write the body of {check.function or check.name}() in place of the raise.",
+        "syntax": "Fix the line shown; run `python -m py_compile` on your file to check it.",
+        "timeout": "Look for an infinite loop or a very slow step; this check has a time limit.",
+        "memory": "Avoid creating very large arrays or models.",
+        "output": "Remove print statements in loops, and do not write large files.",
+        "crash": "Do not call sys.exit() or os._exit(); return a value instead.",
+        "missing": "Keep the function names and arguments of the template.",
+        "import": "Import only numpy, tensorflow/keras and the standard library.",
+    }
+    return CheckResult.failed(
+        check.name,
+        check.points,
+        f"{prefix}{error.message}",
+        hint=hints.get(error.kind, "Read the error above; run the function yourself on a few images to reproduce it."),
+        visibility=check.visibility,
+        fault=error.kind,
+        details=error.details,
+        extra={"line": error.line} if error.line else {},
+    )
+
+
+def blocked(check: CheckSpec, reason: str, hint: str, fault: str | None = None) -> CheckResult:
+    """A zero-score result for a check that could not run because an earlier step failed."""
+    return CheckResult.failed(check.name, check.points, reason, hint=hint, visibility=check.visibility, fault=fault)

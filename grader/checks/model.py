@@ -1,0 +1,84 @@
+"""The model check: build_model's architecture, validated, rebuilt and compared layer by layer."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+
+from grader import architecture
+from grader.checks.common import from_error
+from grader.context import Context
+from grader.results import CheckResult
+from grader.runner import SubmissionError
+from grader.spec import CheckSpec
+
+
+def run(check: CheckSpec, ctx: Context) -> CheckResult:
+    """Ask the submission for its model's config, rebuild it safely and diff it against the spec."""
+    started = time.monotonic()
+    params = check.params
+    fn = check.function
+    try:
+        reply = ctx.runner.request({"op": "build", "function": fn, "kwargs": params.get("kwargs", {})},
+                                   stage=f"{fn}()", timeout=params.get("timeout"))
+    except SubmissionError as error:
+        ctx.state["model_error"] = f"{fn}() failed: {error.message}"
+        return from_error(check, error).timed(time.monotonic() - started)
+    if "config" not in reply.header:
+        message = (f"{fn}() returned {reply.header.get('returned')}; expected a keras.Model "
+                   "such as keras.Sequential([...]).")
+        ctx.state["model_error"] = message
+        return CheckResult.failed(check.name, check.points, message, hint="End build_model with `return model`.",
+                                  visibility=check.visibility).timed(time.monotonic() - started)
+    expected = architecture.expected_layers(params["layers"])
+    input_shape = tuple(params["input_shape"])
+    limits = ctx.assignment.limits
+    try:
+        parsed = architecture.parse(reply.header["config"])
+        model = architecture.build(parsed.layers, input_shape, max_params=limits.max_params,
+                                   max_activations=limits.max_activations)
+    except architecture.ModelError as error:
+        message = f"The grader cannot rebuild the model from {fn}(): {error}"
+        ctx.state["model_error"] = message
+        return CheckResult.failed(check.name, check.points, message, fault="unsafe", visibility=check.visibility,
+                                  hint="Build the model from Keras' own layers only: no Lambda layers, no custom classes."
+                                  ).timed(time.monotonic() - started)
+    ctx.state["model"] = parsed
+    rows = architecture.compare(expected, architecture.fold_activations(parsed.layers))
+    layers = architecture.summary(model)
+    problems = [f"layer {i + 1}: {row.note}." for i, row in enumerate(rows) if row.status != "same"]
+    if parsed.input_shape is not None and tuple(parsed.input_shape) != input_shape:
+        problems.insert(0, f"the model's input shape is {(None, *parsed.input_shape)}; expected {(None, *input_shape)}.")
+    output = tuple(model.output_shape)
+    wanted_output = (None, *params.get("output_shape", []))
+    if params.get("output_shape") and output != wanted_output:
+        problems.append(f"the model's output shape is {output}; expected {wanted_output}.")
+    extra = {
+        "diff": [asdict(row) for row in rows],
+        "layers": layers,
+        "expected_layers": [e.describe() for e in expected],
+        "total_params": int(model.count_params()),
+        "input_shape": str((None, *input_shape)),
+        "output_shape": str(output),
+    }
+    table = _table(rows)
+    if problems:
+        result = CheckResult.failed(check.name, check.points, f"{fn}()'s model differs from the expected one: " + " ".join(problems),
+                                    hint="Compare your layers with the table below, in order: " + " -> ".join(e.describe() for e in expected) + ".",
+                                    details=table, visibility=check.visibility, extra=extra)
+    else:
+        result = CheckResult.passed(check.name, check.points,
+                                    f"{fn}() builds the expected model: {len(parsed.layers)} layers, {model.count_params():,} parameters, output {output}.",
+                                    details=table, visibility=check.visibility, extra=extra)
+    return result.timed(time.monotonic() - started)
+
+
+def _table(rows: list[architecture.DiffRow]) -> str:
+    """The layer diff as fixed-width text for results.json and terminals."""
+    width = max([len(r.expected or "") for r in rows] + [8])
+    lines = [f"    {'expected':<{width}}  got"]
+    for row in rows:
+        mark = {"same": " ", "changed": "!", "missing": "-", "extra": "+"}[row.status]
+        note = f"   <- {row.note}" if row.note else ""
+        lines.append(f"  {mark} {row.expected or '':<{width}}  {row.got or ''}{note}")
+    return "\n".join(lines)

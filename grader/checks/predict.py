@@ -1,0 +1,114 @@
+"""The predict check: predict() must return the model's most likely class for each image.
+
+The submission's predict gets a model the grader trained (or, if none could be trained, the
+expected architecture with fresh weights) and images; its answer is compared with the argmax of
+that model's output computed on the trusted side. It is asked twice, with two different sets of
+weights, so a predict that ignores the model it is given cannot pass.
+"""
+
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+
+from grader import architecture, training
+from grader.checks.common import from_error
+from grader.context import Context
+from grader.results import CheckResult
+from grader.runner import SubmissionError
+from grader.spec import CheckSpec
+
+TIE = 1e-4  # top-two probabilities closer than this may be ordered either way
+
+
+def run(check: CheckSpec, ctx: Context) -> CheckResult:
+    """Call predict on two models and compare with their argmax."""
+    started = time.monotonic()
+    fn, params = check.function, check.params
+    images = ctx.probe(params.get("probe", "test_images"), params.get("count", 50), params.get("prepare", []))
+    models, note = _models(ctx)
+    problems: list[str] = []
+    hint = ""
+    for label, model in models:
+        weights = model.get_weights()
+        expected_probs = model.predict(images, batch_size=len(images), verbose=0)
+        arrays = {"images": images, **{f"w{i}": w for i, w in enumerate(weights)}}
+        try:
+            reply = ctx.runner.request({"op": "predict", "function": fn, "weights": len(weights),
+                                        "model": keras.saving.serialize_keras_object(model)}, arrays,
+                                       stage=f"{fn}()", timeout=params.get("timeout"))
+        except SubmissionError as error:
+            return from_error(check, error).timed(time.monotonic() - started)
+        found, hint = _compare(fn, reply.arrays.get("result"), expected_probs, reply.header)
+        if reply.header.get("input_modified"):
+            found.append(f"{fn}() changed the images it was given.")
+        if reply.header.get("weights_changed"):
+            found.append(f"{fn}() changed the model's weights; it should only read them (no fit or set_weights).")
+            hint = hint or "predict should only call the model, not train it."
+        if found:
+            problems = [f"With the {label} model: " + " ".join(found)]
+            break
+    extra = {"images": len(images), "models": [label for label, _ in models]}
+    if problems:
+        return CheckResult.failed(check.name, check.points, " ".join(problems) + note, hint=hint,
+                                  visibility=check.visibility, extra=extra).timed(time.monotonic() - started)
+    return CheckResult.passed(check.name, check.points,
+                              f"{fn}() returned the most likely class of each of {len(images)} images, for "
+                              f"{len(models)} different sets of weights.{note}",
+                              visibility=check.visibility, extra=extra).timed(time.monotonic() - started)
+
+
+def _models(ctx: Context) -> tuple[list[tuple[str, keras.Model]], str]:
+    limits = ctx.assignment.limits
+    model_check = next(c for c in ctx.assignment.checks if c.kind == "model")
+    shape = tuple(model_check.params["input_shape"])
+    trained = ctx.state.get("trained")
+    note = ""
+    if trained is not None:
+        layers = ctx.state["model"].layers
+        first = trained.model
+    else:
+        layers = architecture.expected_layers(model_check.params["layers"])
+        training.seed_everything(ctx.assignment.training.seed)
+        first = architecture.build(layers, shape, max_params=limits.max_params, max_activations=limits.max_activations)
+        note = " (Your own model could not be trained, so predict was tested with the expected model.)"
+    training.seed_everything(ctx.assignment.training.seed + 1)
+    second = architecture.build(layers, shape, max_params=limits.max_params, max_activations=limits.max_activations)
+    return [("trained" if trained is not None else "expected", first), ("re-initialised", second)], note
+
+
+def _compare(fn: str, got: np.ndarray | None, probs: np.ndarray, header: dict) -> tuple[list[str], str]:
+    n, classes = probs.shape
+    expected = np.argmax(probs, axis=1)
+    if got is None:
+        return [f"{fn}() returned {header.get('returned')}; expected an int array of shape ({n},)."], "Return np.argmax(probabilities, axis=1)."
+    if got.shape == probs.shape:
+        return [f"{fn}() returned the probabilities, shape {got.shape}; expected one digit per image, shape ({n},)."], \
+            "Take the index of the largest probability: np.argmax(model.predict(images), axis=1)."
+    if got.shape == (classes,) and n != classes:
+        return [f"{fn}() returned shape {got.shape}: the argmax was taken over the images (axis 0); expected shape ({n},)."], \
+            "Use axis=1 (or axis=-1): one argmax per image, over its probabilities."
+    if got.size == n and got.shape != (n,):
+        return [f"{fn}() returned shape {got.shape}; expected a flat array of shape ({n},)."], "Flatten the result, e.g. with .reshape(-1)."
+    if got.shape != (n,):
+        return [f"{fn}() returned shape {got.shape} for {n} images; expected ({n},)."], "Return one digit per image."
+    problems, hint = [], ""
+    if got.dtype.kind not in "iu":
+        if got.dtype.kind == "f" and np.all(np.isfinite(got)) and np.array_equal(got, np.round(got)):
+            problems.append(f"{fn}() returned {got.dtype} values; expected integers.")
+            hint = "Convert with .astype(int); np.argmax already returns integers."
+        else:
+            problems.append(f"{fn}() returned {got.dtype} values that are not whole class numbers; expected integer digits.")
+            hint = "Return np.argmax(probabilities, axis=1), not the probabilities themselves."
+    values = got.astype(np.float64)
+    top2 = np.sort(probs, axis=1)[:, -2:]
+    tie = (top2[:, 1] - top2[:, 0]) < TIE
+    wrong = (values != expected) & ~tie
+    if wrong.any():
+        i = int(np.argmax(wrong))
+        problems.append(f"{int(wrong.sum())} of {n} answers differ from the class with the highest probability "
+                        f"(image {i}: got {got[i]}, the model's most likely class is {expected[i]}).")
+        hint = hint or "Call the model passed in and return np.argmax(model.predict(images), axis=1)."
+    return problems, hint

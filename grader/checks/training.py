@@ -1,0 +1,70 @@
+"""The training check: the grader trains the submitted model and measures its test accuracy."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from grader import compilation, training
+from grader.checks.common import blocked
+from grader.context import Context
+from grader.results import CheckResult
+from grader.spec import CheckSpec
+
+
+def run(check: CheckSpec, ctx: Context) -> CheckResult:
+    """Train the model that build_model and compile_model describe and compare its accuracy with the threshold."""
+    started = time.monotonic()
+    parsed = ctx.state.get("model")
+    if parsed is None:
+        reason = ctx.state.get("model_error", "build_model() did not give a model.")
+        return blocked(check, f"Could not train a model, so no accuracy could be measured. {reason}",
+                       "Fix build_model first; this check trains the model it returns.", fault="blocked")
+    budget = ctx.assignment.training
+    settings = ctx.state.get("compile")
+    note = ""
+    if settings is None:
+        settings = compilation.reference(budget.optimizer, budget.loss, budget.metrics)
+        note = (f" compile_model's settings could not be used, so the grader trained with the reference settings "
+                f"({settings.describe()}).")
+    x_train = ctx.prepare(ctx.dataset.train_images[:budget.train_samples], budget.prepare)
+    y_train = ctx.dataset.train_labels[:budget.train_samples].astype(np.int64)
+    x_test = ctx.prepare(ctx.dataset.test_images[:budget.test_samples], budget.prepare)
+    y_test = ctx.dataset.test_labels[:budget.test_samples].astype(np.int64)
+    try:
+        trained = training.train(parsed.layers, settings, x_train, y_train, x_test, y_test, budget, ctx.assignment.limits)
+    except Exception as exc:  # noqa: BLE001 - a submitted architecture can make Keras fail in many ways
+        return blocked(check, f"Training the model failed: {type(exc).__name__}: {str(exc)[:500]}.{note}",
+                       "Check that the model's last layer has one unit per class and that the loss fits integer labels.",
+                       fault="training")
+    ctx.state["trained"] = trained
+    threshold = float(check.params["min_accuracy"])
+    extra = {
+        "accuracy": round(trained.accuracy, 6),
+        "min_accuracy": threshold,
+        "history": trained.history,
+        "epochs": budget.epochs,
+        "batch_size": budget.batch_size,
+        "train_samples": trained.train_samples,
+        "test_samples": trained.test_samples,
+        "seed": budget.seed,
+        "training_seconds": round(trained.seconds, 2),
+        "stopped_early": trained.stopped_early,
+        "compile_settings": settings.describe(),
+    }
+    spent = f"{budget.epochs} epoch(s) on {trained.train_samples:,} images, batch {budget.batch_size}, seed {budget.seed}"
+    stopped = f" Training was stopped at the {budget.max_seconds:g} s budget." if trained.stopped_early else ""
+    if trained.accuracy >= threshold:
+        result = CheckResult.passed(check.name, check.points,
+                                    f"Test accuracy {trained.accuracy:.4f} on {trained.test_samples:,} held-out images "
+                                    f"(minimum {threshold:.2f}) after {spent}.{stopped}{note}",
+                                    visibility=check.visibility, extra=extra)
+    else:
+        result = CheckResult.failed(check.name, check.points,
+                                    f"Test accuracy {trained.accuracy:.4f} on {trained.test_samples:,} held-out images is "
+                                    f"below the minimum {threshold:.2f} after {spent}.{stopped}{note}",
+                                    hint="Compare your layers and compile settings with the expected ones; a missing "
+                                         "activation, a wrong loss or a too-small model trains poorly.",
+                                    visibility=check.visibility, extra=extra)
+    return result.timed(time.monotonic() - started)

@@ -1,0 +1,51 @@
+"""What every check gets: the assignment, the data, the trusted reference, the sandboxed submission."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from grader.data import Dataset
+from grader.runner import Runner
+from grader.spec import Assignment, SpecError
+
+
+@dataclass
+class Context:
+    """Shared by the checks of one submission; `state` carries results from one check to the next."""
+
+    assignment: Assignment
+    dataset: Dataset
+    reference: ModuleType
+    runner: Runner
+    state: dict[str, Any] = field(default_factory=dict)
+
+    def probe(self, split: str, count: int | None, prepare: list[str] | tuple[str, ...]) -> np.ndarray:
+        """The first `count` images of a split, prepared with the reference functions named in `prepare`."""
+        if split not in ("train_images", "test_images"):
+            raise SpecError(f"probe {split!r} is not train_images or test_images; the test labels are never a probe.")
+        images = getattr(self.dataset, split)
+        images = images[:count] if count else images
+        return self.prepare(images, prepare)
+
+    def prepare(self, images: np.ndarray, steps: list[str] | tuple[str, ...]) -> np.ndarray:
+        """Apply the reference solution's functions to a copy of `images`."""
+        out = np.array(images, copy=True)
+        for step in steps:
+            out = np.asarray(getattr(self.reference, step)(out))
+        return out
+
+
+def load_reference(path: Path) -> ModuleType:
+    """Import the assignment's reference solution (trusted code shipped with the grader)."""
+    if not path.is_file():
+        raise SpecError(f"the reference solution {path} is missing; every assignment needs solutions/<name>/<module>.")
+    spec = importlib.util.spec_from_file_location(f"_reference_{path.parent.name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

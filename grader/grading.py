@@ -1,0 +1,104 @@
+"""Grading one submission: start its sandbox, run every check, collect the results as plain data."""
+
+from __future__ import annotations
+
+import importlib
+import platform
+import time
+import traceback
+from pathlib import Path
+from typing import Callable
+
+from grader.data import load_dataset
+from grader.results import CheckResult, SubmissionResult
+from grader.runner import Runner, SubmissionError
+from grader.spec import Assignment, CheckSpec
+from grader.submission import SubmissionNotFound, locate
+
+# Check kinds and the module that runs each; imported lazily because they import Keras.
+KINDS = {"array": "array", "model": "model", "compile": "compile", "training": "training", "predict": "predict"}
+
+
+def grade(submission: Path, assignment: Assignment, *, data: str | Path | None = None, keep_gpu: bool = False,
+          name: str | None = None) -> SubmissionResult:
+    """Grade one submission against `assignment`; never raises for anything the submission does."""
+    started = time.monotonic()
+    label = name or submission.stem if submission.is_file() else name or submission.name
+    try:
+        module = locate(submission, assignment)
+    except SubmissionNotFound as exc:
+        return _all_failed(assignment, label, str(exc), "missing", started)
+    runner = Runner(module, assignment, keep_gpu=keep_gpu)
+    runner.start()  # the sandbox imports TensorFlow while this process does the same
+    try:
+        dataset = load_dataset(data, assignment.data)
+        from grader.context import Context, load_reference
+
+        ctx = Context(assignment, dataset, load_reference(assignment.solution), runner)
+        checks = tuple(_run_check(check, ctx) for check in assignment.checks)
+    finally:
+        runner.close()
+    grader_faults = [c.name for c in checks if c.fault == "grader"]
+    extra = {
+        "accuracy": ctx.state["trained"].accuracy if "trained" in ctx.state else None,
+        "data": {"source": dataset.source, "path": dataset.path, "sha256": dataset.sha256},
+        "seed": assignment.training.seed,
+        "versions": _versions(runner),
+        "module": module.name,
+        "grader_faults": grader_faults,
+    }
+    trained = ctx.state.get("trained")
+    if trained is not None:
+        extra["predictions"] = _predictions(trained, dataset.test_labels[: trained.test_samples])
+    return SubmissionResult(assignment.name, label, checks, time.monotonic() - started, runner.output[-20000:], extra)
+
+
+def _run_check(check: CheckSpec, ctx) -> CheckResult:
+    started = time.monotonic()
+    run: Callable = importlib.import_module(f"grader.checks.{KINDS[check.kind]}").run
+    try:
+        return run(check, ctx)
+    except SubmissionError as error:  # a check that did not catch it itself
+        from grader.checks.common import from_error
+
+        return from_error(check, error).timed(time.monotonic() - started)
+    except Exception as exc:  # noqa: BLE001 - a bug in the grader must not lose the other checks
+        return CheckResult.failed(check.name, check.points,
+                                  f"The grader itself failed while running this check ({type(exc).__name__}: {exc}); "
+                                  "this is not your fault. Tell your instructor.",
+                                  fault="grader", visibility=check.visibility,
+                                  details="".join(traceback.format_exception(exc))[-4000:]).timed(time.monotonic() - started)
+
+
+def _all_failed(assignment: Assignment, label: str, message: str, fault: str, started: float) -> SubmissionResult:
+    checks = tuple(CheckResult.failed(c.name, c.points, message, fault=fault, visibility=c.visibility,
+                                      hint=f"Hand in {assignment.module}.") for c in assignment.checks)
+    return SubmissionResult(assignment.name, label, checks, time.monotonic() - started, extra={"grader_faults": []})
+
+
+def _predictions(trained, labels) -> dict:
+    """What the report needs about the trained model's test predictions, as plain data."""
+    import numpy as np
+
+    probs = trained.probabilities
+    predicted = np.argmax(probs, axis=1)
+    confidence = probs[np.arange(len(probs)), predicted]
+    classes = probs.shape[1]
+    confusion = np.zeros((classes, classes), dtype=int)
+    np.add.at(confusion, (labels.astype(int), predicted), 1)
+    wrong = np.flatnonzero(predicted != labels)
+    worst = wrong[np.argsort(-confidence[wrong])][:8]
+    sample = np.arange(min(24, len(labels)))
+    row = lambda i: {"index": int(i), "predicted": int(predicted[i]), "label": int(labels[i]),
+                     "confidence": round(float(confidence[i]), 4)}
+    return {"samples": [row(i) for i in sample], "confident_mistakes": [row(i) for i in worst],
+            "confusion": confusion.tolist()}
+
+
+def _versions(runner: Runner) -> dict[str, str]:
+    import keras
+    import numpy
+    import tensorflow
+
+    return {"python": platform.python_version(), "tensorflow": tensorflow.__version__, "keras": keras.__version__,
+            "numpy": numpy.__version__}

@@ -1,0 +1,106 @@
+"""Results as plain data: one CheckResult per check, a SubmissionResult per submission.
+
+`SubmissionResult.to_dict()` is the Gradescope results.json; every view (HTML report, terminal
+summary, gradebook) is rendered from that dict, never from live objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+PASSED = "passed"
+FAILED = "failed"
+
+# Faults: the check could not run to a verdict because of what the submission did.
+FAULTS = ("timeout", "crash", "memory", "output", "cpu", "syntax", "import", "missing", "not_implemented", "protocol", "unsafe")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The verdict of one check on one submission."""
+
+    name: str
+    score: float
+    max_score: float
+    feedback: str
+    hint: str = ""
+    visibility: str = "visible"
+    duration: float = 0.0
+    fault: str | None = None
+    details: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        return PASSED if self.score >= self.max_score else FAILED
+
+    @classmethod
+    def passed(cls, name: str, max_score: float, feedback: str, **kwargs: Any) -> "CheckResult":
+        return cls(name=name, score=max_score, max_score=max_score, feedback=feedback, **kwargs)
+
+    @classmethod
+    def failed(cls, name: str, max_score: float, feedback: str, **kwargs: Any) -> "CheckResult":
+        return cls(name=name, score=0.0, max_score=max_score, feedback=feedback, **kwargs)
+
+    def timed(self, seconds: float) -> "CheckResult":
+        return replace(self, duration=round(seconds, 3))
+
+    def to_dict(self) -> dict[str, Any]:
+        text = self.feedback if not self.hint else f"{self.feedback}\nHint: {self.hint}"
+        if self.details:
+            text += f"\n\n{self.details}"
+        extra = {"feedback": self.feedback, "hint": self.hint, "fault": self.fault, "duration": self.duration}
+        extra.update(self.extra)
+        return {
+            "name": self.name,
+            "score": self.score,
+            "max_score": self.max_score,
+            "status": self.status,
+            "output": text,
+            "visibility": self.visibility,
+            "extra_data": extra,
+        }
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    """All checks of one submission, plus what the report needs to explain them."""
+
+    assignment: str
+    submission: str
+    checks: tuple[CheckResult, ...]
+    execution_time: float
+    output: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return round(sum(c.score for c in self.checks), 4)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(c.max_score for c in self.checks), 4)
+
+    @property
+    def all_passed(self) -> bool:
+        return all(c.status == PASSED for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The Gradescope results.json, with the grader's own numbers in extra_data."""
+        extra = {
+            "assignment": self.assignment,
+            "submission": self.submission,
+            "max_score": self.max_score,
+            "passed": self.all_passed,
+        }
+        extra.update(self.extra)
+        return {
+            "score": self.score,
+            "execution_time": round(self.execution_time, 3),
+            "output": self.output,
+            "visibility": "visible",
+            "stdout_visibility": "hidden",
+            "tests": [c.to_dict() for c in self.checks],
+            "extra_data": extra,
+        }

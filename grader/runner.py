@@ -1,0 +1,152 @@
+"""Runs one submission's code through the sandbox, one request at a time.
+
+Keeps a loaded sandbox for the submission and starts a fresh one after a fault, so that a crash
+in one check costs that check only. Every failure of submitted code, whether it raised, hung,
+died or never imported, comes out as a `SubmissionError` with words for a student.
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader.sandbox import Reply, Sandbox, SandboxFault
+from grader.spec import Assignment
+
+MAX_RESTARTS = 4
+
+
+@dataclass
+class SubmissionError(Exception):
+    """Submitted code failed to give an answer; `kind` is one of results.FAULTS or 'error'."""
+
+    kind: str
+    message: str
+    details: str = ""
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Runner:
+    """The submission's code, loaded in a sandbox, answering requests."""
+
+    def __init__(self, path: Path, assignment: Assignment, *, keep_gpu: bool = False) -> None:
+        self.path = path
+        self.assignment = assignment
+        self.keep_gpu = keep_gpu
+        self.sandbox: Sandbox | None = None
+        self.functions: dict[str, bool] = {}
+        self.versions: dict[str, str] = {}
+        self.output_log: list[str] = []
+        self._loaded = False
+        self._load_error: SubmissionError | None = None
+        self._restarts = 0
+
+    def start(self) -> None:
+        """Start a sandbox in the background; loading waits for it."""
+        if self.sandbox is None:
+            self.sandbox = Sandbox(self.assignment.limits, self.assignment.preload, keep_gpu=self.keep_gpu).start()
+
+    def close(self) -> None:
+        """Stop the sandbox, keeping what it printed."""
+        if self.sandbox is not None:
+            text = self.sandbox.output()
+            if text:
+                self.output_log.append(text)
+            self.sandbox.close()
+            self.sandbox = None
+        self._loaded = False
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.output_log)
+
+    def load(self) -> dict[str, bool]:
+        """Import the submission (once); raise the same SubmissionError every time if it cannot be."""
+        if self._load_error is not None:
+            raise self._load_error
+        if self._loaded:
+            return self.functions
+        if self._restarts > MAX_RESTARTS:
+            raise SubmissionError("crash", f"the grader stopped restarting your code after {MAX_RESTARTS} crashes.")
+        self.start()
+        limits = self.assignment.limits
+        try:
+            self.versions = self.sandbox.wait_ready()
+            target = self.sandbox.copy_in(self.path)
+            reply = self.sandbox.request({"op": "load", "path": str(target), "functions": list(self.assignment.functions)},
+                                         timeout=limits.import_seconds, stage=f"importing {self.path.name}")
+        except SandboxFault as fault:
+            self._load_error = _from_fault(fault, f"importing {self.path.name}")
+            self.close()
+            raise self._load_error
+        if not reply.header.get("ok"):
+            self._load_error = _from_exception(reply.header.get("error") or {}, f"importing {self.path.name}", self.path.name)
+            self.close()
+            raise self._load_error
+        self.functions = {k: bool(v) for k, v in (reply.header.get("functions") or {}).items()}
+        self._loaded = True
+        return self.functions
+
+    def request(self, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None, *, stage: str,
+                timeout: float | None = None) -> Reply:
+        """Send a request to the loaded submission; a raised exception becomes a SubmissionError."""
+        functions = self.load()
+        name = header.get("function")
+        if name and not functions.get(name):
+            raise SubmissionError("missing", f"{self.path.name} has no function {name}(); define it with the name and "
+                                             f"arguments given in the template.")
+        try:
+            reply = self.sandbox.request(header, arrays, timeout=timeout or self.assignment.limits.call_seconds, stage=stage)
+        except SandboxFault as fault:
+            self._restarts += 1
+            self.close()
+            raise _from_fault(fault, stage)
+        if not reply.header.get("ok"):
+            raise _from_exception(reply.header.get("error") or {}, stage, self.path.name)
+        return reply
+
+
+def _from_fault(fault: SandboxFault, stage: str) -> SubmissionError:
+    details = _tail(fault.output)
+    return SubmissionError(fault.kind, f"{fault.message[0].upper()}{fault.message[1:]}.", details)
+
+
+def _from_exception(error: dict[str, Any], stage: str, filename: str) -> SubmissionError:
+    kind = str(error.get("type", "Exception"))
+    message = str(error.get("message", ""))
+    line = error.get("line") if isinstance(error.get("line"), int) else None
+    where = f" (line {line} of {filename})" if line else ""
+    trace = str(error.get("traceback", ""))
+    if kind == "SyntaxError" or kind in ("IndentationError", "TabError"):
+        code = error.get("code") or ""
+        return SubmissionError("syntax", f"{filename} has a syntax error on line {line}: {message}. Python cannot run "
+                                         "any of the file until it is fixed.", code, line)
+    if kind in ("ModuleNotFoundError", "ImportError"):
+        module = error.get("module") or "a module"
+        return SubmissionError("import", f"{stage} failed: {kind}: {message}{where}. The module {module!r} is not "
+                                         "available to the grader; use only numpy, tensorflow/keras and the standard library.", trace, line)
+    if kind == "SystemExit":
+        return SubmissionError("crash", f"{stage} called sys.exit({error.get('code')!r}){where}; remove the exit call: "
+                                        "the grader needs your code to return.", trace, line)
+    if kind == "NotImplementedError":
+        hint = f" ({message})" if message else ""
+        return SubmissionError("not_implemented", f"not implemented yet: {stage} raised NotImplementedError{hint}. Replace the "
+                                                  "`raise NotImplementedError` with your code.", trace, line)
+    if kind == "MemoryError":
+        return SubmissionError("memory", f"{stage} ran out of memory (MemoryError{where}); the limit is set by the "
+                                         "assignment. Avoid making huge arrays.", trace, line)
+    if kind == "OSError" and f"[Errno {errno.EFBIG}]" in message:
+        return SubmissionError("output", f"{stage} wrote more than the allowed output or file size and was stopped{where}. "
+                                         "Remove large prints and file writes.", trace, line)
+    return SubmissionError("error", f"{stage} raised {kind}: {message}{where}", trace, line)
+
+
+def _tail(text: str, limit: int = 2000) -> str:
+    return text if len(text) <= limit else "[...]\n" + text[-limit:]

@@ -1,0 +1,212 @@
+"""Assignment specs: the declarative description of one exercise, read from its assignment.toml."""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader.data import DataSpec, DataError
+
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+CHECK_KINDS = ("array", "model", "compile", "training", "predict")
+
+
+class SpecError(Exception):
+    """An assignment spec is missing or malformed; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of the sandbox that runs a submission."""
+
+    startup_seconds: float = 120
+    import_seconds: float = 60
+    call_seconds: float = 60
+    cpu_seconds: int = 600
+    memory_mb: int = 4096
+    output_kb: int = 1024
+    file_mb: int = 16
+    max_params: int = 3_000_000
+    max_activations: int = 200_000
+
+
+@dataclass(frozen=True)
+class Training:
+    """How the grader trains a submission's model: data preparation, budget and seed."""
+
+    prepare: tuple[str, ...] = ()
+    seed: int = 0
+    epochs: int = 1
+    train_samples: int = 4000
+    test_samples: int = 10000
+    batch_size: int = 32
+    max_seconds: float = 300
+    optimizer: str = "Adam"
+    loss: str = "sparse_categorical_crossentropy"
+    metrics: tuple[str, ...] = ("accuracy",)
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One graded check: its kind, its points and the kind's own parameters."""
+
+    name: str
+    kind: str
+    points: float
+    description: str = ""
+    function: str | None = None
+    visibility: str = "visible"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """A whole assignment: where its files are and what to check."""
+
+    name: str
+    title: str
+    module: str
+    functions: tuple[str, ...]
+    preload: tuple[str, ...]
+    data: DataSpec
+    limits: Limits
+    training: Training
+    checks: tuple[CheckSpec, ...]
+    directory: Path
+    solution: Path
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.checks)
+
+    @property
+    def template(self) -> Path:
+        return self.directory / self.module
+
+    def check(self, name: str) -> CheckSpec:
+        """The check called `name`."""
+        for check in self.checks:
+            if check.name == name:
+                return check
+        raise KeyError(name)
+
+
+def course_root() -> Path:
+    """The folder holding the bundled assignments/ and solutions/ (inside the installed package)."""
+    return Path(str(importlib.resources.files("grader.assignments"))).parent
+
+
+def available() -> list[str]:
+    """Names of the bundled assignments."""
+    root = Path(str(importlib.resources.files("grader.assignments")))
+    return sorted(p.parent.name for p in root.glob("*/assignment.toml"))
+
+
+def load(name_or_path: str | os.PathLike) -> Assignment:
+    """Load a bundled assignment by name, or any assignment.toml (or its folder) by path."""
+    candidate = Path(name_or_path)
+    if candidate.is_dir():
+        candidate = candidate / "assignment.toml"
+    if not candidate.is_file():
+        bundled = Path(str(importlib.resources.files("grader.assignments"))) / str(name_or_path) / "assignment.toml"
+        if not bundled.is_file():
+            raise SpecError(
+                f"no assignment called {str(name_or_path)!r}: expected a bundled name "
+                f"({', '.join(available()) or 'none installed'}) or a path to an assignment.toml."
+            )
+        candidate = bundled
+    try:
+        table = tomllib.loads(candidate.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SpecError(f"{candidate}: cannot read the assignment spec: {exc}") from exc
+    return _parse(table, candidate)
+
+
+def _parse(table: dict, path: Path) -> Assignment:
+    where = str(path)
+    head = _table(table, "assignment", where)
+    name = _required(head, "name", str, f"{where} [assignment]")
+    module = _required(head, "module", str, f"{where} [assignment]")
+    try:
+        data = DataSpec.from_dict(_table(table, "data", where, default={}))
+    except DataError as exc:
+        raise SpecError(f"{where} [data]: {exc}") from exc
+    limits = _dataclass(Limits, _table(table, "limits", where, default={}), f"{where} [limits]")
+    training = _dataclass(Training, _table(table, "training", where, default={}), f"{where} [training]")
+    checks = tuple(_check(entry, f"{where} [[checks]] #{i + 1}") for i, entry in enumerate(table.get("checks", [])))
+    if not checks:
+        raise SpecError(f"{where}: no [[checks]] defined; an assignment needs at least one.")
+    names = [c.name for c in checks]
+    if len(set(names)) != len(names):
+        raise SpecError(f"{where}: check names must be unique, got {names}.")
+    solution = path.parent.parent.parent / "solutions" / name / module
+    return Assignment(
+        name=name,
+        title=head.get("title", name),
+        module=module,
+        functions=tuple(head.get("functions", [])),
+        preload=tuple(head.get("preload", [])),
+        data=data,
+        limits=limits,
+        training=training,
+        checks=checks,
+        directory=path.parent,
+        solution=solution,
+    )
+
+
+def _check(entry: dict, where: str) -> CheckSpec:
+    params = dict(entry)
+    name = _required(params, "name", str, where)
+    kind = _required(params, "kind", str, where)
+    if kind not in CHECK_KINDS:
+        raise SpecError(f"{where}: kind {kind!r} is not one of {', '.join(CHECK_KINDS)}.")
+    points = params.pop("points", 1)
+    if not isinstance(points, (int, float)) or points < 0:
+        raise SpecError(f"{where}: points must be a number >= 0, got {points!r}.")
+    visibility = params.pop("visibility", "visible")
+    if visibility not in VISIBILITIES:
+        raise SpecError(f"{where}: visibility {visibility!r} is not one of {', '.join(VISIBILITIES)}.")
+    for key in ("name", "kind"):
+        params.pop(key)
+    return CheckSpec(
+        name=name,
+        kind=kind,
+        points=float(points),
+        description=params.pop("description", ""),
+        function=params.pop("function", None),
+        visibility=visibility,
+        params=params,
+    )
+
+
+def _table(table: dict, key: str, where: str, default: dict | None = None) -> dict:
+    value = table.get(key, default)
+    if not isinstance(value, dict):
+        raise SpecError(f"{where}: missing or malformed [{key}] table.")
+    return value
+
+
+def _required(table: dict, key: str, kind: type, where: str) -> Any:
+    value = table.get(key)
+    if not isinstance(value, kind):
+        raise SpecError(f"{where}: {key!r} is required and must be a {kind.__name__}, got {value!r}.")
+    return value
+
+
+def _dataclass(cls: type, table: dict, where: str):
+    known = cls.__dataclass_fields__
+    unknown = set(table) - set(known)
+    if unknown:
+        raise SpecError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}.")
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
+    for key, value in values.items():
+        default = known[key].default
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                raise SpecError(f"{where}: {key} must be a number >= 0, got {value!r}.")
+    return cls(**values)
