@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import platform
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -13,7 +14,7 @@ from grader.data import load_dataset
 from grader.results import CheckResult, SubmissionResult
 from grader.runner import Runner, SubmissionError
 from grader.spec import Assignment, CheckSpec
-from grader.submission import SubmissionNotFound, locate
+from grader.submission import SubmissionNotFound, locate, materialise
 
 # Check kinds and the module that runs each; imported lazily because they import Keras.
 KINDS = {"array": "array", "model": "model", "compile": "compile", "training": "training", "predict": "predict"}
@@ -22,10 +23,17 @@ KINDS = {"array": "array", "model": "model", "compile": "compile", "training": "
 def grade(submission: Path, assignment: Assignment, *, data: str | Path | None = None, keep_gpu: bool = False,
           name: str | None = None) -> SubmissionResult:
     """Grade one submission against `assignment`; never raises for anything the submission does."""
+    with tempfile.TemporaryDirectory(prefix="grader-submission-") as scratch:
+        return _grade(submission, assignment, data=data, keep_gpu=keep_gpu, name=name, scratch=Path(scratch))
+
+
+def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None, keep_gpu: bool, name: str | None,
+           scratch: Path) -> SubmissionResult:
     started = time.monotonic()
-    label = name or submission.stem if submission.is_file() else name or submission.name
+    label = name or (submission.stem if submission.is_file() else submission.resolve().name)
     try:
-        module = locate(submission, assignment)
+        located = locate(submission, assignment)
+        module = materialise(located, scratch)
     except SubmissionNotFound as exc:
         return _all_failed(assignment, label, str(exc), "missing", started)
     runner = Runner(module, assignment, keep_gpu=keep_gpu)
@@ -44,7 +52,7 @@ def grade(submission: Path, assignment: Assignment, *, data: str | Path | None =
         "data": {"source": dataset.source, "path": dataset.path, "sha256": dataset.sha256},
         "seed": assignment.training.seed,
         "versions": _versions(runner),
-        "module": module.name,
+        "module": located.name,
         "grader_faults": grader_faults,
     }
     trained = ctx.state.get("trained")

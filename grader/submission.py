@@ -28,3 +28,10 @@ def locate(path: Path, assignment: Assignment) -> Path:
         return candidates[0]
     found = ", ".join(p.name for p in candidates[:5]) or "no .py or .ipynb file"
     raise SubmissionNotFound(f"{path} holds {found}; expected {assignment.module} (or {stem}.ipynb). Rename your file to {assignment.module}.")
+
+
+def materialise(path: Path, directory: Path) -> Path:
+    """A .py module to hand to the sandbox: `path` itself, or the code extracted from a notebook into `directory`."""
+    if path.suffix != ".ipynb":
+        return path
+    raise SubmissionNotFound(f"{path.name} is a notebook; notebook submissions are not supported yet.")
