@@ -108,6 +108,11 @@ class Runner:
             self._restarts += 1
             self.close()
             raise _from_fault(fault, stage)
+        if "ok" not in reply.header:
+            self._restarts += 1
+            self.close()
+            raise SubmissionError("protocol", f"{stage} garbled the answer it sent to the grader (did the code replace "
+                                              "json, numpy or the grader's own functions?).")
         if not reply.header.get("ok"):
             raise _from_exception(reply.header.get("error") or {}, stage, self.path.name)
         return reply

@@ -23,6 +23,8 @@ from grader import protocol
 MAX_TEXT = 4000
 _GRADER_DIR = str(Path(__file__).resolve().parent)
 _SUBMISSION: dict[str, str] = {"dir": ""}
+# Bound before any submitted code runs, so that patching numpy does not change these answers.
+_array_equal, _asarray, _copy = np.array_equal, np.asarray, np.copy
 
 
 def main(argv: list[str]) -> int:
@@ -116,7 +118,7 @@ def _function(state: dict, name: str) -> Callable:
 
 def _call(state: dict, request: dict, arrays: dict) -> tuple[dict, dict]:
     inputs = [arrays[name] for name in request.get("args", [])]
-    before = [x.copy() for x in inputs]
+    before = [_copy(x) for x in inputs]
     result = _function(state, request["function"])(*inputs, **request.get("kwargs", {}))
     modified = any(not _same(a, b) for a, b in zip(before, inputs))
     header, out = {"returned": _type_name(result), "input_modified": modified}, {}
@@ -156,7 +158,7 @@ def _predict(state: dict, request: dict, arrays: dict) -> tuple[dict, dict]:
     count = request["weights"]
     model.set_weights([arrays[f"w{i}"] for i in range(count)])
     images = arrays["images"]
-    before = images.copy()
+    before = _copy(images)
     result = _function(state, request["function"])(model, images)
     after = model.get_weights()
     changed = any(not _same(arrays[f"w{i}"], w) for i, w in enumerate(after))
@@ -166,8 +168,8 @@ def _predict(state: dict, request: dict, arrays: dict) -> tuple[dict, dict]:
 
 
 def _same(a: np.ndarray, b: Any) -> bool:
-    b = np.asarray(b)
-    return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+    b = _asarray(b)
+    return a.shape == b.shape and a.dtype == b.dtype and bool(_array_equal(a, b, equal_nan=a.dtype.kind == "f"))
 
 
 def _as_array(value: Any) -> np.ndarray | None:
@@ -175,7 +177,7 @@ def _as_array(value: Any) -> np.ndarray | None:
     if value is None or isinstance(value, (str, bytes, dict)):
         return None
     try:
-        array = np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+        array = _asarray(value.numpy() if hasattr(value, "numpy") else value)
     except Exception:  # noqa: BLE001
         return None
     if array.dtype.kind not in "biuf":

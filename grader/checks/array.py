@@ -28,7 +28,8 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
         reply = ctx.runner.request({"op": "call", "function": check.function, "args": ["x"]}, {"x": x},
                                    stage=f"{check.function}()", timeout=params.get("timeout"))
     except SubmissionError as error:
-        return from_error(check, error).timed(time.monotonic() - started)
+        hint = params.get("hints", {}).get("raises", "") if error.kind == "error" else ""
+        return from_error(check, error, hint=hint).timed(time.monotonic() - started)
     problems = diagnose(check.function, reply.arrays.get("result"), expected, x, reply.header)
     hints = params.get("hints", {})
     extra = {"input_shape": list(x.shape), "expected_shape": list(expected.shape)}

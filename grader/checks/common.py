@@ -7,7 +7,7 @@ from grader.runner import SubmissionError
 from grader.spec import CheckSpec
 
 
-def from_error(check: CheckSpec, error: SubmissionError, *, prefix: str = "") -> CheckResult:
+def from_error(check: CheckSpec, error: SubmissionError, *, prefix: str = "", hint: str = "") -> CheckResult:
     """A zero-score result that reports what the submission did."""
     hints = {
         "not_implemented": f"Write the body of {check.function or check.name}() in place of the raise.",
@@ -23,7 +23,7 @@ def from_error(check: CheckSpec, error: SubmissionError, *, prefix: str = "") ->
         check.name,
         check.points,
         f"{prefix}{error.message}",
-        hint=hints.get(error.kind, "Read the error above; run the function yourself on a few images to reproduce it."),
+        hint=hint or hints.get(error.kind, "Read the error above; run the function yourself on a few images to reproduce it."),
         visibility=check.visibility,
         fault=error.kind,
         details=error.details,

@@ -1,0 +1,79 @@
+"""The command line: help texts, exit statuses, outputs, and one full-budget grading of the reference."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SOLUTION, SUBMISSIONS
+from grader import cli
+
+
+def _grader(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=900, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})})
+
+
+def _commands() -> list[str]:
+    parser = cli.build_parser()
+    action = next(a for a in parser._actions if a.dest == "command")
+    return sorted(action.choices)
+
+
+def test_every_command_has_help_and_is_documented() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for command in _commands():
+        with pytest.raises(SystemExit) as done:
+            cli.main([command, "--help"])
+        assert done.value.code == 0
+        assert f"grader {command}" in readme, f"README does not document `grader {command}`"
+
+
+def test_a_missing_submission_is_a_usage_error(tmp_path: Path, capsys) -> None:
+    assert cli.main(["run", str(tmp_path / "nope.py"), "--out", str(tmp_path / "out")]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_an_unknown_assignment_is_a_usage_error(tmp_path: Path, capsys) -> None:
+    assert cli.main(["run", str(SOLUTION), "--assignment", "nope", "--out", str(tmp_path)]) == 2
+    assert "no assignment called 'nope'" in capsys.readouterr().err
+
+
+def test_bad_data_is_a_usage_error_that_says_how_to_supply_data(tmp_path: Path, capsys) -> None:
+    (tmp_path / "bad.npz").write_bytes(b"not an npz")
+    assert cli.main(["run", str(SOLUTION), "--data", str(tmp_path / "bad.npz"), "--out", str(tmp_path / "o")]) == 2
+    assert "--data" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_reference_solution_earns_full_marks_at_the_full_budget(tmp_path: Path) -> None:
+    done = _grader("run", str(SOLUTION), "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert results["score"] == results["extra_data"]["max_score"] == 10
+    assert [t["name"] for t in results["tests"]] == ["reshape", "normalise", "build_model", "compile_model", "accuracy", "predict"]
+    for test in results["tests"]:
+        assert set(test) >= {"name", "score", "max_score", "status", "output", "visibility", "extra_data"}
+        assert test["status"] == "passed"
+    accuracy = results["extra_data"]["accuracy"]
+    assert accuracy == pytest.approx(0.888, abs=0.02)
+    assert accuracy >= next(t for t in results["tests"] if t["name"] == "accuracy")["extra_data"]["min_accuracy"]
+    assert "Score 10/10" in done.stdout and "report.html" in done.stdout
+    assert (tmp_path / "out" / "report.html").read_text().count("passed") >= 6
+
+
+@pytest.mark.slow
+def test_grading_is_deterministic_and_a_lost_point_exits_1(tmp_path: Path) -> None:
+    runs = []
+    for i in range(2):
+        done = _grader("run", str(SUBMISSIONS / "normalise_twice.py"), "--out", str(tmp_path / f"o{i}"), cwd=tmp_path)
+        assert done.returncode == 1, done.stdout + done.stderr
+        runs.append(json.loads((tmp_path / f"o{i}" / "results.json").read_text()))
+    assert runs[0]["score"] == runs[1]["score"] == 9
+    assert round(runs[0]["extra_data"]["accuracy"], 4) == round(runs[1]["extra_data"]["accuracy"], 4)
+    assert [t["score"] for t in runs[0]["tests"]] == [t["score"] for t in runs[1]["tests"]]

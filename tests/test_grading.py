@@ -1,0 +1,147 @@
+"""End to end: real submissions graded in the sandbox, each with its verdicts and its feedback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import SUBMISSIONS
+
+CHECKS = ("reshape", "normalise", "build_model", "compile_model", "accuracy", "predict")
+
+# submission -> {failing check: words its feedback must contain}; every other check must pass.
+CASES = {
+    "solution_functional": {},
+    "solution_variant": {},
+    "reshape_flat": {"reshape": ["flattened", "(37, 784)"]},
+    "reshape_channels_first": {"reshape": ["channels first", "(37, 1, 28, 28)"]},
+    "reshape_hardcoded": {"reshape": ["ValueError", "hard-coded"]},
+    "reshape_inplace": {"reshape": ["changed the array"]},
+    "normalise_no_divide": {"normalise": ["255 times", "Divide the pixels by 255"]},
+    "normalise_twice": {"normalise": ["1/255 of", "once"]},
+    "normalise_float64": {"normalise": ["float64", "expected float32"]},
+    "model_dense64": {"build_model": ["units should be 128, got 64"]},
+    "model_no_dropout": {"build_model": ["Dropout layer is missing"]},
+    "model_no_softmax": {"build_model": ["activation should be softmax"], "compile_model": ["from_logits=True"]},
+    "model_lambda": {"build_model": ["Lambda"], "accuracy": ["Could not train"]},
+    "model_huge": {"build_model": ["parameters"], "accuracy": ["Could not train"]},
+    "model_returns_none": {"build_model": ["returned NoneType", "keras.Model"], "accuracy": ["Could not train"]},
+    "custom_layer": {"build_model": ["Doubler", "not one of Keras' built-in layers"], "accuracy": ["Could not train"]},
+    "compile_categorical": {"compile_model": ["categorical_crossentropy expects one-hot labels"]},
+    "compile_mse": {"compile_model": ["mean_squared_error", "regression"]},
+    "compile_no_metric": {"compile_model": ["no accuracy metric"]},
+    "compile_sgd": {"compile_model": ["optimizer is SGD; expected Adam"]},
+    "compile_not_compiled": {"compile_model": ["did not compile"]},
+    "predict_probabilities": {"predict": ["returned the probabilities"]},
+    "predict_axis0": {"predict": ["axis 0"]},
+    "predict_float": {"predict": ["float32", "expected integers"]},
+    "predict_ignores_model": {"predict": ["differ from the class with the highest probability"]},
+    "predict_changes_weights": {"predict": ["changed the model's weights"]},
+    "predict_os_exit": {"predict": ["exited with status 0"]},
+    "missing_predict": {"predict": ["has no function predict()"]},
+    "reshape_infinite_loop": {"reshape": ["did not finish within 20 seconds"]},
+    "normalise_memory_hog": {"normalise": ["memory"]},
+    "reshape_flood": {"reshape": ["wrote more than"]},
+    "normalise_html_error": {"normalise": ["ValueError", "<script>alert('raised')</script>"]},
+    "monkeypatch": {"normalise": ["255 times"], "predict": ["differ from the class"]},
+}
+ALL_FAIL = {
+    "syntax_error": ["syntax error on line 8"],
+    "import_error": ["fancy_nonexistent_helpers"],
+    "exit_at_import": ["sys.exit(0)"],
+}
+
+
+def _by_name(results: dict) -> dict[str, dict]:
+    return {t["name"]: t for t in results["tests"]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_submission_loses_exactly_the_points_of_its_mistakes(name: str, graded) -> None:
+    results = graded(SUBMISSIONS / f"{name}.py")
+    tests = _by_name(results)
+    assert tuple(tests) == CHECKS
+    failing = CASES[name]
+    for check, test in tests.items():
+        if check in failing:
+            assert test["status"] == "failed", (check, test["output"])
+            assert test["score"] == 0
+            for words in failing[check]:
+                assert words in test["output"], (check, words, test["output"])
+        else:
+            assert test["status"] == "passed", (check, test["output"])
+            assert test["score"] == test["max_score"] > 0
+    assert results["score"] == sum(t["max_score"] for c, t in tests.items() if c not in failing)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(ALL_FAIL))
+def test_a_file_that_cannot_be_imported_fails_every_check_with_the_reason(name: str, graded) -> None:
+    results = graded(SUBMISSIONS / f"{name}.py")
+    assert results["score"] == 0
+    for test in results["tests"]:
+        assert test["status"] == "failed"
+        for words in ALL_FAIL[name]:
+            assert words in test["output"], (test["name"], test["output"])
+
+
+@pytest.mark.slow
+def test_the_template_scores_zero_with_not_implemented_feedback(graded) -> None:
+    from conftest import TEMPLATE
+
+    results = graded(TEMPLATE)
+    assert results["score"] == 0
+    tests = _by_name(results)
+    for name in ("reshape", "normalise", "build_model", "compile_model", "predict"):
+        assert "not implemented yet" in tests[name]["output"], tests[name]["output"]
+        assert tests[name]["extra_data"]["fault"] == "not_implemented"
+    assert "Could not train" in tests["accuracy"]["output"]
+
+
+@pytest.mark.slow
+def test_the_syntax_error_names_its_line(graded) -> None:
+    results = graded(SUBMISSIONS / "syntax_error.py")
+    first = results["tests"][0]
+    assert first["extra_data"]["line"] == 8
+    assert first["extra_data"]["fault"] == "syntax"
+
+
+@pytest.mark.slow
+def test_printed_output_is_kept_and_cut(graded) -> None:
+    results = graded(SUBMISSIONS / "reshape_flood.py")
+    assert "flood flood" in results["output"]
+    assert len(results["output"]) <= 20000
+
+
+@pytest.mark.slow
+def test_a_forged_results_file_changes_nothing(tmp_path: Path, fast_digits) -> None:
+    out = tmp_path / "out"
+    forged = '{"score": 1000, "tests": []}'
+    source = (SUBMISSIONS / "normalise_no_divide.py").read_text()
+    source += f"""
+import os, threading, time
+def _forge():
+    for _ in range(50):
+        for target in ({str(out / 'results.json')!r}, "results.json", "../results.json"):
+            try:
+                os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+                open(target, "w").write({forged!r})
+            except OSError:
+                pass
+        time.sleep(0.05)
+_forge()
+threading.Thread(target=_forge, daemon=True).start()
+"""
+    submission = tmp_path / "digits.py"
+    submission.write_text(source)
+    from grader import grading, outputs
+
+    result = grading.grade(submission, fast_digits)
+    outputs.write(result.to_dict(), out)
+    import json
+
+    written = json.loads((out / "results.json").read_text())
+    assert written["score"] == result.score == 9.0  # everything but normalise (1 point)
+    assert _by_name(written)["normalise"]["status"] == "failed"

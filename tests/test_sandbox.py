@@ -1,0 +1,145 @@
+"""The sandbox process on its own: limits, faults, isolation (no TensorFlow, so these are quick)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader.sandbox import Sandbox, SandboxFault
+from grader.spec import Limits
+
+LIMITS = Limits(startup_seconds=30, import_seconds=10, call_seconds=5, cpu_seconds=30, memory_mb=1024, file_mb=2)
+
+MODULE = '''
+import os, sys, time, subprocess
+import numpy as np
+
+def echo(x):
+    return x * 2
+
+def env():
+    return np.array([len(os.environ.get("GRADER_TEST_SECRET", ""))])
+
+def where():
+    return np.frombuffer(os.getcwd().encode(), dtype=np.uint8)
+
+def sleep(x):
+    time.sleep(60)
+
+def spin(x):
+    while True:
+        pass
+
+def die(x):
+    os._exit(7)
+
+def hog(x):
+    return np.ones((1 << 31,), dtype=np.float64)
+
+def flood(x):
+    while True:
+        sys.stdout.write("y" * 65536)
+
+def orphan(x):
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    return np.array([p.pid])
+'''
+
+
+@pytest.fixture()
+def box(tmp_path: Path):
+    source = tmp_path / "mod.py"
+    source.write_text(MODULE)
+    sandbox = Sandbox(LIMITS, ("numpy",)).start()
+    sandbox.wait_ready()
+    target = sandbox.copy_in(source)
+    reply = sandbox.request({"op": "load", "path": str(target), "functions": ["echo", "nope"]}, timeout=10, stage="load")
+    assert reply.header["functions"] == {"echo": True, "nope": False}
+    yield sandbox
+    sandbox.close()
+
+
+def _call(box: Sandbox, name: str, timeout: float = 5):
+    return box.request({"op": "call", "function": name, "args": ["x"]}, {"x": np.arange(3)}, timeout=timeout, stage=name)
+
+
+def test_a_call_returns_arrays(box: Sandbox) -> None:
+    reply = _call(box, "echo")
+    assert np.array_equal(reply.arrays["result"], [0, 2, 4])
+    assert reply.header["input_modified"] is False
+
+
+def test_the_environment_is_scrubbed_and_the_directory_is_private(box: Sandbox, monkeypatch) -> None:
+    os.environ["GRADER_TEST_SECRET"] = "hunter2"  # set after start: the child must not see the parent's env anyway
+    try:
+        assert box.request({"op": "call", "function": "env"}, timeout=5, stage="env").arrays["result"][0] == 0
+    finally:
+        del os.environ["GRADER_TEST_SECRET"]
+    cwd = bytes(box.request({"op": "call", "function": "where"}, timeout=5, stage="cwd").arrays["result"]).decode()
+    assert cwd.startswith(str(box.workdir)) and cwd != os.getcwd()
+
+
+def test_a_hang_is_stopped_at_the_deadline(box: Sandbox) -> None:
+    started = time.monotonic()
+    with pytest.raises(SandboxFault) as fault:
+        _call(box, "sleep", timeout=1)
+    assert fault.value.kind == "timeout"
+    assert "within 1 seconds" in str(fault.value)
+    assert time.monotonic() - started < 15
+    assert not box.alive
+
+
+def test_an_exit_is_a_crash_with_its_status(box: Sandbox) -> None:
+    with pytest.raises(SandboxFault) as fault:
+        _call(box, "die")
+    assert fault.value.kind == "crash"
+    assert "exited with status 7" in str(fault.value)
+
+
+def test_a_memory_hog_gets_a_memory_error(box: Sandbox) -> None:
+    reply = _call(box, "hog")
+    assert reply.header["ok"] is False
+    assert reply.header["error"]["type"] == "MemoryError"
+
+
+def test_a_flood_of_output_hits_the_file_size_limit(box: Sandbox) -> None:
+    reply = _call(box, "flood", timeout=20)
+    assert reply.header["ok"] is False
+    assert "File too large" in reply.header["error"]["message"]
+    assert (box.workdir / "output.log").stat().st_size <= LIMITS.file_mb << 20
+    assert "cut" in box.output(limit=1000)
+
+
+def test_closing_kills_the_whole_process_group(box: Sandbox) -> None:
+    pid = int(_call(box, "orphan").arrays["result"][0])
+    os.kill(pid, 0)  # alive now
+    box.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        with open(f"/proc/{pid}/stat") as handle:
+            if handle.read().split()[2] == "Z":
+                break
+        time.sleep(0.1)
+    else:
+        pytest.fail(f"process {pid} started by the submission outlived the sandbox")
+
+
+def test_cpu_limit_stops_a_spinning_process(tmp_path: Path) -> None:
+    source = tmp_path / "mod.py"
+    source.write_text(MODULE)
+    limits = Limits(startup_seconds=30, import_seconds=10, call_seconds=30, cpu_seconds=2, memory_mb=1024)
+    with Sandbox(limits, ("numpy",)).start() as sandbox:
+        sandbox.wait_ready()
+        target = sandbox.copy_in(source)
+        sandbox.request({"op": "load", "path": str(target), "functions": []}, timeout=10, stage="load")
+        with pytest.raises(SandboxFault) as fault:
+            sandbox.request({"op": "call", "function": "spin", "args": ["x"]}, {"x": np.arange(2)}, timeout=30, stage="spin")
+        assert fault.value.kind == "cpu"

@@ -1,0 +1,48 @@
+"""Reading assignment specs: the bundled digits spec and malformed ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader import spec
+
+
+def test_the_digits_spec_describes_the_exercise(digits: spec.Assignment) -> None:
+    assert digits.functions == ("reshape", "normalise", "build_model", "compile_model", "predict")
+    assert [c.name for c in digits.checks] == ["reshape", "normalise", "build_model", "compile_model", "accuracy", "predict"]
+    assert digits.max_score == 10
+    assert digits.solution.is_file() and digits.template.name == "digits.py"
+    assert digits.check("accuracy").params["min_accuracy"] < 0.888  # under the calibrated lowest reference accuracy
+    assert digits.data.keras_cache_sha256.startswith("731c5ac6")
+
+
+def test_a_spec_can_be_loaded_by_path(tmp_path: Path, digits: spec.Assignment) -> None:
+    loaded = spec.load(digits.directory / "assignment.toml")
+    assert loaded.name == "digits" and loaded.checks == digits.checks
+    assert spec.load(digits.directory).name == "digits"
+
+
+def test_an_unknown_assignment_names_the_bundled_ones() -> None:
+    with pytest.raises(spec.SpecError, match="digits"):
+        spec.load("no-such-assignment")
+
+
+@pytest.mark.parametrize("text, words", [
+    ("[assignment]\nname = 1\n", "'name' is required"),
+    ("[assignment\n", "cannot read"),
+    ('[assignment]\nname = "x"\nmodule = "x.py"\n', "no [[checks]]"),
+    ('[assignment]\nname = "x"\nmodule = "x.py"\n[[checks]]\nname = "a"\nkind = "magic"\n', "kind 'magic'"),
+    ('[assignment]\nname = "x"\nmodule = "x.py"\n[limits]\nbogus = 1\n[[checks]]\nname = "a"\nkind = "array"\n', "bogus"),
+    ('[assignment]\nname = "x"\nmodule = "x.py"\n[limits]\ncall_seconds = -1\n[[checks]]\nname = "a"\nkind = "array"\n', "call_seconds"),
+    ('[assignment]\nname = "x"\nmodule = "x.py"\n[[checks]]\nname = "a"\nkind = "array"\nvisibility = "secret"\n', "visibility"),
+    ('[assignment]\nname = "x"\nmodule = "x.py"\n[[checks]]\nname = "a"\nkind = "array"\n[[checks]]\nname = "a"\nkind = "array"\n', "unique"),
+])
+def test_malformed_specs_name_the_problem(tmp_path: Path, text: str, words: str) -> None:
+    path = tmp_path / "assignment.toml"
+    path.write_text(text)
+    with pytest.raises(spec.SpecError) as error:
+        spec.load(path)
+    assert words in str(error.value)
+    assert str(path) in str(error.value)
