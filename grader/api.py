@@ -2,46 +2,134 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader import outputs, spec, summary
-from grader.grading import grade
-from grader.results import SubmissionResult
+from grader import outputs, passmark, spec, summary
+from grader.passmark import PassMark
 
 
 @dataclass(frozen=True)
 class Outcome:
     """One graded submission: its results dict, where they were written, and the exit status they imply."""
 
-    result: SubmissionResult
     results: dict[str, Any]
     paths: dict[str, Path]
     summary: str
+    pass_mark: PassMark | None = None
 
     @property
     def exit_status(self) -> int:
-        if self.result.extra.get("grader_faults"):
-            return 2
-        return 0 if self.result.all_passed else 1
+        """0 passed (every check, or the pass mark if one is set), 1 not passed, 2 the grader itself failed."""
+        return passmark.exit_status(self.results, self.pass_mark)
 
 
 def run(*, submissions: list[Path], assignment: str = "digits", out: Path = Path("grading-out"),
-        data: str | None = None, keep_gpu: bool = False) -> list[Outcome]:
-    """Grade each submission and write its results.json and report.html."""
+        data: str | None = None, keep_gpu: bool = False, pass_mark: PassMark | None = None,
+        github: bool = False, jobs: int | None = None, force: bool = False, shard: str | None = None,
+        progress: bool | None = None) -> list[Outcome]:
+    """Grade submissions and write their results.json and report.html.
+
+    One submission is graded in this process and written to `out`; several (or a `shard` K/N of
+    them) are graded by `jobs` warm workers into `out/<name>/`, with `out/gradebook.csv` and
+    `out/index.html`, skipping those already graded with the same content and configuration
+    unless `force`. With `github`, each result is also reported to GitHub Actions.
+    """
     from grader.cli import UsageError
 
     task = spec.load(assignment)
+    if pass_mark is not None:
+        try:
+            pass_mark.check_reachable(task.max_score)
+        except passmark.PassMarkError as exc:
+            raise UsageError(str(exc)) from exc
     missing = [str(s) for s in submissions if not s.exists()]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}; give the path of a submission.")
+    if len(submissions) == 1 and shard is None:
+        graded = [(submissions[0], _grade_here(submissions[0], task, out=out, data=data, keep_gpu=keep_gpu))]
+    else:
+        graded = _grade_batch(submissions, task, out=out, data=data, keep_gpu=keep_gpu, jobs=jobs, force=force,
+                              shard=shard, progress=progress)
     outcomes = []
-    for submission in submissions:
-        name = submission.stem if submission.is_file() else submission.resolve().name
-        target = out if len(submissions) == 1 else out / name
-        result = grade(submission, task, data=data, keep_gpu=keep_gpu, name=name)
-        results = result.to_dict()
-        paths = outputs.write(results, target)
-        outcomes.append(Outcome(result, results, paths, summary.text(results, str(paths["report"]))))
+    for submission, (results, paths) in graded:
+        text = summary.text(results, str(paths["report"]))
+        if pass_mark is not None or results["extra_data"].get("grader_faults"):
+            text += "\n" + passmark.verdict(results, pass_mark)
+        if github:
+            from grader import github as actions
+
+            actions.publish(results, task=task, submission=submission, pass_mark=pass_mark)
+        outcomes.append(Outcome(results, paths, text, pass_mark))
     return outcomes
+
+
+def _grade_here(submission: Path, task: spec.Assignment, *, out: Path, data: str | None,
+                keep_gpu: bool) -> tuple[dict[str, Any], dict[str, Path]]:
+    from grader.data import load_dataset
+    from grader.grading import grade
+
+    name = submission.stem if submission.is_file() else submission.resolve().name
+    dataset = load_dataset(data, task.data)
+    results = grade(submission, task, data=data, keep_gpu=keep_gpu, name=name, dataset=dataset).to_dict()
+    results["extra_data"]["command"] = _command_line()
+    return results, outputs.write(results, out, images=dataset.test_images)
+
+
+def _grade_batch(submissions: list[Path], task: spec.Assignment, *, out: Path, data: str | None, keep_gpu: bool,
+                 jobs: int | None, force: bool, shard: str | None,
+                 progress: bool | None) -> list[tuple[Path, tuple[dict[str, Any], dict[str, Path]]]]:
+    from grader import batch, gradebook
+    from grader.cli import UsageError
+    from grader.data import load_dataset
+
+    try:
+        part = batch.parse_shard(shard) if shard else None
+    except batch.ShardError as exc:
+        raise UsageError(str(exc)) from exc
+    if jobs is not None and jobs < 1:
+        raise UsageError(f"--jobs {jobs}: give a number of workers of at least 1.")
+    dataset = load_dataset(data, task.data)
+    plan = batch.plan(submissions, task, out=out, data_sha256=dataset.sha256, shard=part)
+    done = {} if force else {job.name: r for job in plan if (r := batch.already_graded(job)) is not None}
+    todo = [job for job in plan if job.name not in done]
+    bar = _Progress(len(plan), len(done), enabled=sys.stderr.isatty() if progress is None else progress)
+    graded = batch.run(todo, task, data=data, workers=jobs or batch.default_workers(), keep_gpu=keep_gpu,
+                       on_done=bar.update)
+    bar.close()
+    everything = {**done, **graded}
+    gradebook.write(gradebook.collect([out]) if out.is_dir() else everything, out)
+    return [(job.path, (everything[job.name], {"results": job.out / "results.json", "report": job.out / "report.html"}))
+            for job in plan]
+
+
+class _Progress:
+    """A progress bar on a terminal; one line per graded submission otherwise."""
+
+    def __init__(self, total: int, skipped: int, *, enabled: bool) -> None:
+        self.count, self.total, self.enabled = skipped, total, enabled
+        if skipped:
+            print(f"{skipped} of {total} already graded with the same content and configuration (--force grades them again)",
+                  file=sys.stderr)
+
+    def update(self, job: Any, results: dict[str, Any]) -> None:
+        self.count += 1
+        line = f"[{self.count}/{self.total}] {job.name}: {results['score']:g}/{results['extra_data'].get('max_score', 0):g}"
+        if self.enabled:
+            width = 30
+            filled = int(width * self.count / max(self.total, 1))
+            print(f"\r{'#' * filled}{'.' * (width - filled)} {line[:60]:<60}", end="", file=sys.stderr, flush=True)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.enabled:
+            print(file=sys.stderr)
+
+
+def _command_line() -> str:
+    import shlex
+
+    return " ".join(shlex.quote(a) for a in ["grader", *sys.argv[1:]]) if sys.argv and "grader" in sys.argv[0] else ""

@@ -43,18 +43,121 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", "-o", default="grading-out", metavar="DIR", help="output folder (default: grading-out)")
     run.add_argument("--gpu", action="store_true", help="let the sandbox see GPUs (the grader's own training always may)")
     run.add_argument("--json", action="store_true", help="print results.json instead of the summary table")
+    run.add_argument("--jobs", "-j", type=int, metavar="N",
+                     help="with several submissions: grading workers (default: the cores, as memory allows)")
+    run.add_argument("--force", action="store_true",
+                     help="with several submissions: grade again those already graded with the same content and configuration")
+    run.add_argument("--shard", metavar="K/N", help="grade only the K-th of N equal shares of the submissions (for CI matrices)")
+    run.add_argument("--pass-mark", type=_pass_mark, metavar="MARK",
+                     help="least score that passes, in points (7) or percent of the maximum (70%%); sets the exit "
+                          "status (default: every check must pass)")
+    run.add_argument("--github", action="store_true",
+                     help="report to GitHub Actions: step summary, annotations on the submission, Classroom points "
+                          "(on by default when GITHUB_ACTIONS=true)")
     run.set_defaults(handler=_run)
+
+    export = commands.add_parser("export", help="build an assignment's autograder for a course platform",
+                                 description="Build an autograder package. gradescope: a zip to upload as a Gradescope "
+                                             "programming assignment's autograder (see docs/gradescope.md).")
+    export.add_argument("platform", choices=["gradescope"], help="the platform to build for")
+    _assignment_options(export)
+    export.add_argument("--out", "-o", default="autograder.zip", metavar="ZIP",
+                        help="the zip to write (default: autograder.zip)")
+    export.set_defaults(handler=_export)
+
+    check = commands.add_parser("check", help="run the public checks on your work quickly and say what to fix",
+                                description="Run the assignment's checks on your .py module, notebook or folder, "
+                                            "training on fewer images than the final grading (same minimum "
+                                            "accuracy), and print what is wrong and what to try next. Hidden checks "
+                                            "are named only. Exit status: 0 every visible check passed, 1 not yet, "
+                                            "2 usage error or grader fault.")
+    check.add_argument("submission", metavar="SUBMISSION", help="your .py file, .ipynb notebook or the folder holding it")
+    _assignment_options(check)
+    check.add_argument("--full", action="store_true", help="train with the grading budget instead of the quick one")
+    check.set_defaults(handler=_check)
+
+    assign = commands.add_parser("assign", help="make the student notebook and module from the instructor's notebook",
+                                 description="Write SOURCE's student notebook and module into DIR, each solution "
+                                             "replaced by `raise NotImplementedError(hint)`, outputs and metadata "
+                                             "cleared; with --solutions-out, also the reference module. See "
+                                             "docs/notebooks.md for the markers.")
+    assign.add_argument("source", metavar="SOURCE", help="the instructor's notebook, with # BEGIN/END SOLUTION markers")
+    assign.add_argument("--out", "-o", required=True, metavar="DIR", help="folder for the student notebook and module")
+    assign.add_argument("--solutions-out", metavar="DIR2", help="folder for the reference module (default: not written)")
+    assign.set_defaults(handler=_assign)
+    book = commands.add_parser("gradebook", help="merge the outputs of several runs (shards) into one gradebook",
+                               description="Read DIR/<name>/results.json from each DIR (the --out folders of earlier "
+                                           "`grader run`s, e.g. one per CI shard) and write gradebook.csv and index.html "
+                                           "into --out.")
+    book.add_argument("folders", nargs="+", metavar="DIR", help="output folders of earlier runs")
+    book.add_argument("--out", "-o", default="gradebook", metavar="DIR", help="where to write (default: gradebook)")
+    book.set_defaults(handler=_gradebook)
     return parser
 
 
+def _gradebook(args: argparse.Namespace) -> int:
+    from grader import gradebook
+
+    try:
+        paths = gradebook.merge([Path(f) for f in args.folders], Path(args.out))
+    except gradebook.GradebookError as exc:
+        raise UsageError(str(exc)) from exc
+    print(f"Wrote {paths['gradebook']} and {paths['index']}")
+    return EXIT_PASSED
+
+
+def _pass_mark(text: str):
+    from grader.passmark import PassMarkError, parse
+
+    try:
+        return parse(text)
+    except PassMarkError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def _run(args: argparse.Namespace) -> int:
-    from grader import api
+    from grader import api, github
 
     outcomes = api.run(submissions=[Path(s) for s in args.submissions], assignment=args.assignment,
-                       out=Path(args.out), data=args.data, keep_gpu=args.gpu)
+                       out=Path(args.out), data=args.data, keep_gpu=args.gpu, pass_mark=args.pass_mark,
+                       github=github.enabled(args.github), jobs=args.jobs, force=args.force, shard=args.shard)
     for outcome in outcomes:
         print(json.dumps(outcome.results, indent=2) if args.json else outcome.summary)
     return max(outcome.exit_status for outcome in outcomes)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from grader import gradescope
+
+    try:
+        path = gradescope.export(assignment=args.assignment, out=Path(args.out), data=args.data)
+    except gradescope.ExportError as exc:
+        raise UsageError(str(exc)) from exc
+    print(f"Wrote {path}: upload it as the autograder of a Gradescope programming assignment.")
+    return EXIT_PASSED
+
+
+def _check(args: argparse.Namespace) -> int:
+    from grader import selfcheck
+
+    try:
+        outcome = selfcheck.check(Path(args.submission), assignment=args.assignment, data=args.data, full=args.full)
+    except selfcheck.NothingToCheck as exc:
+        raise UsageError(str(exc)) from exc
+    print(outcome.text)
+    return outcome.exit_status
+
+
+def _assign(args: argparse.Namespace) -> int:
+    from grader import assign
+
+    solutions = Path(args.solutions_out) if args.solutions_out else None
+    try:
+        paths = assign.assign(Path(args.source), out=Path(args.out), solutions_out=solutions)
+    except assign.AssignError as exc:
+        raise UsageError(str(exc)) from exc
+    print("\n".join(f"Wrote {path}" for path in paths))
+    return EXIT_PASSED
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,6 +175,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("grader: interrupted", file=sys.stderr)
         return 130
+    except Exception:  # noqa: BLE001 - a bug of the grader's must not pass for a failed submission (exit 1)
+        import traceback
+
+        traceback.print_exc()
+        print("grader: internal error: the grader itself failed (above); this is not the submission's fault.",
+              file=sys.stderr)
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -10,25 +10,32 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
-from grader.data import load_dataset
+from grader.data import Dataset, load_dataset
 from grader.results import CheckResult, SubmissionResult
 from grader.runner import Runner, SubmissionError
 from grader.spec import Assignment, CheckSpec
 from grader.submission import SubmissionNotFound, locate, materialise
+from grader.zygote import Zygote
 
 # Check kinds and the module that runs each; imported lazily because they import Keras.
 KINDS = {"array": "array", "model": "model", "compile": "compile", "training": "training", "predict": "predict"}
 
 
 def grade(submission: Path, assignment: Assignment, *, data: str | Path | None = None, keep_gpu: bool = False,
-          name: str | None = None) -> SubmissionResult:
-    """Grade one submission against `assignment`; never raises for anything the submission does."""
+          name: str | None = None, zygote: Zygote | None = None, dataset: Dataset | None = None) -> SubmissionResult:
+    """Grade one submission against `assignment`; never raises for anything the submission does.
+
+    `zygote`, if given, is a started Zygote for this assignment's preload modules that the
+    submission's sandboxes are forked from (batch grading shares one); else one is started here.
+    `dataset`, if given, is the already loaded data (else `data` says where to load it from).
+    """
     with tempfile.TemporaryDirectory(prefix="grader-submission-") as scratch:
-        return _grade(submission, assignment, data=data, keep_gpu=keep_gpu, name=name, scratch=Path(scratch))
+        return _grade(submission, assignment, data=data, keep_gpu=keep_gpu, name=name, scratch=Path(scratch),
+                      zygote=zygote, dataset=dataset)
 
 
 def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None, keep_gpu: bool, name: str | None,
-           scratch: Path) -> SubmissionResult:
+           scratch: Path, zygote: Zygote | None, dataset: Dataset | None) -> SubmissionResult:
     started = time.monotonic()
     label = name or (submission.stem if submission.is_file() else submission.resolve().name)
     try:
@@ -36,16 +43,16 @@ def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None,
         module = materialise(located, scratch)
     except SubmissionNotFound as exc:
         return _all_failed(assignment, label, str(exc), "missing", started)
-    runner = Runner(module, assignment, keep_gpu=keep_gpu)
-    runner.start()  # the sandbox imports TensorFlow while this process does the same
+    runner = Runner(module, assignment, keep_gpu=keep_gpu, zygote=zygote)
+    runner.start()  # the zygote imports TensorFlow while this process does the same
     try:
-        dataset = load_dataset(data, assignment.data)
+        dataset = dataset or load_dataset(data, assignment.data)
         from grader.context import Context, load_reference
 
         ctx = Context(assignment, dataset, load_reference(assignment.solution), runner)
         checks = tuple(_run_check(check, ctx) for check in assignment.checks)
     finally:
-        runner.close()
+        runner.shutdown()
     grader_faults = [c.name for c in checks if c.fault == "grader"]
     extra = {
         "accuracy": ctx.state["trained"].accuracy if "trained" in ctx.state else None,

@@ -16,6 +16,7 @@ import numpy as np
 
 from grader.sandbox import Reply, Sandbox, SandboxFault
 from grader.spec import Assignment
+from grader.zygote import Zygote, ZygoteError
 
 MAX_RESTARTS = 4
 
@@ -36,10 +37,12 @@ class SubmissionError(Exception):
 class Runner:
     """The submission's code, loaded in a sandbox, answering requests."""
 
-    def __init__(self, path: Path, assignment: Assignment, *, keep_gpu: bool = False) -> None:
+    def __init__(self, path: Path, assignment: Assignment, *, keep_gpu: bool = False, zygote: Zygote | None = None) -> None:
         self.path = path
         self.assignment = assignment
         self.keep_gpu = keep_gpu
+        self.zygote = zygote
+        self._owns_zygote = zygote is None
         self.sandbox: Sandbox | None = None
         self.functions: dict[str, bool] = {}
         self.versions: dict[str, str] = {}
@@ -49,9 +52,19 @@ class Runner:
         self._restarts = 0
 
     def start(self) -> None:
-        """Start a sandbox in the background; loading waits for it."""
+        """Start a sandbox in the background (and the zygote it forks from); loading waits for it."""
+        if self.zygote is None:
+            self.zygote = Zygote(self.assignment.preload, keep_gpu=self.keep_gpu)
         if self.sandbox is None:
-            self.sandbox = Sandbox(self.assignment.limits, self.assignment.preload, keep_gpu=self.keep_gpu).start()
+            self.sandbox = Sandbox(self.assignment.limits, self.assignment.preload, keep_gpu=self.keep_gpu,
+                                   zygote=self.zygote)
+
+    def shutdown(self) -> None:
+        """Stop the sandbox, and the zygote if this runner started it."""
+        self.close()
+        if self._owns_zygote and self.zygote is not None:
+            self.zygote.close()
+            self.zygote = None
 
     def close(self) -> None:
         """Stop the sandbox, keeping what it printed."""
@@ -75,9 +88,10 @@ class Runner:
             return self.functions
         if self._restarts > MAX_RESTARTS:
             raise SubmissionError("crash", f"the grader stopped restarting your code after {MAX_RESTARTS} crashes.")
-        self.start()
         limits = self.assignment.limits
         try:
+            self.start()
+            self.sandbox.start()
             self.versions = self.sandbox.wait_ready()
             target = self.sandbox.copy_in(self.path)
             reply = self.sandbox.request({"op": "load", "path": str(target), "functions": list(self.assignment.functions)},
@@ -120,7 +134,7 @@ class Runner:
 
 def _from_fault(fault: SandboxFault, stage: str) -> SubmissionError:
     details = _tail(fault.output)
-    return SubmissionError(fault.kind, f"{fault.message[0].upper()}{fault.message[1:]}.", details)
+    return SubmissionError(fault.kind, f"{fault.message}.", details)
 
 
 def _from_exception(error: dict[str, Any], stage: str, filename: str) -> SubmissionError:
@@ -144,9 +158,9 @@ def _from_exception(error: dict[str, Any], stage: str, filename: str) -> Submiss
         hint = f" ({message})" if message else ""
         return SubmissionError("not_implemented", f"not implemented yet: {stage} raised NotImplementedError{hint}. Replace the "
                                                   "`raise NotImplementedError` with your code.", trace, line)
-    if kind == "MemoryError":
-        return SubmissionError("memory", f"{stage} ran out of memory (MemoryError{where}); the limit is set by the "
-                                         "assignment. Avoid making huge arrays.", trace, line)
+    if kind in ("MemoryError", "ResourceExhaustedError") or "OOM when allocating" in message:
+        return SubmissionError("memory", f"{stage} ran out of memory ({kind}{where}); the limit is set by the "
+                                         "assignment. Avoid making huge arrays or layers.", trace, line)
     if kind == "OSError" and f"[Errno {errno.EFBIG}]" in message:
         return SubmissionError("output", f"{stage} wrote more than the allowed output or file size and was stopped{where}. "
                                          "Remove large prints and file writes.", trace, line)

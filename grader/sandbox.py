@@ -24,6 +24,7 @@ import numpy as np
 
 from grader import protocol
 from grader.spec import Limits
+from grader.zygote import Zygote
 
 MAX_ANSWER_BYTES = 256 << 20
 
@@ -50,37 +51,43 @@ class Reply:
 
 
 class Sandbox:
-    """One sandboxed interpreter; start it, send it requests, close it."""
+    """One sandboxed interpreter; start it, send it requests, close it.
 
-    def __init__(self, limits: Limits, preload: tuple[str, ...] = (), *, keep_gpu: bool = False) -> None:
+    With a `zygote`, the child is forked from it (TensorFlow already imported); without, a fresh
+    `python -I -m grader.worker` is spawned and imports the preload modules itself.
+    """
+
+    def __init__(self, limits: Limits, preload: tuple[str, ...] = (), *, keep_gpu: bool = False,
+                 zygote: Zygote | None = None) -> None:
         self.limits = limits
         self.preload = preload
         self.keep_gpu = keep_gpu
+        self.zygote = zygote
         self.workdir = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
         self.process: subprocess.Popen | None = None
+        self.pid: int | None = None
         self.versions: dict[str, str] = {}
-        self._started = 0.0
 
     # -- life cycle ---------------------------------------------------------------------------
     def start(self) -> "Sandbox":
         """Start the child; does not wait for it to be ready (see `wait_ready`)."""
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
-        self._log = open(self.workdir / "output.log", "wb")
         (self.workdir / "home").mkdir()
         (self.workdir / "tmp").mkdir()
-        self._started = time.monotonic()
         try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-I", "-m", "grader.worker", str(to_child_r), str(from_child_w), self._limits_arg(), *self.preload],
-                cwd=self.workdir / "home",
-                env=self._environment(),
-                stdin=subprocess.DEVNULL,
-                stdout=self._log,
-                stderr=subprocess.STDOUT,
-                pass_fds=(to_child_r, from_child_w),
-                start_new_session=True,
-            )
+            if self.zygote is not None:
+                self.pid = self.zygote.fork(to_child_r, from_child_w, workdir=self.workdir, env=self._environment(),
+                                            limits=self._limits_arg(), timeout=self.limits.startup_seconds)
+            else:
+                with open(self.workdir / "output.log", "wb") as log:
+                    self.process = subprocess.Popen(
+                        [sys.executable, "-I", "-m", "grader.worker", str(to_child_r), str(from_child_w),
+                         self._limits_arg(), *self.preload],
+                        cwd=self.workdir / "home", env=self._environment(), stdin=subprocess.DEVNULL, stdout=log,
+                        stderr=subprocess.STDOUT, pass_fds=(to_child_r, from_child_w), start_new_session=True,
+                    )
+                self.pid = self.process.pid
         finally:
             os.close(to_child_r)
             os.close(from_child_w)
@@ -94,14 +101,14 @@ class Sandbox:
 
     def close(self) -> None:
         """Kill the child's whole process group and remove its working directory."""
-        if self.process is not None:
+        if self.pid is not None:
             self._kill()
             for fd in (self._to_child, self._from_child):
                 try:
                     os.close(fd)
                 except OSError:
                     pass
-            self._log.close()
+            self.pid = None
             self.process = None
         shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -113,7 +120,15 @@ class Sandbox:
 
     @property
     def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        if self.pid is None:
+            return False
+        if self.process is not None:
+            return self.process.poll() is None
+        try:
+            with open(f"/proc/{self.pid}/stat") as handle:
+                return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+        except (OSError, IndexError):
+            return False
 
     # -- requests ---------------------------------------------------------------------------------
     def copy_in(self, source: Path) -> Path:
@@ -129,11 +144,11 @@ class Sandbox:
     def request(self, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None, *, timeout: float, stage: str) -> Reply:
         """Send one request and wait at most `timeout` seconds for its answer."""
         if not self.alive:
-            raise SandboxFault("crash", f"the sandbox had already stopped before {stage}")
+            raise SandboxFault("crash", f"The sandbox had already stopped before {stage}")
         try:
             protocol.send(self._to_child, header, arrays)
         except OSError as exc:
-            raise self._fault(f"could not send the request for {stage}: {exc}", stage)
+            raise self._fault(f"Could not send the request for {stage}: {exc}", stage)
         return self._receive(timeout, stage=stage)
 
     def output(self, limit: int | None = None) -> str:
@@ -167,52 +182,64 @@ class Sandbox:
         return Reply(header, arrays, time.monotonic() - started)
 
     def _fault(self, prefix: str, stage: str) -> SandboxFault:
-        try:
-            code = self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
+        code = self._exit_status(timeout=5)
+        if code is None:
             self._kill()
-            code = self.process.returncode
+            code = self._exit_status(timeout=5)
         self._kill()
         kind, why = _explain_exit(code, self.limits)
-        return SandboxFault(kind, prefix or f"the process running your code {why} during {stage}", self.output())
+        return SandboxFault(kind, prefix or f"The process running your code {why} during {stage}", self.output())
+
+    def _exit_status(self, timeout: float) -> int | None:
+        if self.process is not None:
+            try:
+                return self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                return None
+        return self.zygote.exit_status(self.pid, timeout=timeout) if self.zygote and self.pid else None
 
     def _kill(self) -> None:
-        if self.process is None:
+        if self.pid is None:
             return
         try:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            os.killpg(self.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
+        if self.process is not None:
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
 
     def _environment(self) -> dict[str, str]:
-        home = self.workdir / "home"
-        env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "HOME": str(home),
-            "TMPDIR": str(self.workdir / "tmp"),
-            "LANG": "C.UTF-8",
-            "LC_ALL": "C.UTF-8",
-            "PYTHONHASHSEED": "0",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONUNBUFFERED": "1",
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-            "TF_ENABLE_ONEDNN_OPTS": "0",
-            "KERAS_HOME": str(home / ".keras"),
-            "MPLBACKEND": "Agg",
-            "MPLCONFIGDIR": str(self.workdir / "tmp"),
-        }
-        if not self.keep_gpu:
-            env["CUDA_VISIBLE_DEVICES"] = "-1"  # the grader trains; submitted code needs no GPU
-        return env
+        return environment(self.workdir / "home", self.workdir / "tmp", keep_gpu=self.keep_gpu)
 
     def _limits_arg(self) -> str:
         """CPU seconds, address space and file size, applied by the worker before anything else."""
         limits = self.limits
         return f"{int(limits.cpu_seconds)},{int(limits.memory_mb) << 20},{int(limits.file_mb) << 20}"
+
+
+def environment(home: Path, tmp: Path, *, keep_gpu: bool = False) -> dict[str, str]:
+    """The whole environment of a sandboxed process: nothing of the grader's own (tokens, paths) leaks in."""
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "TMPDIR": str(tmp),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "TF_ENABLE_ONEDNN_OPTS": "0",
+        "KERAS_HOME": str(home / ".keras"),
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": str(tmp),
+    }
+    if not keep_gpu:
+        env["CUDA_VISIBLE_DEVICES"] = "-1"  # the grader trains; submitted code needs no GPU
+    return env
 
 
 def _explain_exit(code: int | None, limits: Limits) -> tuple[str, str]:

@@ -29,14 +29,18 @@ _array_equal, _asarray, _copy = np.array_equal, np.asarray, np.copy
 
 def main(argv: list[str]) -> int:
     read_fd, write_fd, limits, *preload = argv
-    read_fd, write_fd = int(read_fd), int(write_fd)
     # Limits are set here, before any other import, rather than between fork and exec in the
     # grader: that would run Python in a forked copy of a multi-threaded TensorFlow process.
-    _limit(*(int(v) for v in limits.split(",")))
+    limit(*(int(v) for v in limits.split(",")))
     versions = {}
     for name in preload:
         module = importlib.import_module(name)
         versions[name] = getattr(module, "__version__", "")
+    return serve(int(read_fd), int(write_fd), versions)
+
+
+def serve(read_fd: int, write_fd: int, versions: dict[str, str]) -> int:
+    """Answer the grader's requests until it closes the channel."""
     protocol.send(write_fd, {"op": "ready", "versions": versions, "pid": os.getpid()})
     state: dict[str, Any] = {}
     while True:
@@ -49,12 +53,21 @@ def main(argv: list[str]) -> int:
             header, out = {"ok": False, "error": {"type": "GraderError", "message": f"unknown op {request.get('op')!r}"}}, {}
         else:
             header, out = _guarded(handler, state, request, arrays)
-        sys.stdout.flush()
-        sys.stderr.flush()
+        _flush()
         protocol.send(write_fd, header, out)
 
 
-def _limit(cpu_seconds: int, memory_bytes: int, file_bytes: int) -> None:
+def _flush() -> None:
+    """Flush what the submission printed; past the file-size limit the rest is dropped, not fatal."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def limit(cpu_seconds: int, memory_bytes: int, file_bytes: int) -> None:
+    """Apply the sandbox's rlimits to this process: CPU seconds, address space, file size; no core dumps."""
     import resource
 
     for which, value in ((resource.RLIMIT_CPU, cpu_seconds), (resource.RLIMIT_AS, memory_bytes),

@@ -54,3 +54,22 @@ def graded(fast_digits):
         return cache[path]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def fast_course(tmp_path_factory) -> Path:
+    """A copy of the digits assignment on disk at the small budget, for the command line (--assignment PATH)."""
+    import re
+    import shutil
+
+    root = tmp_path_factory.mktemp("course")
+    (root / "assignments" / "digits").mkdir(parents=True)
+    (root / "solutions" / "digits").mkdir(parents=True)
+    text = (ROOT / "assignments" / "digits" / "assignment.toml").read_text()
+    text = re.sub(r"(?m)^train_samples = \d+", "train_samples = 1000", text)
+    text = re.sub(r"(?m)^test_samples = \d+", "test_samples = 500", text)
+    text = re.sub(r"(?m)^min_accuracy = [0-9.]+", "min_accuracy = 0.5", text)
+    text = re.sub(r"(?m)^call_seconds = \d+", "call_seconds = 20", text)
+    (root / "assignments" / "digits" / "assignment.toml").write_text(text)
+    shutil.copy(SOLUTION, root / "solutions" / "digits" / "digits.py")
+    return root / "assignments" / "digits" / "assignment.toml"

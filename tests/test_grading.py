@@ -40,7 +40,7 @@ CASES = {
     "predict_changes_weights": {"predict": ["changed the model's weights"]},
     "predict_os_exit": {"predict": ["exited with status 0"]},
     "missing_predict": {"predict": ["has no function predict()"]},
-    "reshape_infinite_loop": {"reshape": ["did not finish within 20 seconds"]},
+    "reshape_infinite_loop": {"reshape": ["did not finish within 10 seconds"]},
     "normalise_memory_hog": {"normalise": ["memory"]},
     "reshape_flood": {"reshape": ["wrote more than"]},
     "normalise_html_error": {"normalise": ["ValueError", "<script>alert('raised')</script>"]},

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
 
-from grader import compilation, training
+from grader import architecture, compilation, training
 from grader.checks.common import blocked
 from grader.context import Context
 from grader.results import CheckResult
@@ -25,7 +26,10 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     settings = ctx.state.get("compile")
     note = ""
     if settings is None:
-        settings = compilation.reference(budget.optimizer, budget.loss, budget.metrics)
+        # Judge the architecture on its own: the reference settings, fitted to the model's output.
+        logits = architecture.fold_activations(parsed.layers)[-1].args.get("activation", "linear") == "linear"
+        settings = dataclasses.replace(compilation.reference(budget.optimizer, budget.loss, budget.metrics),
+                                       from_logits=logits)
         note = (f" compile_model's settings could not be used, so the grader trained with the reference settings "
                 f"({settings.describe()}).")
     x_train = ctx.prepare(ctx.dataset.train_images[:budget.train_samples], budget.prepare)

@@ -16,11 +16,11 @@ def normalise(images):
 
 
 def build_model(input_shape=(28, 28, 1), num_classes=10):
-    """Hostile: a model far too large to train within any budget."""
+    """Hostile: a model larger than the grader agrees to train."""
     return keras.Sequential([
         keras.layers.Input(shape=input_shape),
         keras.layers.Flatten(),
-        keras.layers.Dense(200000, activation="relu"),
+        keras.layers.Dense(4000, activation="relu"),  # 3.1 million weights: over the limit of 3 million
         keras.layers.Dense(num_classes, activation="softmax"),
     ])
 

@@ -1,0 +1,49 @@
+"""One grading against its bare floor, measured in one run.
+
+    python benchmarks/single.py [--rounds 3]
+
+Times `grader run` on the reference solution (sandbox, every check, results.json and report.html)
+and benchmarks/floor.py (import TensorFlow, load the same data, train the same budget, evaluate),
+alternating them, and prints the medians and their ratio. Target: at most 1.3x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    started = time.monotonic()
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    elapsed = time.monotonic() - started
+    if done.returncode not in (0, 1):
+        sys.exit(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    grader, floor = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.rounds):
+            floor.append(timed([sys.executable, str(ROOT / "benchmarks" / "floor.py")], Path(tmp)))
+            grader.append(timed([sys.executable, "-m", "grader", "run", str(ROOT / "solutions" / "digits" / "digits.py"),
+                                 "--out", str(Path(tmp) / f"out{i}")], Path(tmp)))
+            print(f"round {i + 1}: grader {grader[-1]:.1f} s, floor {floor[-1]:.1f} s", flush=True)
+    g, f = statistics.median(grader), statistics.median(floor)
+    print(f"median over {args.rounds} rounds: grader run {g:.1f} s, bare floor {f:.1f} s, ratio {g / f:.2f}x (target <= 1.3x)")
+
+
+if __name__ == "__main__":
+    main()

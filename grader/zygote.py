@@ -1,0 +1,221 @@
+"""A pre-started process that forks sandboxes, so TensorFlow's start-up is paid once, not per child.
+
+The zygote is a fresh `python -I` interpreter started with a scrubbed environment in an empty
+temporary directory. It imports the assignment's preload modules (numpy, TensorFlow, Keras) and
+then only forks: it never runs a TensorFlow op (a child forked after one hangs at its own first
+op) and never holds grading data, so a child inherits nothing the submission may not see.
+
+Each forked child starts a new session, moves into its own fresh directory, replaces its
+environment, closes every descriptor but its two channel pipes, sets its rlimits and only then
+serves requests (worker.serve), exactly like a freshly spawned worker.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+MAX_MESSAGE = 1 << 16
+_VERSIONS: dict[str, str] = {}
+
+
+class ZygoteError(Exception):
+    """The zygote could not be started or stopped answering; a fault of the grader, not the submission."""
+
+
+class Zygote:
+    """The grader's handle on a zygote process: start it, fork sandboxes from it, stop it."""
+
+    def __init__(self, preload: tuple[str, ...], *, keep_gpu: bool = False) -> None:
+        from grader.sandbox import environment
+
+        self.preload = preload
+        self.directory = Path(tempfile.mkdtemp(prefix="grader-zygote-"))
+        env = environment(self.directory, self.directory, keep_gpu=keep_gpu)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._socket = ours
+        self._lock = threading.Lock()
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-m", "grader.zygote", str(theirs.fileno()), *preload],
+            cwd=self.directory, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=open(self.directory / "zygote.log", "wb"), pass_fds=(theirs.fileno(),), start_new_session=True,
+        )
+        theirs.close()
+        self.versions: dict[str, str] | None = None
+
+    def wait_ready(self, timeout: float) -> dict[str, str]:
+        """Block until the preload modules are imported; return their versions."""
+        if self.versions is None:
+            self.versions = self._receive(timeout).get("versions", {})
+        return self.versions
+
+    def fork(self, read_fd: int, write_fd: int, *, workdir: Path, env: dict[str, str], limits: str,
+             timeout: float) -> int:
+        """Fork a sandbox child that talks over the given pipe ends; return its pid."""
+        self.wait_ready(timeout)
+        message = {"op": "fork", "workdir": str(workdir), "env": env, "limits": limits}
+        with self._lock:
+            try:
+                socket.send_fds(self._socket, [json.dumps(message).encode()], [read_fd, write_fd])
+            except OSError as exc:
+                raise ZygoteError(f"the zygote process is gone ({exc})") from exc
+            return int(self._receive(timeout)["pid"])
+
+    def exit_status(self, pid: int, timeout: float = 10) -> int | None:
+        """The exit status of a forked child in subprocess' convention (negative: killed by that signal)."""
+        with self._lock:
+            try:
+                self._socket.sendall(json.dumps({"op": "wait", "pid": pid, "timeout": timeout}).encode())
+                return self._receive(timeout + 5).get("status")
+            except (OSError, ZygoteError):
+                return None
+
+    def close(self) -> None:
+        """Stop the zygote; the children it forked are in their own sessions and are killed by their sandboxes."""
+        try:
+            self._socket.close()
+        finally:
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            import shutil
+
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def _receive(self, timeout: float) -> dict[str, Any]:
+        self._socket.settimeout(timeout)
+        try:
+            data = self._socket.recv(MAX_MESSAGE)
+        except (socket.timeout, OSError) as exc:
+            raise ZygoteError(f"the zygote process did not answer within {timeout:g} s ({exc}); "
+                              f"see {self.directory / 'zygote.log'}") from exc
+        if not data:
+            raise ZygoteError(f"the zygote process exited (status {self.process.poll()}); "
+                              f"its log: {_tail(self.directory / 'zygote.log')}")
+        return json.loads(data)
+
+
+def _tail(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")[-2000:]
+    except OSError:
+        return "(none)"
+
+
+# -- the zygote process ------------------------------------------------------------------------------
+
+def main(argv: list[str]) -> int:
+    control = socket.socket(fileno=int(argv[0]))
+    versions = {}
+    for name in argv[1:]:
+        module = importlib.import_module(name)
+        versions[name] = getattr(module, "__version__", "")
+    from grader import worker  # noqa: F401 - imported here so that children need not
+
+    _VERSIONS.update(versions)
+    control.sendall(json.dumps({"versions": versions}).encode())
+    statuses: dict[int, int] = {}
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE, 2)
+        except OSError:
+            return 0
+        if not data:
+            return 0
+        request = json.loads(data)
+        _reap(statuses)
+        if request["op"] == "fork":
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:
+                _child(control, fds, request)  # never returns
+            for fd in fds:
+                os.close(fd)
+            control.sendall(json.dumps({"pid": pid}).encode())
+        elif request["op"] == "wait":
+            control.sendall(json.dumps({"status": _wait(request["pid"], request.get("timeout", 10), statuses)}).encode())
+
+
+def _reap(statuses: dict[int, int]) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        statuses[pid] = _code(status)
+
+
+def _wait(pid: int, timeout: float, statuses: dict[int, int]) -> int | None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while pid not in statuses:
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return statuses.pop(pid, None)
+        if done:
+            return _code(status)
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.01)
+    return statuses.pop(pid)
+
+
+def _code(status: int) -> int:
+    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+
+def _child(control: socket.socket, fds: list[int], request: dict[str, Any]) -> None:
+    """Become a sandbox: a new session, a fresh directory and environment, limits, then serve."""
+    code = 70
+    try:
+        read_fd, write_fd = fds
+        control.close()
+        os.setsid()
+        workdir = Path(request["workdir"])
+        log = os.open(workdir / "output.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        keep = sorted({0, 1, 2, read_fd, write_fd})
+        start = 3
+        for fd in keep[3:] + [1 << 16]:
+            os.closerange(start, fd)
+            start = fd + 1
+        os.chdir(workdir / "home")
+        os.environ.clear()
+        os.environ.update(request["env"])
+        tempfile.tempdir = None
+        from grader import worker
+
+        worker.limit(*(int(v) for v in request["limits"].split(",")))
+        code = worker.serve(read_fd, write_fd, dict(_VERSIONS))
+    except BaseException:  # noqa: BLE001 - nothing may propagate back into the zygote's loop
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
