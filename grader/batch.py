@@ -151,7 +151,7 @@ _WORKER: dict[str, Any] = {}
 
 
 def _start_worker(task: Assignment, data: str | None, keep_gpu: bool) -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # one line per submission on the terminal, not TensorFlow's notes
     from grader.zygote import Zygote
 
     _WORKER.update(task=task, data=data, keep_gpu=keep_gpu)

@@ -14,7 +14,7 @@ from grader.data import Dataset, load_dataset
 from grader.results import CheckResult, SubmissionResult
 from grader.runner import Runner, SubmissionError
 from grader.spec import Assignment, CheckSpec
-from grader.submission import SubmissionNotFound, locate, materialise
+from grader.submission import MalformedNotebook, SubmissionNotFound, locate, materialise
 from grader.zygote import Zygote
 
 # Check kinds and the module that runs each; imported lazily because they import Keras.
@@ -41,8 +41,11 @@ def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None,
     try:
         located = locate(submission, assignment)
         module = materialise(located, scratch)
+    except MalformedNotebook as exc:
+        return _all_failed(assignment, label, str(exc), "syntax", started,
+                           hint="Open the notebook in Jupyter, save it again, and hand in the saved .ipynb file.")
     except SubmissionNotFound as exc:
-        return _all_failed(assignment, label, str(exc), "missing", started)
+        return _all_failed(assignment, label, str(exc), "missing", started, hint=f"Hand in {assignment.module}.")
     runner = Runner(module, assignment, keep_gpu=keep_gpu, zygote=zygote)
     runner.start()  # the zygote imports TensorFlow while this process does the same
     try:
@@ -85,9 +88,9 @@ def _run_check(check: CheckSpec, ctx) -> CheckResult:
                                   details="".join(traceback.format_exception(exc))[-4000:]).timed(time.monotonic() - started)
 
 
-def _all_failed(assignment: Assignment, label: str, message: str, fault: str, started: float) -> SubmissionResult:
-    checks = tuple(CheckResult.failed(c.name, c.points, message, fault=fault, visibility=c.visibility,
-                                      hint=f"Hand in {assignment.module}.") for c in assignment.checks)
+def _all_failed(assignment: Assignment, label: str, message: str, fault: str, started: float, *, hint: str) -> SubmissionResult:
+    checks = tuple(CheckResult.failed(c.name, c.points, message, fault=fault, visibility=c.visibility, hint=hint)
+                   for c in assignment.checks)
     return SubmissionResult(assignment.name, label, checks, time.monotonic() - started, extra={"grader_faults": []})
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 from pathlib import Path
 
 from grader.spec import Assignment
+
+MAX_SIBLING_BYTES = 8 << 20  # as the sandbox: larger .py files beside a submission are not copied
 
 
 class SubmissionNotFound(Exception):
@@ -30,8 +34,29 @@ def locate(path: Path, assignment: Assignment) -> Path:
     raise SubmissionNotFound(f"{path} holds {found}; expected {assignment.module} (or {stem}.ipynb). Rename your file to {assignment.module}.")
 
 
+class MalformedNotebook(SubmissionNotFound):
+    """A handed-in notebook cannot be read; the message names the file and what to do."""
+
+
 def materialise(path: Path, directory: Path) -> Path:
-    """A .py module to hand to the sandbox: `path` itself, or the code extracted from a notebook into `directory`."""
+    """A .py module to hand to the sandbox: `path` itself, or the code extracted from a notebook into `directory`.
+
+    A notebook keeps its imports, definitions and constants (see grader.notebook); the .py files
+    beside it are copied too, as they are for a module, so that it can import its own helpers.
+    """
     if path.suffix != ".ipynb":
         return path
-    raise SubmissionNotFound(f"{path.name} is a notebook; notebook submissions are not supported yet.")
+    from grader import notebook
+
+    try:
+        source = notebook.to_module(notebook.read(path), path.name)
+    except notebook.NotebookError as exc:
+        raise MalformedNotebook(str(exc)) from None
+    stem = path.stem if path.stem.isidentifier() else re.sub(r"\W", "_", path.stem)
+    directory.mkdir(parents=True, exist_ok=True)
+    for sibling in path.parent.glob("*.py"):
+        if sibling.is_file() and sibling.stat().st_size < MAX_SIBLING_BYTES:
+            shutil.copy(sibling, directory / sibling.name)
+    target = directory / f"{stem}.py"
+    target.write_text(source, encoding="utf-8")
+    return target

@@ -5,26 +5,60 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+FEEDBACK_LINES = 3  # a failed check's feedback, wrapped; a passed one gets a single line
+HINT_LINES = 2
+
 
 def text(results: dict[str, Any], report_path: str | None = None, width: int = 100) -> str:
-    """A compact table: each check's verdict, points and one-line feedback; then the total."""
+    """A compact table: each check's verdict, points and feedback (with the hint when it failed); then the total."""
     extra = results.get("extra_data", {})
+    tests = results.get("tests", [])
     lines = [f"{extra.get('assignment', '')}: {extra.get('submission', '')}"]
-    name_width = max([len(t["name"]) for t in results["tests"]] + [5])
-    for test in results["tests"]:
-        mark = "PASS" if test["status"] == "passed" else "FAIL"
+    name_width = max([len(t["name"]) for t in tests] + [5])
+    indent = " " * (2 + 4 + 2 + name_width + 2 + 7 + 2)
+    room = max(20, width - len(indent))
+    seen: dict[tuple[str, str], str] = {}
+    for test in tests:
+        data = test.get("extra_data", {})
+        passed = test["status"] == "passed"
+        mark = "PASS" if passed else "FAIL"
         points = f"{_num(test['score'])}/{_num(test['max_score'])}"
-        feedback = " ".join(str(test.get("extra_data", {}).get("feedback", test["output"])).split())
-        feedback = textwrap.shorten(feedback, width=max(20, width - name_width - 20), placeholder=" ...")
-        lines.append(f"  {mark}  {test['name']:<{name_width}}  {points:>7}  {feedback}")
+        feedback = _plain(data.get("feedback") or test["output"])
+        hint = _plain(data.get("hint") or "")
+        fault = data.get("fault")
+        if fault and fault != "error" and not passed:
+            feedback = f"[{str(fault).replace('_', ' ')}] {feedback}"
+        first = seen.setdefault((feedback, hint), test["name"]) if not passed else test["name"]
+        if first != test["name"]:
+            body = [f"the same failure as {first}"]
+        elif passed:
+            body = [textwrap.shorten(feedback, width=room, placeholder=" ...")]
+        else:
+            body = _wrap(feedback, room, FEEDBACK_LINES)
+            if hint:
+                body += _wrap(f"Hint: {hint}", room, HINT_LINES)
+        lines.append(f"  {mark}  {test['name']:<{name_width}}  {points:>7}  {body[0]}")
+        lines.extend(indent + line for line in body[1:])
     accuracy = extra.get("accuracy")
     tail = f"Score {_num(results['score'])}/{_num(extra.get('max_score', 0))}"
     if accuracy is not None:
         tail += f", test accuracy {accuracy:.4f}"
     lines.append(tail + f" ({results['execution_time']:.1f} s)")
+    if extra.get("grader_faults"):
+        lines.append(f"The grader itself failed on {', '.join(extra['grader_faults'])}: not the submission's fault.")
     if report_path:
         lines.append(f"Report: {report_path}")
     return "\n".join(lines)
+
+
+def _plain(value: Any) -> str:
+    """One line of text with control characters shown as escapes, so submitted text cannot drive the terminal."""
+    words = " ".join(str(value).split())
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in words)
+
+
+def _wrap(words: str, width: int, most: int) -> list[str]:
+    return textwrap.wrap(words, width=width, max_lines=most, placeholder=" ...") or [""]
 
 
 def _num(value: float) -> str:

@@ -1,0 +1,100 @@
+"""Tests for grader.selfcheck and `grader check`: the public checks, quickly, with what to do next."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from grader import selfcheck
+from grader.cli import main
+from grader.results import CheckResult, SubmissionResult
+
+ROOT = Path(__file__).resolve().parent.parent
+STUDENT_MODULE = ROOT / "assignments" / "digits" / "digits.py"
+LAYER_TABLE = "    expected  got\n  ! Dense(128)  Dense(64)   <- units differ"
+
+
+def results(*checks: CheckResult, accuracy: float | None = 0.9) -> dict:
+    extra = {"module": "work.py", "grader_faults": [], "accuracy": accuracy}
+    return SubmissionResult("digits", "work", checks, 1.0, extra=extra).to_dict()
+
+
+def test_quick_trains_on_fewer_images_and_keeps_everything_else(digits):
+    quick = selfcheck.quick(digits)
+    assert quick.training.train_samples == selfcheck.QUICK_TRAIN_SAMPLES < digits.training.train_samples
+    assert replace(quick.training, train_samples=digits.training.train_samples) == digits.training
+    assert quick.checks == digits.checks  # the minimum accuracy included
+    assert selfcheck.quick(digits, 10**6).training == digits.training
+
+
+def test_render_explains_failures_and_names_hidden_checks_only(digits):
+    task = replace(digits, checks=tuple(replace(c, visibility="hidden") if c.name == "accuracy" else c
+                                        for c in digits.checks))
+    text = selfcheck.render(results(
+        CheckResult.passed("reshape", 1, "fine"),
+        CheckResult.failed("normalise", 1, "normalise returned float64; expected float32.", hint="Use astype."),
+        CheckResult.failed("build_model", 2, "units should be 128, got 64.", hint="Compare the layers.",
+                           details=LAYER_TABLE),
+        CheckResult.failed("compile_model", 1, "units should be 128, got 64."),
+        CheckResult.failed("accuracy", 3, "SECRET accuracy 0.12", hint="SECRET hint", visibility="hidden"),
+        CheckResult.failed("predict", 2, "not implemented yet: predict() raised NotImplementedError.",
+                           fault="not_implemented", details="Traceback SECRET-LOOKING frames"),
+    ), task, selfcheck.quick(task))
+    lines = text.splitlines()
+    assert lines[0].startswith("Self-check of work.py for digits")
+    assert any(line.split() == ["PASS", "reshape", "1/1"] for line in lines)
+    assert "float64; expected float32." in text and "Try: Use astype." in text
+    assert "! Dense(128)  Dense(64)   <- units differ" in text  # a wrong answer shows its details
+    assert "compile_model    0/1  (the same problem as above)" in text
+    assert "HIDDEN  accuracy" in text and "SECRET" not in text
+    assert "Visible checks: 1/7 points. 1 hidden check(s), 3 points, graded when you hand in." in text
+    assert "Next: fix normalise first: Use astype." in text
+    assert "Quick budget" in text and "2,000" in text and "4,000" in text
+
+
+def test_render_says_when_the_grading_budget_was_used(digits):
+    text = selfcheck.render(results(*(CheckResult.passed(c.name, c.points, "ok") for c in digits.checks)),
+                            digits, digits)
+    assert "Every visible check passed." in text and "Visible checks: 10/10 points." in text
+    assert "Full budget" in text and "Quick budget" not in text
+
+
+def test_render_of_one_problem_that_failed_everything(digits):
+    message = "work.ipynb is a version 3 notebook; the grader reads nbformat 4."
+    text = selfcheck.render(results(*(CheckResult.failed(c.name, c.points, message, hint="Hand in digits.py.",
+                                                         fault="missing") for c in digits.checks), accuracy=None),
+                            digits, selfcheck.quick(digits), name="work.ipynb")
+    assert text.startswith("Self-check of work.ipynb for digits")
+    assert text.count("version 3 notebook") == 1 and text.count("(the same problem as above)") == 5
+    assert "Next: fix the problem above; every check failed because of it." in text
+    assert "budget" not in text  # no model was trained, so there is no budget to speak of
+
+
+def test_check_of_a_missing_path_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(selfcheck.NothingToCheck, match="does not exist; give the path of your digits.py"):
+        selfcheck.check(tmp_path / "nothing.py")
+    assert main(["check", str(tmp_path / "nothing.py")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_check_is_documented_and_has_help(capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["check", "--help"])
+    assert caught.value.code == 0
+    assert "--full" in capsys.readouterr().out
+    docs = (ROOT / "docs" / "notebooks.md").read_text(encoding="utf-8")
+    assert "grader check" in docs and "selfcheck import check" in docs and "2,000" in docs
+
+
+@pytest.mark.slow
+def test_cli_check_of_the_student_template_says_what_to_write(capsys):
+    status = main(["check", str(STUDENT_MODULE)])
+    out = capsys.readouterr().out
+    assert status == 1
+    for name in ("reshape", "normalise", "build_model", "compile_model", "predict"):
+        assert f"not implemented yet: {name}() raised NotImplementedError" in out
+    assert "Visible checks: 0/10 points." in out
+    assert "Next: fix reshape first: Write the body of reshape() in place of the raise." in out
+    assert "budget" not in out  # build_model is not written, so no model was trained
