@@ -70,10 +70,16 @@ def _grade_here(submission: Path, task: spec.Assignment, *, out: Path, data: str
                 keep_gpu: bool) -> tuple[dict[str, Any], dict[str, Path]]:
     from grader.data import load_dataset
     from grader.grading import grade
+    from grader.zygote import Zygote
 
     name = submission.stem if submission.is_file() else submission.resolve().name
-    dataset = load_dataset(data, task.data)
-    results = grade(submission, task, data=data, keep_gpu=keep_gpu, name=name, dataset=dataset).to_dict()
+    zygote = Zygote(task.preload, keep_gpu=keep_gpu)  # first: its TensorFlow import is the longest step
+    try:
+        dataset = load_dataset(data, task.data)
+        results = grade(submission, task, data=data, keep_gpu=keep_gpu, name=name, dataset=dataset,
+                        zygote=zygote).to_dict()
+    finally:
+        zygote.close()
     results["extra_data"]["command"] = _command_line()
     return results, outputs.write(results, out, images=dataset.test_images)
 

@@ -33,7 +33,7 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     hint = ""
     for label, model in models:
         weights = model.get_weights()
-        expected_probs = model.predict(images, batch_size=len(images), verbose=0)
+        expected_probs = keras.ops.convert_to_numpy(model(images, training=False))  # eager: no tracing for 50 images
         arrays = {"images": images, **{f"w{i}": w for i, w in enumerate(weights)}}
         try:
             reply = ctx.runner.request({"op": "predict", "function": fn, "weights": len(weights),
