@@ -74,6 +74,8 @@ class Runner:
                 self.output_log.append(text)
             self.sandbox.close()
             self.sandbox = None
+            if self.zygote is not None:
+                self.zygote.sweep()  # anything the submission left running, detached or not
         self._loaded = False
 
     @property

@@ -78,6 +78,19 @@ class Zygote:
             except (OSError, ZygoteError):
                 return None
 
+    def sweep(self, timeout: float = 10) -> None:
+        """Kill every process left behind by the sandboxes forked so far, daemons that left their session included.
+
+        The zygote is a child subreaper: whatever a sandbox started and orphaned is re-parented to it,
+        so it can find them all, however they detached themselves.
+        """
+        with self._lock:
+            try:
+                self._socket.sendall(json.dumps({"op": "sweep"}).encode())
+                self._receive(timeout)
+            except (OSError, ZygoteError):
+                pass
+
     def close(self) -> None:
         """Stop the zygote; the children it forked are in their own sessions and are killed by their sandboxes."""
         import shutil
@@ -115,6 +128,7 @@ def _tail(path: Path) -> str:
 
 def main(argv: list[str]) -> int:
     control = socket.socket(fileno=int(argv[0]))
+    _become_subreaper()
     versions = {}
     for name in argv[1:]:
         module = importlib.import_module(name)
@@ -142,8 +156,56 @@ def main(argv: list[str]) -> int:
             for fd in fds:
                 os.close(fd)
             control.sendall(json.dumps({"pid": pid}).encode())
+        elif request["op"] == "sweep":
+            control.sendall(json.dumps({"killed": _sweep(statuses)}).encode())
         elif request["op"] == "wait":
             control.sendall(json.dumps({"status": _wait(request["pid"], request.get("timeout", 10), statuses)}).encode())
+
+
+def _become_subreaper() -> None:
+    import ctypes
+
+    PR_SET_CHILD_SUBREAPER = 36
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: orphans go to init, and sandboxes' process groups are still killed
+
+
+def _children() -> list[int]:
+    me = str(os.getpid())
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if fields[1] == me:
+                found.append(int(entry))
+    return found
+
+
+def _sweep(statuses: dict[int, int]) -> int:
+    import signal
+    import time
+
+    killed = 0
+    for _ in range(20):  # killing a parent can re-parent its children here: repeat until none are left
+        children = [pid for pid in _children() if pid not in statuses]
+        if not children:
+            break
+        for pid in children:
+            for kill in (lambda p: os.killpg(p, signal.SIGKILL), lambda p: os.kill(p, signal.SIGKILL)):
+                try:
+                    kill(pid)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            killed += 1
+        time.sleep(0.05)
+        _reap(statuses)
+    return killed
 
 
 def _reap(statuses: dict[int, int]) -> None:

@@ -143,3 +143,60 @@ def test_cpu_limit_stops_a_spinning_process(tmp_path: Path) -> None:
         with pytest.raises(SandboxFault) as fault:
             sandbox.request({"op": "call", "function": "spin", "args": ["x"]}, {"x": np.arange(2)}, timeout=30, stage="spin")
         assert fault.value.kind == "cpu"
+
+
+DAEMON = '''
+import os, sys, time
+import numpy as np
+
+def detach(x, marker):
+    if os.fork() == 0:
+        os.setsid()  # leave the sandbox's session and process group
+        if os.fork() == 0:
+            time.sleep(3)
+            open(marker, "w").write("still running")
+        os._exit(0)
+    return x
+'''
+
+
+def test_a_detached_daemon_does_not_outlive_its_sandbox(tmp_path: Path) -> None:
+    from grader.zygote import Zygote
+
+    marker = tmp_path / "daemon-was-here"
+    source = tmp_path / "mod.py"
+    source.write_text(DAEMON.replace("def detach(x, marker):", f"def detach(x, marker={str(marker)!r}):"))
+    zygote = Zygote(("numpy",))
+    try:
+        sandbox = Sandbox(LIMITS, ("numpy",), zygote=zygote).start()
+        sandbox.wait_ready()
+        target = sandbox.copy_in(source)
+        sandbox.request({"op": "load", "path": str(target), "functions": []}, timeout=10, stage="load")
+        reply = sandbox.request({"op": "call", "function": "detach", "args": ["x"]}, {"x": np.arange(2)}, timeout=10, stage="detach")
+        assert reply.header["ok"]
+        sandbox.close()
+        zygote.sweep()
+        time.sleep(4.5)
+        assert not marker.exists(), "a process the submission detached kept running after grading"
+    finally:
+        zygote.close()
+
+
+def test_a_forked_sandbox_reports_its_exit_status_and_starts_fresh(tmp_path: Path) -> None:
+    from grader.zygote import Zygote
+
+    source = tmp_path / "mod.py"
+    source.write_text(MODULE)
+    zygote = Zygote(("numpy",))
+    try:
+        for _ in range(2):  # a second child forked after the first died works as the first did
+            sandbox = Sandbox(LIMITS, ("numpy",), zygote=zygote).start()
+            assert sandbox.wait_ready() == {"numpy": np.__version__}
+            target = sandbox.copy_in(source)
+            sandbox.request({"op": "load", "path": str(target), "functions": []}, timeout=10, stage="load")
+            assert np.array_equal(_call(sandbox, "echo").arrays["result"], [0, 2, 4])
+            with pytest.raises(SandboxFault, match="exited with status 7"):
+                _call(sandbox, "die")
+            sandbox.close()
+    finally:
+        zygote.close()
