@@ -79,7 +79,12 @@ def build_wheel() -> tuple[str, bytes]:
     stem = f"{re.sub(r'[-_.]+', '_', dist.metadata['Name']).lower()}-{dist.version}"
     files = dict(_package_files())
     info = f"{stem}.dist-info"
-    files[f"{info}/METADATA"] = (dist.read_text("METADATA") or "").encode()
+    # A source checkout's *.egg-info (found first when the checkout is on sys.path) has PKG-INFO, same format.
+    metadata = dist.read_text("METADATA") or dist.read_text("PKG-INFO")
+    if not metadata:
+        raise ExportError("the installed grader's metadata (METADATA or PKG-INFO) cannot be read; reinstall it "
+                          "with `pip install -e .` and export again.")
+    files[f"{info}/METADATA"] = metadata.encode()
     files[f"{info}/entry_points.txt"] = (dist.read_text("entry_points.txt") or "").encode()
     files[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: grader export\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     record = [f"{name},sha256={_digest(content)},{len(content)}" for name, content in files.items()]
