@@ -14,11 +14,10 @@ import gc
 import json
 import multiprocessing
 import os
-import sys
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from grader import fingerprint, outputs
 from grader.results import CheckResult, SubmissionResult

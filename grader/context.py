@@ -12,7 +12,8 @@ import numpy as np
 
 from grader.data import Dataset
 from grader.runner import Runner
-from grader.spec import Assignment, SpecError
+from grader import architecture
+from grader.spec import Assignment, CheckSpec, SpecError
 
 
 @dataclass
@@ -32,6 +33,21 @@ class Context:
         images = getattr(self.dataset, split)
         images = images[:count] if count else images
         return self.prepare(images, prepare)
+
+    @property
+    def model_check(self) -> CheckSpec:
+        """The assignment's model check: the expected layers and input shape live in its parameters."""
+        return next(c for c in self.assignment.checks if c.kind == "model")
+
+    def expected_layers(self) -> tuple[architecture.Layer, ...]:
+        """The layers the assignment expects, as the model check's spec lists them."""
+        return architecture.expected_layers(self.model_check.params["layers"])
+
+    def build(self, layers: tuple[architecture.Layer, ...]):
+        """A keras model of `layers` on the model check's input shape, within the assignment's size limits."""
+        limits = self.assignment.limits
+        return architecture.build(layers, tuple(self.model_check.params["input_shape"]), max_params=limits.max_params,
+                                  max_activations=limits.max_activations)
 
     def prepare(self, images: np.ndarray, steps: list[str] | tuple[str, ...]) -> np.ndarray:
         """Apply the reference solution's functions to a copy of `images`."""

@@ -16,7 +16,7 @@ import numpy as np
 
 from grader.sandbox import Reply, Sandbox, SandboxFault
 from grader.spec import Assignment
-from grader.zygote import Zygote, ZygoteError
+from grader.zygote import Zygote
 
 MAX_RESTARTS = 4
 

@@ -74,16 +74,13 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
 
 def _model_to_compile(ctx: Context) -> tuple[keras.Model, str]:
     """The submission's own model when it could be rebuilt (so from_logits can be judged), else the expected one."""
-    limits = ctx.assignment.limits
-    model_check = next(c for c in ctx.assignment.checks if c.kind == "model")
-    shape = tuple(model_check.params["input_shape"])
     parsed = ctx.state.get("model")
-    layers = parsed.layers if parsed else architecture.expected_layers(model_check.params["layers"])
+    layers = parsed.layers if parsed else ctx.expected_layers()
     try:
-        model = architecture.build(layers, shape, max_params=limits.max_params, max_activations=limits.max_activations)
+        model = ctx.build(layers)
     except architecture.ModelError:
-        layers = architecture.expected_layers(model_check.params["layers"])
-        model = architecture.build(layers, shape, max_params=limits.max_params, max_activations=limits.max_activations)
+        layers = ctx.expected_layers()
+        model = ctx.build(layers)
     last = architecture.fold_activations(layers)[-1]
     return model, last.args.get("activation", "linear")
 

@@ -32,11 +32,9 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
                                   visibility=check.visibility).timed(time.monotonic() - started)
     expected = architecture.expected_layers(params["layers"])
     input_shape = tuple(params["input_shape"])
-    limits = ctx.assignment.limits
     try:
         parsed = architecture.parse(reply.header["config"])
-        model = architecture.build(parsed.layers, input_shape, max_params=limits.max_params,
-                                   max_activations=limits.max_activations)
+        model = ctx.build(parsed.layers)
     except architecture.ModelError as error:
         message = f"The grader cannot rebuild the model from {fn}(): {error}"
         ctx.state["model_error"] = message

@@ -13,7 +13,7 @@ import time
 import keras
 import numpy as np
 
-from grader import architecture, training
+from grader import training
 from grader.checks.common import from_error
 from grader.context import Context
 from grader.results import CheckResult
@@ -61,21 +61,18 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
 
 
 def _models(ctx: Context) -> tuple[list[tuple[str, keras.Model]], str]:
-    limits = ctx.assignment.limits
-    model_check = next(c for c in ctx.assignment.checks if c.kind == "model")
-    shape = tuple(model_check.params["input_shape"])
     trained = ctx.state.get("trained")
     note = ""
     if trained is not None:
         layers = ctx.state["model"].layers
         first = trained.model
     else:
-        layers = architecture.expected_layers(model_check.params["layers"])
+        layers = ctx.expected_layers()
         training.seed_everything(ctx.assignment.training.seed)
-        first = architecture.build(layers, shape, max_params=limits.max_params, max_activations=limits.max_activations)
+        first = ctx.build(layers)
         note = " (Your own model could not be trained, so predict was tested with the expected model.)"
     training.seed_everything(ctx.assignment.training.seed + 1)
-    second = architecture.build(layers, shape, max_params=limits.max_params, max_activations=limits.max_activations)
+    second = ctx.build(layers)
     return [("trained" if trained is not None else "expected", first), ("re-initialised", second)], note
 
 
