@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader import fingerprint, outputs
-from grader.results import CheckResult, SubmissionResult
 from grader.spec import Assignment
 
 
@@ -135,11 +134,10 @@ def default_workers() -> int:
 
 
 def _write_fault(job: Job, task: Assignment, why: str) -> dict[str, Any]:
-    checks = tuple(CheckResult.failed(c.name, c.points, f"The grader itself failed on this submission ({why}); "
-                                                        "this is not your fault. Tell your instructor.",
-                                      fault="grader", visibility=c.visibility) for c in task.checks)
-    result = SubmissionResult(task.name, job.name, checks, 0.0, extra={"grader_faults": [c.name for c in checks]})
-    results = result.to_dict()
+    from grader.grading import all_failed
+
+    results = all_failed(task, job.name, f"The grader itself failed on this submission ({why}); this is not your "
+                                         "fault. Tell your instructor.", fault="grader").to_dict()
     outputs.write(results, job.out)  # no fingerprint: it is graded again next time
     return results
 

@@ -42,10 +42,11 @@ def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None,
         located = locate(submission, assignment)
         module = materialise(located, scratch)
     except MalformedNotebook as exc:
-        return _all_failed(assignment, label, str(exc), "syntax", started,
-                           hint="Open the notebook in Jupyter, save it again, and hand in the saved .ipynb file.")
+        return all_failed(assignment, label, str(exc), fault="syntax", seconds=time.monotonic() - started,
+                          hint="Open the notebook in Jupyter, save it again, and hand in the saved .ipynb file.")
     except SubmissionNotFound as exc:
-        return _all_failed(assignment, label, str(exc), "missing", started, hint=f"Hand in {assignment.module}.")
+        return all_failed(assignment, label, str(exc), fault="missing", seconds=time.monotonic() - started,
+                          hint=f"Hand in {assignment.module}.")
     runner = Runner(module, assignment, keep_gpu=keep_gpu, zygote=zygote)
     runner.start()  # the zygote imports TensorFlow while this process does the same
     try:
@@ -88,10 +89,13 @@ def _run_check(check: CheckSpec, ctx) -> CheckResult:
                                   details="".join(traceback.format_exception(exc))[-4000:]).timed(time.monotonic() - started)
 
 
-def _all_failed(assignment: Assignment, label: str, message: str, fault: str, started: float, *, hint: str) -> SubmissionResult:
+def all_failed(assignment: Assignment, label: str, message: str, *, fault: str, hint: str = "",
+               seconds: float = 0.0) -> SubmissionResult:
+    """A result in which every check failed for one reason (nothing to grade, or the grader itself failed)."""
     checks = tuple(CheckResult.failed(c.name, c.points, message, fault=fault, visibility=c.visibility, hint=hint)
                    for c in assignment.checks)
-    return SubmissionResult(assignment.name, label, checks, time.monotonic() - started, extra={"grader_faults": []})
+    faults = [c.name for c in checks] if fault == "grader" else []
+    return SubmissionResult(assignment.name, label, checks, seconds, extra={"grader_faults": faults})
 
 
 def _predictions(trained, labels) -> dict:
