@@ -62,7 +62,7 @@ def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None,
         "accuracy": ctx.state["trained"].accuracy if "trained" in ctx.state else None,
         "data": {"source": dataset.source, "path": dataset.path, "sha256": dataset.sha256},
         "seed": assignment.training.seed,
-        "versions": _versions(runner),
+        "versions": _versions(),
         "module": located.name,
         "grader_faults": grader_faults,
     }
@@ -117,7 +117,7 @@ def _predictions(trained, labels) -> dict:
             "confusion": confusion.tolist()}
 
 
-def _versions(runner: Runner) -> dict[str, str]:
+def _versions() -> dict[str, str]:
     import keras
     import numpy
     import tensorflow

@@ -45,7 +45,6 @@ class Runner:
         self._owns_zygote = zygote is None
         self.sandbox: Sandbox | None = None
         self.functions: dict[str, bool] = {}
-        self.versions: dict[str, str] = {}
         self.output_log: list[str] = []
         self._loaded = False
         self._load_error: SubmissionError | None = None
@@ -94,7 +93,7 @@ class Runner:
         try:
             self.start()
             self.sandbox.start()
-            self.versions = self.sandbox.wait_ready()
+            self.sandbox.wait_ready()
             target = self.sandbox.copy_in(self.path)
             reply = self.sandbox.request({"op": "load", "path": str(target), "functions": list(self.assignment.functions)},
                                          timeout=limits.import_seconds, stage=f"importing {self.path.name}")
