@@ -70,6 +70,21 @@ def history(history: dict[str, Sequence[float]], *, min_accuracy: float | None =
     return _save(fig)
 
 
+def score_histogram(scores: Sequence[float], maximum: float) -> str:
+    """How many submissions got each score: one bar per whole point up to 50 points, 20 bins beyond."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5, 2.2), dpi=DPI)
+    ax = fig.add_subplot(1, 1, 1)
+    bins = [x - 0.5 for x in range(int(maximum) + 2)] if maximum and maximum <= 50 else 20
+    ax.hist(scores, bins=bins, color=_INK, edgecolor="white")
+    ax.set_xlabel("score")
+    ax.set_ylabel("submissions")
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return _save(fig)
+
+
 def _save(fig) -> str:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 

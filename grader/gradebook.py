@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 import collections
 import csv
-import importlib.resources
 import io
 import json
 import os
 from pathlib import Path
 from typing import Any, Iterable
 
-import jinja2
 
+from grader import figures, report
 from grader.outputs import write_text
 
 
@@ -103,14 +101,12 @@ def overview(results_by_name: dict[str, dict[str, Any]], table: list[dict], colu
                 feedback[(check, _first_sentence(test.get("extra_data", {}).get("feedback") or test.get("output", "")))] += 1
     scores = [row["score"] for row in table if isinstance(row["score"], (int, float))]
     maximum = max((row["max_score"] or 0 for row in table), default=0)
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(importlib.resources.files("grader.templates"))),
-                             autoescape=True)
-    return env.get_template("index.html.j2").render(
+    return report.environment().get_template("index.html.j2").render(
         rows=table, columns=columns, checks=checks, pass_rates=pass_rates, reports=reports,
         common=[{"check": c, "feedback": f, "count": n} for (c, f), n in feedback.most_common(10)],
         count=len(table), mean=round(sum(scores) / len(scores), 2) if scores else 0, maximum=maximum,
         passed=sum(row["status"] == "passed" for row in table), faults=sum(row["status"] == "fault" for row in table),
-        histogram=_histogram(scores, maximum),
+        histogram=figures.score_histogram(scores, maximum),
     )
 
 
@@ -127,23 +123,3 @@ def _cell(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
         return "'" + value
     return value
-
-
-def _histogram(scores: list[float], maximum: float) -> str:
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(5, 2.2), dpi=80)
-    bins = [x - 0.5 for x in range(int(maximum) + 2)] if maximum and maximum <= 50 else 20
-    axes.hist(scores, bins=bins, color="#3465a4", edgecolor="white")
-    axes.set_xlabel("score")
-    axes.set_ylabel("submissions")
-    axes.spines[["top", "right"]].set_visible(False)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
