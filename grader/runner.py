@@ -55,8 +55,7 @@ class Runner:
         if self.zygote is None:
             self.zygote = Zygote(self.assignment.preload, keep_gpu=self.keep_gpu)
         if self.sandbox is None:
-            self.sandbox = Sandbox(self.assignment.limits, self.assignment.preload, keep_gpu=self.keep_gpu,
-                                   zygote=self.zygote)
+            self.sandbox = Sandbox(self.assignment.limits, self.zygote, keep_gpu=self.keep_gpu)
 
     def shutdown(self) -> None:
         """Stop the sandbox, and the zygote if this runner started it."""

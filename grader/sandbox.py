@@ -1,8 +1,8 @@
 """The trust boundary: runs submitted code in a separate, resource-limited process.
 
-The child is a fresh `python -I` interpreter in its own session (process group), with a private
-temporary working directory, a scrubbed environment and rlimits on CPU time, address space and
-file size. Its stdout and stderr go to a file in that directory. The grader talks to it over two
+The child is forked from a zygote (zygote.py), a fresh `python -I` interpreter; it runs in its own
+session (process group), with a private temporary working directory, a scrubbed environment and
+rlimits on CPU time, address space and file size. Its stdout and stderr go to a file in that directory. The grader talks to it over two
 pipes (protocol.py) and puts a wall-clock deadline on every answer; a child that misses one, dies
 or garbles the channel is killed, and the failure becomes a `SandboxFault` for the check in hand.
 """
@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -51,22 +49,15 @@ class Reply:
 
 
 class Sandbox:
-    """One sandboxed interpreter; start it, send it requests, close it.
+    """One sandboxed interpreter, forked from `zygote` (its preload modules already imported); start it,
+    send it requests, close it."""
 
-    With a `zygote`, the child is forked from it (TensorFlow already imported); without, a fresh
-    `python -I -m grader.worker` is spawned and imports the preload modules itself.
-    """
-
-    def __init__(self, limits: Limits, preload: tuple[str, ...] = (), *, keep_gpu: bool = False,
-                 zygote: Zygote | None = None) -> None:
+    def __init__(self, limits: Limits, zygote: Zygote, *, keep_gpu: bool = False) -> None:
         self.limits = limits
-        self.preload = preload
-        self.keep_gpu = keep_gpu
         self.zygote = zygote
+        self.keep_gpu = keep_gpu
         self.workdir = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
-        self.process: subprocess.Popen | None = None
         self.pid: int | None = None
-        self.versions: dict[str, str] = {}
 
     # -- life cycle ---------------------------------------------------------------------------
     def start(self) -> "Sandbox":
@@ -76,18 +67,8 @@ class Sandbox:
         (self.workdir / "home").mkdir()
         (self.workdir / "tmp").mkdir()
         try:
-            if self.zygote is not None:
-                self.pid = self.zygote.fork(to_child_r, from_child_w, workdir=self.workdir, env=self._environment(),
-                                            limits=self._limits_arg(), timeout=self.limits.startup_seconds)
-            else:
-                with open(self.workdir / "output.log", "wb") as log:
-                    self.process = subprocess.Popen(
-                        [sys.executable, "-I", "-m", "grader.worker", str(to_child_r), str(from_child_w),
-                         self._limits_arg(), *self.preload],
-                        cwd=self.workdir / "home", env=self._environment(), stdin=subprocess.DEVNULL, stdout=log,
-                        stderr=subprocess.STDOUT, pass_fds=(to_child_r, from_child_w), start_new_session=True,
-                    )
-                self.pid = self.process.pid
+            self.pid = self.zygote.fork(to_child_r, from_child_w, workdir=self.workdir, env=self._environment(),
+                                        limits=self._limits_arg(), timeout=self.limits.startup_seconds)
         finally:
             os.close(to_child_r)
             os.close(from_child_w)
@@ -96,8 +77,7 @@ class Sandbox:
     def wait_ready(self) -> dict[str, str]:
         """Block until the child has imported its preloaded modules; a failure here is the grader's."""
         reply = self._receive(self.limits.startup_seconds, stage="starting the sandbox")
-        self.versions = reply.header.get("versions", {})
-        return self.versions
+        return reply.header.get("versions", {})
 
     def close(self) -> None:
         """Kill the child's whole process group and remove its working directory."""
@@ -109,7 +89,6 @@ class Sandbox:
                 except OSError:
                     pass
             self.pid = None
-            self.process = None
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> "Sandbox":
@@ -122,8 +101,6 @@ class Sandbox:
     def alive(self) -> bool:
         if self.pid is None:
             return False
-        if self.process is not None:
-            return self.process.poll() is None
         try:
             with open(f"/proc/{self.pid}/stat") as handle:
                 return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
@@ -183,39 +160,28 @@ class Sandbox:
 
     def _fault(self, prefix: str, stage: str) -> SandboxFault:
         code = self._exit_status(timeout=5)
-        if code is None:
-            self._kill()
-            code = self._exit_status(timeout=5)
-        self._kill()
-        kind, why = _explain_exit(code, self.limits)
+        killed = self._kill()  # the whole group goes, whether the child itself is gone or not
+        kind, why = _explain_exit(killed if code is None else code, self.limits)
         return SandboxFault(kind, prefix or f"The process running your code {why} during {stage}", self.output())
 
     def _exit_status(self, timeout: float) -> int | None:
-        if self.process is not None:
-            try:
-                return self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                return None
-        return self.zygote.exit_status(self.pid, timeout=timeout) if self.zygote and self.pid else None
+        return self.zygote.exit_status(self.pid, timeout=timeout) if self.pid else None
 
-    def _kill(self) -> None:
+    def _kill(self) -> int | None:
+        """Kill the child's process group; return the child's exit status if this reaped it."""
         if self.pid is None:
-            return
+            return None
         try:
             os.killpg(self.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        if self.process is not None:
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
+        return self._exit_status(timeout=10)  # the zygote reaps it: once this returns, it is gone
 
     def _environment(self) -> dict[str, str]:
         return environment(self.workdir / "home", self.workdir / "tmp", keep_gpu=self.keep_gpu)
 
     def _limits_arg(self) -> str:
-        """CPU seconds, address space and file size, applied by the worker before anything else."""
+        """CPU seconds, address space and file size, applied by the child before it serves a request."""
         limits = self.limits
         return f"{int(limits.cpu_seconds)},{int(limits.memory_mb) << 20},{int(limits.file_mb) << 20}"
 

@@ -1,14 +1,13 @@
 """The sandboxed side: imports a submission and calls its functions on the grader's request.
 
-Runs as `python -I -m grader.worker READ_FD WRITE_FD MODULE...` in a child process that the
-grader started with resource limits (see sandbox.py). Everything here is untrusted from the
+Runs in a sandbox child forked from the zygote (zygote.py calls `limit` and then `serve`), with
+resource limits set (see sandbox.py). Everything here is untrusted from the
 grader's point of view: the submission can patch or replace any of it, so the grader validates
 every answer and never lets this process see the test labels.
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import os
 import sys
@@ -25,18 +24,6 @@ _GRADER_DIR = str(Path(__file__).resolve().parent)
 _SUBMISSION: dict[str, str] = {"dir": ""}
 # Bound before any submitted code runs, so that patching numpy does not change these answers.
 _array_equal, _asarray, _copy = np.array_equal, np.asarray, np.copy
-
-
-def main(argv: list[str]) -> int:
-    read_fd, write_fd, limits, *preload = argv
-    # Limits are set here, before any other import, rather than between fork and exec in the
-    # grader: that would run Python in a forked copy of a multi-threaded TensorFlow process.
-    limit(*(int(v) for v in limits.split(",")))
-    versions = {}
-    for name in preload:
-        module = importlib.import_module(name)
-        versions[name] = getattr(module, "__version__", "")
-    return serve(int(read_fd), int(write_fd), versions)
 
 
 def serve(read_fd: int, write_fd: int, versions: dict[str, str]) -> int:
@@ -205,6 +192,3 @@ def _type_name(value: Any) -> str:
 
 HANDLERS: dict[str, Callable] = {"load": _load, "call": _call, "build": _build, "compile": _compile, "predict": _predict}
 
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

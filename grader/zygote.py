@@ -7,7 +7,7 @@ op) and never holds grading data, so a child inherits nothing the submission may
 
 Each forked child starts a new session, moves into its own fresh directory, replaces its
 environment, closes every descriptor but its two channel pipes, sets its rlimits and only then
-serves requests (worker.serve), exactly like a freshly spawned worker.
+serves requests (worker.serve).
 """
 
 from __future__ import annotations

@@ -50,11 +50,21 @@ def orphan(x):
 '''
 
 
+@pytest.fixture(scope="module")
+def zygote():
+    """A zygote that preloads numpy only: forking from it is as quick as the tests want."""
+    from grader.zygote import Zygote
+
+    started = Zygote(("numpy",))
+    yield started
+    started.close()
+
+
 @pytest.fixture()
-def box(tmp_path: Path):
+def box(tmp_path: Path, zygote):
     source = tmp_path / "mod.py"
     source.write_text(MODULE)
-    sandbox = Sandbox(LIMITS, ("numpy",)).start()
+    sandbox = Sandbox(LIMITS, zygote).start()
     sandbox.wait_ready()
     target = sandbox.copy_in(source)
     reply = sandbox.request({"op": "load", "path": str(target), "functions": ["echo", "nope"]}, timeout=10, stage="load")
@@ -132,11 +142,11 @@ def test_closing_kills_the_whole_process_group(box: Sandbox) -> None:
         pytest.fail(f"process {pid} started by the submission outlived the sandbox")
 
 
-def test_cpu_limit_stops_a_spinning_process(tmp_path: Path) -> None:
+def test_cpu_limit_stops_a_spinning_process(tmp_path: Path, zygote) -> None:
     source = tmp_path / "mod.py"
     source.write_text(MODULE)
     limits = Limits(startup_seconds=30, import_seconds=10, call_seconds=30, cpu_seconds=2, memory_mb=1024)
-    with Sandbox(limits, ("numpy",)).start() as sandbox:
+    with Sandbox(limits, zygote).start() as sandbox:
         sandbox.wait_ready()
         target = sandbox.copy_in(source)
         sandbox.request({"op": "load", "path": str(target), "functions": []}, timeout=10, stage="load")
@@ -168,7 +178,7 @@ def test_a_detached_daemon_does_not_outlive_its_sandbox(tmp_path: Path) -> None:
     source.write_text(DAEMON.replace("def detach(x, marker):", f"def detach(x, marker={str(marker)!r}):"))
     zygote = Zygote(("numpy",))
     try:
-        sandbox = Sandbox(LIMITS, ("numpy",), zygote=zygote).start()
+        sandbox = Sandbox(LIMITS, zygote).start()
         sandbox.wait_ready()
         target = sandbox.copy_in(source)
         sandbox.request({"op": "load", "path": str(target), "functions": []}, timeout=10, stage="load")
@@ -190,7 +200,7 @@ def test_a_forked_sandbox_reports_its_exit_status_and_starts_fresh(tmp_path: Pat
     zygote = Zygote(("numpy",))
     try:
         for _ in range(2):  # a second child forked after the first died works as the first did
-            sandbox = Sandbox(LIMITS, ("numpy",), zygote=zygote).start()
+            sandbox = Sandbox(LIMITS, zygote).start()
             assert sandbox.wait_ready() == {"numpy": np.__version__}
             target = sandbox.copy_in(source)
             sandbox.request({"op": "load", "path": str(target), "functions": []}, timeout=10, stage="load")
