@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import gc
+import itertools
 import json
 import multiprocessing
 import os
+import re
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,24 +50,39 @@ def parse_shard(text: str) -> tuple[int, int]:
     return k, n
 
 
+RESERVED = frozenset({"gradebook.csv", "index.html"})  # what a run writes beside the submissions' folders
+MAX_NAME_BYTES = 80
+
+
 def names(paths: list[Path], module: str) -> dict[Path, str]:
-    """A unique, stable name per submission: the folder's name, or the file's stem (or parent's, for module.py files)."""
+    """A unique, stable, safe folder name per submission: the folder's name, or the file's stem (or parent's, for module.py files)."""
     stem = Path(module).stem
     raw = {}
     for path in paths:
         if path.is_dir():
-            raw[path] = path.resolve().name
+            raw[path] = safe_name(path.resolve().name)
         elif path.stem == stem and path.resolve().parent.name:
-            raw[path] = path.resolve().parent.name
+            raw[path] = safe_name(path.resolve().parent.name)
         else:
-            raw[path] = path.stem
-    seen: dict[str, int] = {}
+            raw[path] = safe_name(path.stem)
+    taken = {name.casefold() for name in raw.values()} | RESERVED
+    first: set[str] = set()
     unique = {}
     for path in sorted(paths, key=lambda p: str(p)):
         name = raw[path]
-        seen[name] = seen.get(name, 0) + 1
-        unique[path] = name if seen[name] == 1 else f"{name}-{seen[name]}"
+        if name.casefold() in first or name.casefold() in RESERVED:  # a case-insensitive disk would mix them up too
+            name = next(f"{name}-{k}" for k in itertools.count(2) if f"{name}-{k}".casefold() not in taken)
+            taken.add(name.casefold())
+        first.add(raw[path].casefold())
+        unique[path] = name
     return unique
+
+
+def safe_name(text: str) -> str:
+    """`text` as one folder name that cannot leave the output folder: letters, digits, `_`, `-` and inner dots only."""
+    name = re.sub(r"[^\w.-]", "_", text).lstrip(".-")
+    name = name.encode()[:MAX_NAME_BYTES].decode(errors="ignore")
+    return name or "submission"
 
 
 def plan(paths: list[Path], task: Assignment, *, out: Path, data_sha256: str, shard: tuple[int, int] | None = None) -> list[Job]:

@@ -120,6 +120,26 @@ def test_names_are_unique_and_stable(tmp_path: Path) -> None:
     assert named[a] == "alice" and named[b] == "bob" and named[c] == "alice-2"
 
 
+def test_names_cannot_leave_the_output_folder_and_stay_unique(tmp_path: Path) -> None:
+    files = {text: tmp_path / "in" / f"{text}.py" for text in
+             ["..", ".hidden", "<script>", "a b#c", "-rf", "x" * 250, "index", "Alice", "alice", "alice-2", "ü"]}
+    for path in files.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+    index_folder = tmp_path / "in" / "index.html"
+    index_folder.mkdir()
+    named = batch.names([*files.values(), index_folder], "digits.py")
+    out = (tmp_path / "out").resolve()
+    for name in named.values():
+        assert (out / name).resolve().parent == out, name
+        assert name and not name.startswith((".", "-")) and "/" not in name and len(name.encode()) <= 80
+        assert name not in ("gradebook.csv", "index.html")
+    assert len({name.casefold() for name in named.values()}) == len(named)
+    assert named[files["<script>"]] == "_script_" and named[files["a b#c"]] == "a_b_c" and named[files["ü"]] == "ü"
+    assert named[files["alice-2"]] == "alice-2" and named[files["alice"]] == "alice-3"
+    assert named == batch.names(list(reversed([*files.values(), index_folder])), "digits.py")  # stable
+
+
 @pytest.mark.parametrize("text", ["0/2", "3/2", "1", "a/b", "1/0"])
 def test_bad_shards_are_refused(text: str) -> None:
     with pytest.raises(batch.ShardError):
