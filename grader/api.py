@@ -106,7 +106,7 @@ def _grade_batch(submissions: list[Path], task: spec.Assignment, *, out: Path, d
                        on_done=bar.update)
     bar.close()
     everything = {**done, **graded}
-    gradebook.write(gradebook.collect([out]) if out.is_dir() else everything, out)
+    gradebook.write(everything, out)  # this run's jobs only: a results.json a submission left in `out` is not a student
     return [(job.path, (everything[job.name], {"results": job.out / "results.json", "report": job.out / "report.html"}))
             for job in plan]
 

@@ -7,9 +7,11 @@ import csv
 import io
 import json
 import os
+import re
+import sys
+import urllib.parse
 from pathlib import Path
 from typing import Any, Iterable
-
 
 from grader import figures, report
 from grader.outputs import write_text
@@ -19,33 +21,88 @@ class GradebookError(Exception):
     """No results to put in a gradebook, or results that cannot be read; the message names the path."""
 
 
+FINGERPRINT = re.compile(r"[0-9a-f]{64}:[0-9a-f]{64}")  # batch.Job.fingerprint: submission:configuration
+
+
 def collect(folders: Iterable[Path]) -> dict[str, dict[str, Any]]:
-    """Every DIR/<name>/results.json under the given output folders, by submission name."""
+    """Every DIR/<name>/results.json the grader wrote under the given output folders, by submission name."""
     found: dict[str, dict[str, Any]] = {}
     for folder in folders:
-        if not folder.is_dir():
-            raise GradebookError(f"{folder} is not a folder; give the --out folders of earlier `grader run`s.")
-        for path in sorted(folder.glob("*/results.json")):
-            try:
-                results = json.loads(path.read_text())
-            except (OSError, ValueError) as exc:
-                raise GradebookError(f"{path} cannot be read ({exc}); grade that submission again.") from exc
-            found[path.parent.name] = results
+        found.update(_scan(folder)[0])
     if not found:
-        raise GradebookError(f"no */results.json under {', '.join(map(str, folders))}; run `grader run` first.")
+        raise GradebookError(f"no */results.json written by `grader run` under {', '.join(map(str, folders))}; "
+                             "run `grader run` first.")
     return found
 
 
 def merge(folders: list[Path], out: Path) -> dict[str, Path]:
-    """Collect the results under `folders` into one gradebook in `out`, with links to each report."""
+    """Collect the results under `folders` into one gradebook in `out`, with links to each report.
+
+    Only folders holding a results.json that `grader run` wrote for that folder's name are taken
+    (see `written_by_grader`); the others are named on stderr and on the index page, and left out.
+    """
     found: dict[str, dict[str, Any]] = {}
-    reports: dict[str, str] = {}
-    out.mkdir(parents=True, exist_ok=True)
+    reports: dict[str, str | None] = {}
+    skipped: list[Path] = []
     for folder in folders:
-        for name, results in collect([folder]).items():
+        results_here, skipped_here = _scan(folder)
+        skipped += skipped_here
+        for name, results in results_here.items():
             found[name] = results
-            reports[name] = os.path.relpath(folder / name / "report.html", out)
-    return write(found, out, reports=reports)
+            reports[name] = report_href(*Path(os.path.relpath(folder, out)).parts, name, "report.html")
+    if not found:
+        collect(folders)  # raises, naming what was expected
+    if skipped:
+        print(f"Left out {len(skipped)} folder(s) whose results.json `grader run` did not write: "
+              f"{', '.join(map(str, skipped[:10]))}", file=sys.stderr)
+    return write(found, out, reports=reports, skipped=[str(p) for p in skipped])
+
+
+def written_by_grader(results: Any, name: str) -> bool:
+    """Whether `results` has the shape `grader run` gives a batch's results.json for the submission `name`.
+
+    That is: the Gradescope fields with numbers where numbers go, extra_data naming this submission,
+    and the batch's fingerprint (or, for a result the grader itself failed on, the checks it failed).
+    A check of shape against mistakes (a folder of something else), not a signature.
+    """
+    if not isinstance(results, dict) or not isinstance(extra := results.get("extra_data"), dict):
+        return False
+    tests = results.get("tests")
+    if not isinstance(tests, list) or not all(isinstance(t, dict) and _number(t.get("score")) for t in tests):
+        return False
+    marked = FINGERPRINT.fullmatch(str(extra.get("fingerprint", ""))) or extra.get("grader_faults")
+    return (bool(marked) and extra.get("submission") == name and _number(results.get("score"))
+            and _number(extra.get("max_score")))
+
+
+def report_href(*segments: str) -> str | None:
+    """A relative link made of path segments, each URL-quoted; None if a name is only dots (it would climb out)."""
+    *folders, name, page = segments
+    if name.strip(".") == "":
+        return None
+    return "/".join(urllib.parse.quote(segment, safe="") for segment in (*folders, name, page))
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _scan(folder: Path) -> tuple[dict[str, dict[str, Any]], list[Path]]:
+    """The results.json files `grader run` wrote under `folder` by name, and the folders left out."""
+    if not folder.is_dir():
+        raise GradebookError(f"{folder} is not a folder; give the --out folders of earlier `grader run`s.")
+    found: dict[str, dict[str, Any]] = {}
+    skipped = []
+    for path in sorted(folder.glob("*/results.json")):
+        try:
+            results = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise GradebookError(f"{path} cannot be read ({exc}); grade that submission again.") from exc
+        if written_by_grader(results, path.parent.name):
+            found[path.parent.name] = results
+        else:
+            skipped.append(path.parent)
+    return found, skipped
 
 
 def rows(results_by_name: dict[str, dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
@@ -70,23 +127,29 @@ def rows(results_by_name: dict[str, dict[str, Any]]) -> tuple[list[str], list[di
     return columns, table
 
 
-def write(results_by_name: dict[str, dict[str, Any]], out: Path, *, reports: dict[str, str] | None = None) -> dict[str, Path]:
-    """Write out/gradebook.csv and out/index.html; `reports` maps names to report paths relative to `out`."""
+def write(results_by_name: dict[str, dict[str, Any]], out: Path, *, reports: dict[str, str | None] | None = None,
+          skipped: list[str] = ()) -> dict[str, Path]:
+    """Write out/gradebook.csv and out/index.html from these results only (never from what else is in `out`).
+
+    `reports` maps names to links (see `report_href`) relative to `out`; by default out/<name>/report.html.
+    """
     out.mkdir(parents=True, exist_ok=True)
     columns, table = rows(results_by_name)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\r\n")  # RFC 4180: a \r in a cell is quoted too
     writer.writeheader()
     for row in table:
         writer.writerow({k: _cell(v) for k, v in row.items()})
     paths = {"gradebook": out / "gradebook.csv", "index": out / "index.html"}
     write_text(paths["gradebook"], buffer.getvalue())
-    reports = reports or {name: f"{name}/report.html" for name in results_by_name}
-    write_text(paths["index"], overview(results_by_name, table, columns, reports))
+    if reports is None:
+        reports = {name: report_href(name, "report.html") for name in results_by_name}
+    write_text(paths["index"], overview(results_by_name, table, columns, reports, skipped))
     return paths
 
 
-def overview(results_by_name: dict[str, dict[str, Any]], table: list[dict], columns: list[str], reports: dict[str, str]) -> str:
+def overview(results_by_name: dict[str, dict[str, Any]], table: list[dict], columns: list[str],
+             reports: dict[str, str | None], skipped: list[str] = ()) -> str:
     """index.html: score distribution, each check's pass rate, the most common feedback, links to every report."""
     checks = columns[3:-3]
     pass_rates = []
@@ -106,7 +169,7 @@ def overview(results_by_name: dict[str, dict[str, Any]], table: list[dict], colu
         common=[{"check": c, "feedback": f, "count": n} for (c, f), n in feedback.most_common(10)],
         count=len(table), mean=round(sum(scores) / len(scores), 2) if scores else 0, maximum=maximum,
         passed=sum(row["status"] == "passed" for row in table), faults=sum(row["status"] == "fault" for row in table),
-        histogram=figures.score_histogram(scores, maximum),
+        histogram=figures.score_histogram(scores, maximum), skipped=list(skipped),
     )
 
 
@@ -118,8 +181,12 @@ def _first_sentence(text: str) -> str:
     return text[:200]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _cell(value: Any) -> Any:
-    # A spreadsheet must not read a submission's name as a formula.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value
+    """A CSV cell a spreadsheet shows as text: a leading apostrophe before anything it could read as a formula."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value  # a real number, never a formula (even a negative one)
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
