@@ -12,12 +12,9 @@ import sys
 from pathlib import Path
 
 from grader import __version__
+from grader.errors import UsageError
 
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Bad command-line input; the message says what to give instead."""
 
 
 def _assignment_options(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +23,13 @@ def _assignment_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", metavar="PATH",
                         help="a Keras mnist.npz or a folder of the four IDX *-ubyte.gz files "
                              "(default: $KERAS_HOME/datasets/mnist.npz if present, else the bundled 5,000 digits)")
+
+
+def _isolation_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--isolation", choices=["auto", "strict"], default="auto",
+                        help="auto (default): use every sandbox isolation layer this machine allows and warn once about "
+                             "any missing; strict: refuse to grade (exit 2) unless Landlock, namespaces, seccomp, a uid "
+                             "of its own (as root) and a cgroup are all available")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--pass-mark", type=_pass_mark, metavar="MARK",
                      help="least score that passes, in points (7) or percent of the maximum (70%%); sets the exit "
                           "status (default: every check must pass)")
+    _isolation_option(run)
     run.add_argument("--github", action="store_true",
                      help="report to GitHub Actions: step summary, annotations on the submission, Classroom points "
                           "(on by default when GITHUB_ACTIONS=true)")
@@ -74,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("submission", metavar="SUBMISSION", help="your .py file, .ipynb notebook or the folder holding it")
     _assignment_options(check)
     check.add_argument("--full", action="store_true", help="train with the grading budget instead of the quick one")
+    _isolation_option(check)
     check.set_defaults(handler=_check)
 
     assign = commands.add_parser("assign", help="make the student notebook and module from the instructor's notebook",
@@ -120,7 +126,8 @@ def _run(args: argparse.Namespace) -> int:
 
     outcomes = api.run(submissions=[Path(s) for s in args.submissions], assignment=args.assignment,
                        out=Path(args.out), data=args.data, keep_gpu=args.gpu, pass_mark=args.pass_mark,
-                       github=github.enabled(args.github), jobs=args.jobs, force=args.force, shard=args.shard)
+                       github=github.enabled(args.github), jobs=args.jobs, force=args.force, shard=args.shard,
+                       isolation=args.isolation)
     for outcome in outcomes:
         print(json.dumps(outcome.results, indent=2) if args.json else outcome.summary)
     return max(outcome.exit_status for outcome in outcomes)
@@ -141,7 +148,8 @@ def _check(args: argparse.Namespace) -> int:
     from grader import selfcheck
 
     try:
-        outcome = selfcheck.check(Path(args.submission), assignment=args.assignment, data=args.data, full=args.full)
+        outcome = selfcheck.check(Path(args.submission), assignment=args.assignment, data=args.data, full=args.full,
+                                  isolation=args.isolation)
     except selfcheck.NothingToCheck as exc:
         raise UsageError(str(exc)) from exc
     print(outcome.text)
@@ -165,11 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the summary
     args = build_parser().parse_args(argv)
     from grader.data import DataError
+    from grader.isolation import IsolationError
     from grader.spec import SpecError
 
     try:
         return args.handler(args)
-    except (UsageError, SpecError, DataError) as exc:
+    except (UsageError, SpecError, DataError, IsolationError) as exc:
         print(f"grader: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

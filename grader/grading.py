@@ -10,11 +10,13 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
+from grader import isolation
 from grader.data import Dataset, load_dataset
 from grader.results import CheckResult, SubmissionResult
 from grader.runner import Runner, SubmissionError
 from grader.spec import Assignment, CheckSpec
-from grader.submission import MalformedNotebook, SubmissionNotFound, locate, materialise
+from grader.submission import (MalformedNotebook, SubmissionNotFound, SubmissionTooLarge, UnsafeSubmission, locate,
+                               materialise, sandbox_files)
 from grader.zygote import Zygote
 
 # Check kinds and the module that runs each; imported lazily because they import Keras.
@@ -22,32 +24,40 @@ KINDS = {"array": "array", "model": "model", "compile": "compile", "training": "
 
 
 def grade(submission: Path, assignment: Assignment, *, data: str | Path | None = None, keep_gpu: bool = False,
-          name: str | None = None, zygote: Zygote | None = None, dataset: Dataset | None = None) -> SubmissionResult:
+          name: str | None = None, zygote: Zygote | None = None, dataset: Dataset | None = None,
+          protect: tuple[Path, ...] = ()) -> SubmissionResult:
     """Grade one submission against `assignment`; never raises for anything the submission does.
 
     `zygote`, if given, is a started Zygote for this assignment's preload modules that the
     submission's sandboxes are forked from (batch grading shares one); else one is started here.
     `dataset`, if given, is the already loaded data (else `data` says where to load it from).
+    `protect` are more paths its sandboxes may not read (the output folder, the other submissions of a
+    batch), besides the grader's own files, the solutions and the data sources.
     """
     with tempfile.TemporaryDirectory(prefix="grader-submission-") as scratch:
         return _grade(submission, assignment, data=data, keep_gpu=keep_gpu, name=name, scratch=Path(scratch),
-                      zygote=zygote, dataset=dataset)
+                      zygote=zygote, dataset=dataset, protect=protect)
 
 
 def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None, keep_gpu: bool, name: str | None,
-           scratch: Path, zygote: Zygote | None, dataset: Dataset | None) -> SubmissionResult:
+           scratch: Path, zygote: Zygote | None, dataset: Dataset | None, protect: tuple[Path, ...]) -> SubmissionResult:
     started = time.monotonic()
     label = name or (submission.stem if submission.is_file() else submission.resolve().name)
     try:
         located = locate(submission, assignment)
         module = materialise(located, scratch)
+        files = sandbox_files(submission, module)
     except MalformedNotebook as exc:
         return all_failed(assignment, label, str(exc), fault="syntax", seconds=time.monotonic() - started,
                           hint="Open the notebook in Jupyter, save it again, and hand in the saved .ipynb file.")
+    except (UnsafeSubmission, SubmissionTooLarge) as exc:
+        return all_failed(assignment, label, str(exc), fault="unsafe", seconds=time.monotonic() - started,
+                          hint="Hand in your own files only, as plain files, not links.")
     except SubmissionNotFound as exc:
         return all_failed(assignment, label, str(exc), fault="missing", seconds=time.monotonic() - started,
                           hint=f"Hand in {assignment.module}.")
-    runner = Runner(module, assignment, keep_gpu=keep_gpu, zygote=zygote)
+    secrets = (*isolation.sensitive(assignment, data), *protect)
+    runner = Runner(module, assignment, keep_gpu=keep_gpu, zygote=zygote, protect=secrets, files=files)
     runner.start()  # the zygote imports TensorFlow while this process does the same
     try:
         dataset = dataset or load_dataset(data, assignment.data)
@@ -65,6 +75,7 @@ def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None,
         "versions": _versions(),
         "module": located.name,
         "grader_faults": grader_faults,
+        "isolation": runner.isolation,
     }
     trained = ctx.state.get("trained")
     if trained is not None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from grader.sandbox import Reply, Sandbox, SandboxFault
 from grader.spec import Assignment
+from grader.submission import SubmissionNotFound
 from grader.zygote import Zygote
 
 MAX_RESTARTS = 4
@@ -37,8 +38,11 @@ class SubmissionError(Exception):
 class Runner:
     """The submission's code, loaded in a sandbox, answering requests."""
 
-    def __init__(self, path: Path, assignment: Assignment, *, keep_gpu: bool = False, zygote: Zygote | None = None) -> None:
+    def __init__(self, path: Path, assignment: Assignment, *, keep_gpu: bool = False, zygote: Zygote | None = None,
+                 protect: tuple[Path, ...] = (), files: dict[str, Path] | None = None) -> None:
         self.path = path
+        self.protect = protect
+        self.files = files if files is not None else {path.name: path}
         self.assignment = assignment
         self.keep_gpu = keep_gpu
         self.zygote = zygote
@@ -49,13 +53,14 @@ class Runner:
         self._loaded = False
         self._load_error: SubmissionError | None = None
         self._restarts = 0
+        self.isolation: dict[str, Any] = {}
 
     def start(self) -> None:
         """Start a sandbox in the background (and the zygote it forks from); loading waits for it."""
         if self.zygote is None:
             self.zygote = Zygote(self.assignment.preload, keep_gpu=self.keep_gpu)
         if self.sandbox is None:
-            self.sandbox = Sandbox(self.assignment.limits, self.zygote, keep_gpu=self.keep_gpu)
+            self.sandbox = Sandbox(self.assignment.limits, self.zygote, keep_gpu=self.keep_gpu, protect=self.protect)
 
     def shutdown(self) -> None:
         """Stop the sandbox, and the zygote if this runner started it."""
@@ -92,12 +97,17 @@ class Runner:
         try:
             self.start()
             self.sandbox.start()
+            self.isolation = self.sandbox.isolation
             self.sandbox.wait_ready()
-            target = self.sandbox.copy_in(self.path)
+            target = self.sandbox.copy_in(self.files, self.path.name)
             reply = self.sandbox.request({"op": "load", "path": str(target), "functions": list(self.assignment.functions)},
                                          timeout=limits.import_seconds, stage=f"importing {self.path.name}")
         except SandboxFault as fault:
             self._load_error = _from_fault(fault, f"importing {self.path.name}")
+            self.close()
+            raise self._load_error
+        except SubmissionNotFound as refused:  # a link or a size that changed between the check and the copy
+            self._load_error = SubmissionError("unsafe", str(refused))
             self.close()
             raise self._load_error
         if not reply.header.get("ok"):

@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from grader import protocol
+from grader import cgroups, confine, isolation, protocol
 from grader.spec import Limits
-from grader.zygote import Zygote
+from grader.submission import copy_files
+from grader.zygote import Zygote, environment
 
 MAX_ANSWER_BYTES = 256 << 20
 
@@ -31,7 +32,7 @@ MAX_ANSWER_BYTES = 256 << 20
 class SandboxFault(Exception):
     """The sandboxed process failed to answer: it hung, died, flooded or garbled its channel."""
 
-    kind: str  # timeout | crash | memory | output | cpu | protocol
+    kind: str  # timeout | crash | memory | output | cpu | protocol | grader
     message: str
     output: str = ""
 
@@ -52,12 +53,16 @@ class Sandbox:
     """One sandboxed interpreter, forked from `zygote` (its preload modules already imported); start it,
     send it requests, close it."""
 
-    def __init__(self, limits: Limits, zygote: Zygote, *, keep_gpu: bool = False) -> None:
+    def __init__(self, limits: Limits, zygote: Zygote, *, keep_gpu: bool = False, protect: tuple[Path, ...] = ()) -> None:
         self.limits = limits
         self.zygote = zygote
         self.keep_gpu = keep_gpu
+        self.protect = protect
         self.workdir = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
         self.pid: int | None = None
+        self.group: cgroups.Group | None = None
+        self.available = isolation.probe()
+        self.isolation: dict[str, Any] = {}
 
     # -- life cycle ---------------------------------------------------------------------------
     def start(self) -> "Sandbox":
@@ -66,9 +71,14 @@ class Sandbox:
         self._from_child, from_child_w = os.pipe()
         (self.workdir / "home").mkdir()
         (self.workdir / "tmp").mkdir()
+        os.chmod(self.workdir, 0o711)  # the sandbox's own uid must reach home/ and tmp/, and list nothing else
+        confinement, self.group = isolation.plan(self.available, workdir=self.workdir, protect=self.protect,
+                                                 memory_bytes=self.limits.memory_mb << 20, max_pids=self.limits.max_processes)
+        self.isolation = isolation.applied(self.available, self.group)
         try:
             self.pid = self.zygote.fork(to_child_r, from_child_w, workdir=self.workdir, env=self._environment(),
-                                        limits=self._limits_arg(), timeout=self.limits.startup_seconds)
+                                        limits=self._limits_arg(), confinement=confinement,
+                                        timeout=self.limits.startup_seconds)
         finally:
             os.close(to_child_r)
             os.close(from_child_w)
@@ -89,6 +99,9 @@ class Sandbox:
                 except OSError:
                     pass
             self.pid = None
+        if self.group is not None:
+            self.group.remove()
+            self.group = None
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> "Sandbox":
@@ -108,15 +121,12 @@ class Sandbox:
             return False
 
     # -- requests ---------------------------------------------------------------------------------
-    def copy_in(self, source: Path) -> Path:
-        """Copy a submission file (and the .py files beside it) into the sandbox's directory."""
+    def copy_in(self, files: dict[str, Path], module: str) -> Path:
+        """Copy the submission's files (as `submission.sandbox_files` chose them) in; return the module's path there."""
         target = self.workdir / "home" / "submission"
         target.mkdir(exist_ok=True)
-        for sibling in source.parent.glob("*.py"):
-            if sibling.is_file() and sibling.stat().st_size < (8 << 20):
-                shutil.copy(sibling, target / sibling.name)
-        shutil.copy(source, target / source.name)
-        return target / source.name
+        copy_files(files, target)
+        return target / module
 
     def request(self, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None, *, timeout: float, stage: str) -> Reply:
         """Send one request and wait at most `timeout` seconds for its answer."""
@@ -161,7 +171,13 @@ class Sandbox:
     def _fault(self, prefix: str, stage: str) -> SandboxFault:
         code = self._exit_status(timeout=5)
         killed = self._kill()  # the whole group goes, whether the child itself is gone or not
-        kind, why = _explain_exit(killed if code is None else code, self.limits)
+        code = killed if code is None else code
+        if self.group is not None and self.group.oom_killed():
+            code = -signal.SIGKILL  # the control group's memory limit, whatever the process tree made of it
+        elif code == confine.SETUP_FAILED:
+            raise SandboxFault("grader", f"the sandbox's isolation could not be set up ({_tail_line(self.output())}); "
+                                         "this is a fault of the grader, not of the submission")
+        kind, why = _explain_exit(code, self.limits)
         return SandboxFault(kind, prefix or f"The process running your code {why} during {stage}", self.output())
 
     def _exit_status(self, timeout: float) -> int | None:
@@ -175,37 +191,25 @@ class Sandbox:
             os.killpg(self.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        if self.group is not None:
+            self.group.kill()
         return self._exit_status(timeout=10)  # the zygote reaps it: once this returns, it is gone
 
     def _environment(self) -> dict[str, str]:
         return environment(self.workdir / "home", self.workdir / "tmp", keep_gpu=self.keep_gpu)
 
     def _limits_arg(self) -> str:
-        """CPU seconds, address space and file size, applied by the child before it serves a request."""
+        """CPU seconds, address space (unless a control group bounds memory), file size and processes (when the
+        sandbox has a uid of its own), applied by the child before it serves a request."""
         limits = self.limits
-        return f"{int(limits.cpu_seconds)},{int(limits.memory_mb) << 20},{int(limits.file_mb) << 20}"
+        memory = 0 if self.group is not None else int(limits.memory_mb) << 20
+        processes = limits.max_processes if self.available.get("uid") else 0
+        return f"{int(limits.cpu_seconds)},{memory},{int(limits.file_mb) << 20},{processes}"
 
 
-def environment(home: Path, tmp: Path, *, keep_gpu: bool = False) -> dict[str, str]:
-    """The whole environment of a sandboxed process: nothing of the grader's own (tokens, paths) leaks in."""
-    env = {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(home),
-        "TMPDIR": str(tmp),
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
-        "PYTHONHASHSEED": "0",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONUNBUFFERED": "1",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "TF_ENABLE_ONEDNN_OPTS": "0",
-        "KERAS_HOME": str(home / ".keras"),
-        "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": str(tmp),
-    }
-    if not keep_gpu:
-        env["CUDA_VISIBLE_DEVICES"] = "-1"  # the grader trains; submitted code needs no GPU
-    return env
+def _tail_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no message"
 
 
 def _explain_exit(code: int | None, limits: Limits) -> tuple[str, str]:

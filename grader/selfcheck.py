@@ -50,8 +50,12 @@ def quick(assignment: Assignment, train_samples: int = QUICK_TRAIN_SAMPLES) -> A
 
 
 def check(submission: str | Path, *, assignment: str | Path | Assignment = "digits", data: str | Path | None = None,
-          full: bool = False) -> SelfCheck:
-    """Run the checks on `submission` (a .py, .ipynb or folder) at the quick budget, or the grading one if `full`."""
+          full: bool = False, isolation: str = "auto") -> SelfCheck:
+    """Run the checks on `submission` (a .py, .ipynb or folder) at the quick budget, or the grading one if `full`;
+    `isolation` as for `grader run` ('strict' refuses a machine that lacks a sandbox layer)."""
+    from grader.isolation import announce
+
+    announce(isolation)
     path = Path(submission)
     task = assignment if isinstance(assignment, Assignment) else spec.load(assignment)
     if not path.exists():

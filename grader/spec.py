@@ -28,6 +28,7 @@ class Limits:
     call_seconds: float = 60
     cpu_seconds: int = 600
     memory_mb: int = 4096
+    max_processes: int = 256
     output_kb: int = 1024
     file_mb: int = 16
     max_params: int = 3_000_000

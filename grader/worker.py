@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import resource
 import sys
 import traceback
 from pathlib import Path
@@ -53,16 +54,21 @@ def _flush() -> None:
             pass
 
 
-def limit(cpu_seconds: int, memory_bytes: int, file_bytes: int) -> None:
-    """Apply the sandbox's rlimits to this process: CPU seconds, address space, file size; no core dumps."""
-    import resource
-
-    for which, value in ((resource.RLIMIT_CPU, cpu_seconds), (resource.RLIMIT_AS, memory_bytes),
-                         (resource.RLIMIT_FSIZE, file_bytes), (resource.RLIMIT_CORE, 0)):
-        _, hard = resource.getrlimit(which)
-        if hard != resource.RLIM_INFINITY:
-            value = min(value, hard)
-        resource.setrlimit(which, (value, hard))
+def limit(cpu_seconds: int, memory_bytes: int, file_bytes: int, processes: int = 0) -> None:
+    """Apply the sandbox's rlimits to this process: CPU seconds, address space (0: a cgroup bounds memory
+    instead), file size, processes (0: not limited here), no core dumps. Hard limits too, so that
+    submitted code cannot raise them again; past the CPU soft limit, SIGKILL follows 5 s later."""
+    wanted = [(resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 5), (resource.RLIMIT_FSIZE, file_bytes, file_bytes),
+              (resource.RLIMIT_CORE, 0, 0)]
+    if memory_bytes:
+        wanted.append((resource.RLIMIT_AS, memory_bytes, memory_bytes))
+    if processes:
+        wanted.append((resource.RLIMIT_NPROC, processes, processes))
+    for which, soft, hard in wanted:
+        _, current = resource.getrlimit(which)
+        if current != resource.RLIM_INFINITY:
+            soft, hard = min(soft, current), min(hard, current)
+        resource.setrlimit(which, (soft, hard))
 
 
 def _guarded(handler: Callable, state: dict, request: dict, arrays: dict) -> tuple[dict, dict]:

@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-MAX_MESSAGE = 1 << 16
+MAX_MESSAGE = 1 << 20
 _VERSIONS: dict[str, str] = {}
 
 
@@ -35,8 +35,6 @@ class Zygote:
     """The grader's handle on a zygote process: start it, fork sandboxes from it, stop it."""
 
     def __init__(self, preload: tuple[str, ...], *, keep_gpu: bool = False) -> None:
-        from grader.sandbox import environment
-
         self.preload = preload
         self.directory = Path(tempfile.mkdtemp(prefix="grader-zygote-"))
         env = environment(self.directory, self.directory, keep_gpu=keep_gpu)
@@ -58,10 +56,10 @@ class Zygote:
         return self.versions
 
     def fork(self, read_fd: int, write_fd: int, *, workdir: Path, env: dict[str, str], limits: str,
-             timeout: float) -> int:
-        """Fork a sandbox child that talks over the given pipe ends; return its pid."""
+             confinement: dict[str, Any], timeout: float) -> int:
+        """Fork a sandbox child that talks over the given pipe ends, confined as `confinement` says; return its pid."""
         self.wait_ready(timeout)
-        message = {"op": "fork", "workdir": str(workdir), "env": env, "limits": limits}
+        message = {"op": "fork", "workdir": str(workdir), "env": env, "limits": limits, "confinement": confinement}
         with self._lock:
             try:
                 socket.send_fds(self._socket, [json.dumps(message).encode()], [read_fd, write_fd])
@@ -117,6 +115,28 @@ class Zygote:
         return json.loads(data)
 
 
+def environment(home: Path, tmp: Path, *, keep_gpu: bool = False) -> dict[str, str]:
+    """The whole environment of a sandboxed process: nothing of the grader's own (tokens, paths) leaks in."""
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "TMPDIR": str(tmp),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "TF_ENABLE_ONEDNN_OPTS": "0",
+        "KERAS_HOME": str(home / ".keras"),
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": str(tmp),
+    }
+    if not keep_gpu:
+        env["CUDA_VISIBLE_DEVICES"] = "-1"  # the grader trains; submitted code needs no GPU
+    return env
+
+
 def _tail(path: Path) -> str:
     try:
         return path.read_text(errors="replace")[-2000:]
@@ -129,11 +149,14 @@ def _tail(path: Path) -> str:
 def main(argv: list[str]) -> int:
     control = socket.socket(fileno=int(argv[0]))
     _become_subreaper()
+    from grader.isolation import make_undumpable
+
+    make_undumpable()
     versions = {}
     for name in argv[1:]:
         module = importlib.import_module(name)
         versions[name] = getattr(module, "__version__", "")
-    from grader import worker  # noqa: F401 - imported here so that children need not
+    from grader import confine, worker  # noqa: F401 - imported here: a confined child may not read the grader's files
 
     _VERSIONS.update(versions)
     control.sendall(json.dumps({"versions": versions}).encode())
@@ -262,10 +285,13 @@ def _child(control: socket.socket, fds: list[int], request: dict[str, Any]) -> N
         os.environ.clear()
         os.environ.update(request["env"])
         tempfile.tempdir = None
-        from grader import worker
+        from grader import confine, worker
 
-        worker.limit(*(int(v) for v in request["limits"].split(",")))
-        code = worker.serve(read_fd, write_fd, dict(_VERSIONS))
+        def serve() -> int:
+            worker.limit(*(int(v) for v in request["limits"].split(",")))
+            return worker.serve(read_fd, write_fd, dict(_VERSIONS))
+
+        code = confine.enter(request.get("confinement") or {}, serve, (read_fd, write_fd))
     except BaseException:  # noqa: BLE001 - nothing may propagate back into the zygote's loop
         import traceback
 
