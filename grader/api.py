@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader import isolation as confinement
 from grader import outputs, passmark, spec, summary
 from grader.passmark import PassMark
 
@@ -29,17 +30,19 @@ class Outcome:
 def run(*, submissions: list[Path], assignment: str = "digits", out: Path = Path("grading-out"),
         data: str | None = None, keep_gpu: bool = False, pass_mark: PassMark | None = None,
         github: bool = False, jobs: int | None = None, force: bool = False, shard: str | None = None,
-        progress: bool | None = None) -> list[Outcome]:
+        progress: bool | None = None, isolation: str = "auto") -> list[Outcome]:
     """Grade submissions and write their results.json and report.html.
 
     One submission is graded in this process and written to `out`; several (or a `shard` K/N of
     them) are graded by `jobs` warm workers into `out/<name>/`, with `out/gradebook.csv` and
     `out/index.html`, skipping those already graded with the same content and configuration
-    unless `force`. With `github`, each result is also reported to GitHub Actions.
+    unless `force`. With `github`, each result is also reported to GitHub Actions. `isolation` 'strict'
+    raises IsolationError if this machine lacks a sandbox layer; 'auto' warns once on stderr and goes on.
     """
-    from grader.cli import UsageError
+    from grader.errors import UsageError
 
     task = spec.load(assignment)
+    confinement.announce(isolation)
     if pass_mark is not None:
         try:
             pass_mark.check_reachable(task.max_score)
@@ -77,7 +80,7 @@ def _grade_here(submission: Path, task: spec.Assignment, *, out: Path, data: str
     try:
         dataset = load_dataset(data, task.data)
         results = grade(submission, task, data=data, keep_gpu=keep_gpu, name=name, dataset=dataset,
-                        zygote=zygote).to_dict()
+                        zygote=zygote, protect=(out,)).to_dict()
     finally:
         zygote.close()
     results["extra_data"]["command"] = _command_line()
@@ -88,7 +91,7 @@ def _grade_batch(submissions: list[Path], task: spec.Assignment, *, out: Path, d
                  jobs: int | None, force: bool, shard: str | None,
                  progress: bool | None) -> list[tuple[Path, tuple[dict[str, Any], dict[str, Path]]]]:
     from grader import batch, gradebook
-    from grader.cli import UsageError
+    from grader.errors import UsageError
     from grader.data import load_dataset
 
     try:
