@@ -9,19 +9,16 @@ submission and of the grading configuration, so an interrupted run resumes where
 
 from __future__ import annotations
 
-import concurrent.futures
 import gc
 import itertools
 import json
-import multiprocessing
 import os
 import re
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from grader import fingerprint, outputs
+from grader import fingerprint, outputs, pool
 from grader.spec import Assignment
 
 
@@ -108,35 +105,26 @@ def already_graded(job: Job) -> dict[str, Any] | None:
 
 
 def run(jobs: list[Job], task: Assignment, *, data: str | None, workers: int, keep_gpu: bool = False,
-        on_done: Callable[[Job, dict], None] | None = None) -> dict[str, dict[str, Any]]:
-    """Grade the jobs in a pool of `workers` processes; return results by name. Never loses a job."""
+        on_done: Callable[[Job, dict], None] | None = None,
+        on_start: Callable[[Job, int], None] | None = None) -> dict[str, dict[str, Any]]:
+    """Grade the jobs in `workers` processes; return results by name. Never loses a job.
+
+    A worker that dies (out of memory, killed) is replaced and only the job it held is tried again,
+    once; if it dies again that submission is recorded as a fault and the others are graded as usual.
+    `on_start(job, pid)` is told which worker process each try runs in.
+    """
     results: dict[str, dict[str, Any]] = {}
-    pending = list(jobs)
-    for attempt in range(2):
-        if not pending:
-            break
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, min(workers, len(pending))), mp_context=context,
-                                                    initializer=_start_worker, initargs=(task, data, keep_gpu)) as pool:
-            futures = {pool.submit(_grade_job, job): job for job in pending}
-            try:
-                for future in concurrent.futures.as_completed(futures):
-                    job = futures[future]
-                    try:
-                        results[job.name] = future.result()
-                    except BrokenProcessPool:
-                        raise
-                    except Exception as exc:  # noqa: BLE001 - a grader bug costs one submission, not the batch
-                        results[job.name] = _write_fault(job, task, f"{type(exc).__name__}: {exc}")
-                    if on_done:
-                        on_done(job, results[job.name])
-            except BrokenProcessPool:
-                pass
-        pending = [job for job in pending if job.name not in results]
-    for job in pending:  # a worker died twice while these were in flight
-        results[job.name] = _write_fault(job, task, "a grading worker process died (out of memory?) while grading it")
+
+    def finished(job: Job, outcome: Any) -> None:
+        if isinstance(outcome, Exception):
+            results[job.name] = _write_fault(job, task, _fault_message(outcome))
+        else:
+            results[job.name] = outcome
         if on_done:
             on_done(job, results[job.name])
+
+    pool.run(jobs, _grade_job, workers=max(1, workers), start=_start_worker, start_args=(task, data, keep_gpu),
+             stop=_stop_worker, retries=1, on_result=finished, on_start=on_start)
     return results
 
 
@@ -150,11 +138,20 @@ def default_workers() -> int:
     return max(1, min(cores, available // (2 << 30)))
 
 
-def _write_fault(job: Job, task: Assignment, why: str) -> dict[str, Any]:
+def _fault_message(outcome: Exception) -> str:
+    """What a student reads when the grader could not grade their submission."""
+    if isinstance(outcome, pool.WorkerDied):
+        return (f"The grading process died while grading this submission, on both tries ({outcome}). A model too "
+                "large for the grader's memory can do this; if yours is the size the assignment asks for, this is "
+                "not your fault. Tell your instructor.")
+    # JobFailed and NoWorkers carry their cause as their message.
+    return f"The grader itself failed on this submission ({outcome}); this is not your fault. Tell your instructor."
+
+
+def _write_fault(job: Job, task: Assignment, message: str) -> dict[str, Any]:
     from grader.grading import all_failed
 
-    results = all_failed(task, job.name, f"The grader itself failed on this submission ({why}); this is not your "
-                                         "fault. Tell your instructor.", fault="grader").to_dict()
+    results = all_failed(task, job.name, message, fault="grader").to_dict()
     outputs.write(results, job.out)  # no fingerprint: it is graded again next time
     return results
 
@@ -175,9 +172,11 @@ def _start_worker(task: Assignment, data: str | None, keep_gpu: bool) -> None:
     from grader.data import load_dataset
 
     _WORKER["dataset"] = load_dataset(data, task.data)
-    import atexit
 
-    atexit.register(lambda: _WORKER["zygote"].close())
+
+def _stop_worker() -> None:
+    if "zygote" in _WORKER:
+        _WORKER["zygote"].close()
 
 
 def _grade_job(job: Job) -> dict[str, Any]:

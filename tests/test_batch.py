@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -108,6 +109,38 @@ def test_shards_merge_to_the_same_gradebook_as_one_run(tmp_path: Path, fast_cour
     assert whole.returncode == 1
     assert _rows(tmp_path / "all" / "gradebook.csv") == _rows(tmp_path / "whole" / "gradebook.csv")
     assert "../shard1/" in (tmp_path / "all" / "index.html").read_text()
+
+
+@pytest.mark.slow
+def test_a_worker_killed_while_grading_costs_only_its_own_submission(tmp_path: Path, fast_digits, graded) -> None:
+    folders = _class(tmp_path, ["ada", "ben", "cy", "dee"])
+    jobs = batch.plan(folders, fast_digits, out=tmp_path / "out", data_sha256="0" * 64)
+    tries: dict[str, list[int]] = {}
+
+    def started(job: batch.Job, pid: int) -> None:
+        tries.setdefault(job.name, []).append(pid)
+        if job.name == "dee":  # its worker is killed mid-grading, on both tries
+            threading.Timer(0.5, os.kill, (pid, signal.SIGKILL)).start()
+
+    done: list[str] = []
+    results = batch.run(jobs, fast_digits, data=None, workers=2, on_done=lambda job, r: done.append(job.name),
+                        on_start=started)
+    assert sorted(done) == ["ada", "ben", "cy", "dee"]
+    assert len(tries["dee"]) == 2 and all(len(tries[name]) == 1 for name in ("ada", "ben", "cy"))
+    dee = results["dee"]
+    assert dee["score"] == 0 and dee["extra_data"]["grader_faults"]
+    assert "grading process died while grading this submission" in dee["tests"][0]["output"]
+    assert "SIGKILL" in dee["tests"][0]["output"]
+    assert json.loads((tmp_path / "out" / "dee" / "results.json").read_text())["score"] == 0
+
+    def verdicts(r: dict) -> tuple:
+        accuracy = r["extra_data"].get("accuracy")
+        return (r["score"], [(t["name"], t["status"], t["score"], t["extra_data"]["fault"]) for t in r["tests"]],
+                None if accuracy is None else round(accuracy, 4))
+
+    for name in ("ada", "ben", "cy"):
+        assert not results[name]["extra_data"]["grader_faults"], name
+        assert verdicts(results[name]) == verdicts(graded(tmp_path / "class" / name / "digits.py")), name
 
 
 def test_names_are_unique_and_stable(tmp_path: Path) -> None:

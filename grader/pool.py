@@ -1,0 +1,217 @@
+"""A small pool of spawned worker processes that knows which job each worker holds.
+
+concurrent.futures' process pool breaks as a whole when one worker dies, and then cannot say which
+job killed it. Here each worker takes one job at a time over its own pipe, and the parent watches
+every worker's pipe and process sentinel: a worker that dies is replaced, the one job it held is
+tried again (`retries` times), and the others never notice. Workers are trusted grader processes;
+what crosses the pipes is the grader's own jobs and results.
+"""
+
+from __future__ import annotations
+
+import collections
+import multiprocessing
+import multiprocessing.connection
+import signal
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+MAX_START_FAILURES = 3  # workers in a row that die or fail before they are ready: stop starting more
+STOP_SECONDS = 30  # how long a worker told to stop may take before it is killed
+
+
+class JobFailed(Exception):
+    """The work function raised for this job (a fault of the grader); the message is its type and text."""
+
+
+class WorkerDied(Exception):
+    """The worker holding this job died on every try; the message says how (signal or exit status)."""
+
+
+class NoWorkers(Exception):
+    """No worker could be started, so this job was never run; the message says why the last one failed."""
+
+
+@dataclass
+class _Task:
+    job: Any
+    tries: int = 0
+
+
+@dataclass
+class _Worker:
+    process: Any
+    conn: Any
+    task: _Task | None = None
+    ready: bool = False
+    failure: str = ""
+
+
+@dataclass
+class _State:
+    queue: collections.deque = field(default_factory=collections.deque)
+    live: list[_Worker] = field(default_factory=list)
+    stopping: list[_Worker] = field(default_factory=list)
+    start_failures: int = 0
+    last_failure: str = ""
+
+
+def run(jobs: list[Any], work: Callable[[Any], Any], *, workers: int, start: Callable[..., None],
+        start_args: tuple = (), stop: Callable[[], None] | None = None, retries: int = 1,
+        on_result: Callable[[Any, Any], None], on_start: Callable[[Any, int], None] | None = None) -> None:
+    """Run `work(job)` for every job in up to `workers` spawned processes, each set up by `start(*start_args)`.
+
+    `on_result(job, outcome)` is called once per job, in the parent, as soon as it is known: the
+    value `work` returned, or a JobFailed, WorkerDied or NoWorkers exception. `on_start(job, pid)`
+    is called each time a job is handed to a worker. `stop()` runs in a worker before it exits.
+    """
+    context = multiprocessing.get_context("spawn")
+    state = _State(collections.deque(_Task(job) for job in jobs))
+    try:
+        while state.queue or any(w.task for w in state.live):
+            _start_workers(state, context, workers, (start, start_args, work, stop))
+            if not state.live:  # none could be started: the jobs cannot run
+                while state.queue:
+                    on_result(state.queue.popleft().job, NoWorkers(state.last_failure))
+                break
+            waiting = [w.conn for w in state.live] + [w.process.sentinel for w in state.live]
+            ready = multiprocessing.connection.wait(waiting)
+            for worker in [w for w in state.live if w.conn in ready or w.process.sentinel in ready]:
+                _handle(state, worker, retries, on_result, on_start)
+    except BaseException:
+        _stop_all(state.live + state.stopping, kill=True)
+        raise
+    _stop_all(state.live + state.stopping, kill=False)
+
+
+def _start_workers(state: _State, context: Any, workers: int, spec: tuple) -> None:
+    """Start workers until there are as many as are useful, unless they keep failing to start."""
+    wanted = min(workers, len(state.queue) + sum(w.task is not None for w in state.live))
+    while len(state.live) < wanted and state.start_failures < MAX_START_FAILURES:
+        ours, theirs = context.Pipe()
+        process = context.Process(target=_serve, args=(theirs, *spec), daemon=True, name="grader-worker")
+        process.start()
+        theirs.close()
+        state.live.append(_Worker(process, ours))
+
+
+def _handle(state: _State, worker: _Worker, retries: int, on_result: Callable, on_start: Callable | None) -> None:
+    """Act on what one worker said, or on its death."""
+    message = _receive(worker)
+    if message is None:
+        _bury(state, worker, retries, on_result)
+        return
+    kind, value = message
+    if kind == "ready":
+        worker.ready, state.start_failures = True, 0
+    elif kind == "start-failed":
+        worker.failure = value
+        return  # it exits next; its death is counted then
+    else:
+        task, worker.task = worker.task, None
+        on_result(task.job, value if kind == "done" else JobFailed(value))
+    _assign(state, worker, on_start)
+
+
+def _receive(worker: _Worker) -> tuple[str, Any] | None:
+    """The worker's next message, or None if it died (its pipe is closed and empty)."""
+    try:
+        if worker.conn.poll():
+            return worker.conn.recv()
+    except (EOFError, OSError):
+        pass
+    return None
+
+
+def _assign(state: _State, worker: _Worker, on_start: Callable | None) -> None:
+    """Give an idle, ready worker the next job, or tell it to stop if there is none."""
+    if not state.queue:
+        _send_stop(worker)
+        state.live.remove(worker)
+        state.stopping.append(worker)
+        return
+    task = state.queue.popleft()
+    try:
+        worker.conn.send(task.job)
+    except (OSError, ValueError):  # it died just now, before it got the job: the job was never run
+        state.queue.appendleft(task)
+        return
+    task.tries += 1
+    worker.task = task
+    if on_start:
+        on_start(task.job, worker.process.pid)
+
+
+def _bury(state: _State, worker: _Worker, retries: int, on_result: Callable) -> None:
+    """A worker died: forget it; retry the job it held, or report that job if it has had its tries."""
+    worker.process.join(STOP_SECONDS)  # its pipe closed: it is exiting, if it has not already
+    if worker.process.is_alive():
+        worker.process.kill()
+        worker.process.join()
+    worker.conn.close()
+    state.live.remove(worker)
+    how = worker.failure or _how_it_ended(worker.process.exitcode)
+    if not worker.ready:
+        state.start_failures += 1
+        state.last_failure = f"the grading worker could not start: {how}"
+    task = worker.task
+    if task is None:
+        return
+    if task.tries <= retries:
+        state.queue.appendleft(task)
+    else:
+        on_result(task.job, WorkerDied(how))
+
+
+def _how_it_ended(code: int | None) -> str:
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+        return f"killed by signal {name}" + (" (out of memory?)" if name == "SIGKILL" else "")
+    return f"exited with status {code}"
+
+
+def _send_stop(worker: _Worker) -> None:
+    try:
+        worker.conn.send(None)
+    except (OSError, ValueError):
+        pass
+
+
+def _stop_all(workers: list[_Worker], *, kill: bool) -> None:
+    """Stop workers: ask and wait (or kill at once, on an error or interrupt); never leave one running."""
+    for worker in workers:
+        if kill:
+            worker.process.kill()
+        else:
+            _send_stop(worker)
+    for worker in workers:
+        worker.process.join(None if kill else STOP_SECONDS)
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join()
+        worker.conn.close()
+
+
+# -- inside a worker process -----------------------------------------------------------------------
+
+def _serve(conn: Any, start: Callable[..., None], start_args: tuple, work: Callable[[Any], Any],
+           stop: Callable[[], None] | None) -> None:
+    """A worker's life: set up, say so, then run one job at a time until told to stop (None) or orphaned."""
+    try:
+        start(*start_args)
+    except Exception as exc:  # noqa: BLE001 - the parent reports it
+        conn.send(("start-failed", f"{type(exc).__name__}: {exc}"))
+        return
+    try:
+        conn.send(("ready", None))
+        while (job := conn.recv()) is not None:
+            try:
+                outcome = ("done", work(job))
+            except Exception as exc:  # noqa: BLE001 - a grader bug costs one job, not the worker
+                outcome = ("error", f"{type(exc).__name__}: {exc}")
+            conn.send(outcome)
+    except (EOFError, OSError):
+        pass  # the parent is gone
+    finally:
+        if stop:
+            stop()
