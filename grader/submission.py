@@ -117,9 +117,10 @@ def _inside(link: Path, root: Path) -> Path:
         return link
     target = Path(os.path.realpath(link))
     if not target.is_relative_to(root.resolve()):
-        raise UnsafeSubmission(f"{link} is a symbolic link to {os.readlink(link)}, which is outside the submission "
-                               f"folder {root}; the grader copies only what is inside the folder handed in. Replace "
-                               "the link with a copy of the file it points to (or remove it) and hand in again.")
+        shown = link.relative_to(root) if link.is_relative_to(root) else link
+        raise UnsafeSubmission(f"{shown} is a symbolic link to {os.readlink(link)}, which is outside your submission "
+                               f"folder {root.name}; the grader copies only what is inside the folder handed in. "
+                               "Replace the link with a copy of the file it points to (or remove it) and hand in again.")
     return target
 
 
