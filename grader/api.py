@@ -106,7 +106,7 @@ def _grade_batch(submissions: list[Path], task: spec.Assignment, *, out: Path, d
     todo = [job for job in plan if job.name not in done]
     bar = _Progress(len(plan), len(done), enabled=sys.stderr.isatty() if progress is None else progress)
     graded = batch.run(todo, task, data=data, workers=jobs or batch.default_workers(), keep_gpu=keep_gpu,
-                       on_done=bar.update)
+                       on_done=bar.update, protect=(out, *(job.path for job in plan)))
     bar.close()
     everything = {**done, **graded}
     gradebook.write(everything, out)  # this run's jobs only: a results.json a submission left in `out` is not a student

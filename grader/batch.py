@@ -106,12 +106,13 @@ def already_graded(job: Job) -> dict[str, Any] | None:
 
 def run(jobs: list[Job], task: Assignment, *, data: str | None, workers: int, keep_gpu: bool = False,
         on_done: Callable[[Job, dict], None] | None = None,
-        on_start: Callable[[Job, int], None] | None = None) -> dict[str, dict[str, Any]]:
+        on_start: Callable[[Job, int], None] | None = None, protect: tuple[Path, ...] = ()) -> dict[str, dict[str, Any]]:
     """Grade the jobs in `workers` processes; return results by name. Never loses a job.
 
     A worker that dies (out of memory, killed) is replaced and only the job it held is tried again,
     once; if it dies again that submission is recorded as a fault and the others are graded as usual.
-    `on_start(job, pid)` is told which worker process each try runs in.
+    `on_start(job, pid)` is told which worker process each try runs in. `protect` are paths no
+    sandbox may read (the output folder, every submission of the class), besides the grader's own.
     """
     results: dict[str, dict[str, Any]] = {}
 
@@ -123,7 +124,7 @@ def run(jobs: list[Job], task: Assignment, *, data: str | None, workers: int, ke
         if on_done:
             on_done(job, results[job.name])
 
-    pool.run(jobs, _grade_job, workers=max(1, workers), start=_start_worker, start_args=(task, data, keep_gpu),
+    pool.run(jobs, _grade_job, workers=max(1, workers), start=_start_worker, start_args=(task, data, keep_gpu, protect),
              stop=_stop_worker, retries=1, on_result=finished, on_start=on_start)
     return results
 
@@ -161,11 +162,13 @@ def _write_fault(job: Job, task: Assignment, message: str) -> dict[str, Any]:
 _WORKER: dict[str, Any] = {}
 
 
-def _start_worker(task: Assignment, data: str | None, keep_gpu: bool) -> None:
+def _start_worker(task: Assignment, data: str | None, keep_gpu: bool, protect: tuple[Path, ...] = ()) -> None:
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # one line per submission on the terminal, not TensorFlow's notes
+    from grader.isolation import make_undumpable
     from grader.zygote import Zygote
 
-    _WORKER.update(task=task, data=data, keep_gpu=keep_gpu)
+    make_undumpable()
+    _WORKER.update(task=task, data=data, keep_gpu=keep_gpu, protect=protect)
     _WORKER["zygote"] = Zygote(task.preload, keep_gpu=keep_gpu)  # imports TensorFlow while this process does too
     import tensorflow  # noqa: F401
 
@@ -189,7 +192,7 @@ def _grade_job(job: Job) -> dict[str, Any]:
     if _WORKER["zygote"].process.poll() is not None:  # it died: start another
         _WORKER["zygote"] = Zygote(task.preload, keep_gpu=_WORKER["keep_gpu"])
     result = grade(job.path, task, data=_WORKER["data"], keep_gpu=_WORKER["keep_gpu"], name=job.name,
-                   zygote=_WORKER["zygote"], dataset=_WORKER["dataset"])
+                   zygote=_WORKER["zygote"], dataset=_WORKER["dataset"], protect=_WORKER["protect"])
     results = result.to_dict()
     results["extra_data"]["fingerprint"] = job.fingerprint
     outputs.write(results, job.out, images=_WORKER["dataset"].test_images)

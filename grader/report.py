@@ -385,7 +385,16 @@ def _reproducibility(extra: dict, tests: list[dict], training_at: int | None) ->
     return {"versions": sorted((str(k), str(v)) for k, v in versions.items()),
             "data": [(label, str(data[key])) for key, label in (("source", "Source"), ("path", "Path"), ("sha256", "SHA-256"))
                      if data.get(key)],
-            "seed": seed, "command": str(command) if command else "", "module": str(extra.get("module") or "")}
+            "seed": seed, "command": str(command) if command else "", "module": str(extra.get("module") or ""),
+            "isolation": _isolation(extra.get("isolation"))}
+
+
+def _isolation(record: Any) -> dict[str, Any]:
+    """The sandbox's isolation layers as (name, what it did) pairs, and the missing ones."""
+    record = record if isinstance(record, dict) else {}
+    layers = record.get("layers") if isinstance(record.get("layers"), dict) else {}
+    missing = record.get("missing") if isinstance(record.get("missing"), list) else []
+    return {"layers": [(str(k), str(v)) for k, v in layers.items()], "missing": [str(m) for m in missing]}
 
 
 def _number(value: Any) -> float | None:

@@ -172,12 +172,13 @@ class Sandbox:
         code = self._exit_status(timeout=5)
         killed = self._kill()  # the whole group goes, whether the child itself is gone or not
         code = killed if code is None else code
-        if self.group is not None and self.group.oom_killed():
-            code = -signal.SIGKILL  # the control group's memory limit, whatever the process tree made of it
-        elif code == confine.SETUP_FAILED:
+        if code == confine.SETUP_FAILED:
             raise SandboxFault("grader", f"the sandbox's isolation could not be set up ({_tail_line(self.output())}); "
                                          "this is a fault of the grader, not of the submission")
         kind, why = _explain_exit(code, self.limits)
+        if self.group is not None and self.group.oom_killed():  # the kernel says so: no guessing from the signal
+            kind, why = "memory", (f"used more than its {self.limits.memory_mb} MB of memory and was stopped by "
+                                   "the system")
         return SandboxFault(kind, prefix or f"The process running your code {why} during {stage}", self.output())
 
     def _exit_status(self, timeout: float) -> int | None:

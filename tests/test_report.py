@@ -407,3 +407,13 @@ def test_the_summary_says_a_repeated_failure_once_and_defuses_control_characters
     out = summary.text(results)
     assert "\x1b" not in out and "\\x1b[2J" in out
     assert "the same failure as normalise" in out
+
+
+def test_the_report_names_the_sandbox_isolation_layers_and_the_missing_ones(dataset) -> None:
+    results = faulty_results(dataset.test_labels)
+    results["extra_data"]["isolation"] = {"layers": {"landlock": "ABI 7: filesystem", "seccomp": "<ptrace>"},
+                                          "missing": ["cgroup"]}
+    section = report.render(results).split('id="reproducibility"')[1]
+    assert "landlock (ABI 7: filesystem)" in section
+    assert "seccomp (&lt;ptrace&gt;)" in section
+    assert "Missing on this machine: cgroup" in section

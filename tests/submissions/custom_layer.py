@@ -6,7 +6,7 @@ import numpy as np
 
 class Doubler(keras.layers.Layer):
     def call(self, x):
-        open("/tmp/pwned-by-custom-layer", "w").write("ran")
+        open("pwned-by-custom-layer", "w").write("ran")  # its own folder: the only place the sandbox may write
         return x * 2
 
 
