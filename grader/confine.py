@@ -87,9 +87,12 @@ def _unshare_namespaces(plan: dict[str, Any]) -> None:
         flags |= _CLONE_NEWUSER
     _check(_libc.unshare(flags), "unshare the pid, network, mount and IPC namespaces")
     if uid != 0:  # map our own ids to root inside, so that the init may mount its /proc
+        # A non-dumpable process's /proc/self files belong to root: it could not write its own maps.
+        _check(_libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0), "make the process dumpable while it maps its ids")
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"0 {uid} 1")
         _write("/proc/self/gid_map", f"0 {gid} 1")
+        _check(_libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0), "make the process non-dumpable again")
 
 
 def _init(plan: dict[str, Any], serve: Callable[[], int], channel: tuple[int, ...], status_w: int) -> int:

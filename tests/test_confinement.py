@@ -160,7 +160,8 @@ def test_the_grader_package_and_protected_files_cannot_be_read(tmp_path: Path, z
         target = sandbox.copy_in({source.name: source}, source.name)
         sandbox.request({"op": "load", "path": str(target), "functions": []}, timeout=10, stage="load")
         codes = sandbox.request({"op": "call", "function": "read_all", "args": []}, timeout=10, stage="read").arrays["result"]
-    assert list(codes) == [13, 13, 13], "the solution, the grader's code and the grader's home must be unreadable"
+    assert len(codes) == 3 and all(code != 0 for code in codes), \
+        f"the solution, the grader's code and the grader's home must be unreadable (errnos {list(codes)})"
 
 
 def test_nothing_outside_its_own_folder_can_be_written(box: Sandbox, tmp_path: Path, secret: Path) -> None:
