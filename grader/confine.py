@@ -100,6 +100,8 @@ def _init(plan: dict[str, Any], serve: Callable[[], int], channel: tuple[int, ..
     _check(_libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "set the parent-death signal")
     _check(_libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None), "make the mounts private")
     _check(_libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None), "mount /proc")
+    if plan.get("workdir"):
+        _private_parent(plan["workdir"])
     for path in plan.get("hide", []):
         _hide(path)
     worker = _fork(lambda: (os.close(status_w), _confine_worker(plan), _serve_after_setup(serve))[2])
@@ -160,6 +162,23 @@ def _capset(mask: int) -> None:
     header = (ctypes.c_uint32 * 2)(_CAPABILITY_VERSION_3, 0)
     data = (ctypes.c_uint32 * 6)(mask & 0xFFFFFFFF, mask & 0xFFFFFFFF, 0, mask >> 32, mask >> 32, 0)
     _check(_libc.capset(header, data), "set the capabilities")
+
+
+def _private_parent(workdir: str) -> None:
+    """Cover the folder that holds the sandbox's own (the temporary folder, with every other sandbox, the zygote
+    and whatever else the grader keeps there) with an empty one, and put the sandbox's own folder back in it."""
+    parent = os.path.dirname(workdir.rstrip(os.sep))
+    if parent in ("", os.sep):
+        return
+    keep = os.open(workdir, os.O_PATH | os.O_CLOEXEC)
+    try:
+        _check(_libc.mount(b"tmpfs", parent.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=64k,mode=711"),
+               f"cover {parent}")
+        os.mkdir(workdir, 0o711)
+        _check(_libc.mount(f"/proc/self/fd/{keep}".encode(), workdir.encode(), None, _MS_BIND | _MS_REC, None),
+               f"put {workdir} back")
+    finally:
+        os.close(keep)
 
 
 def _hide(path: str) -> None:

@@ -7,15 +7,23 @@ from pathlib import Path
 
 from grader import __version__
 from grader.spec import Assignment
+from grader.submission import SubmissionNotFound, own_files, read_regular
 
 
 def submission(path: Path) -> str:
-    """sha256 over a submission's file, or over every file of its folder (names and contents)."""
+    """sha256 over the files a submission's sandbox would get (names and contents), read without following links.
+
+    A submission the grader refuses (a link leading out, too large) gets a fingerprint of the refusal,
+    so it is refused again on every run, and what its links point to is never opened.
+    """
     digest = hashlib.sha256()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
-    for file in files:
-        digest.update(str(file.relative_to(path if path.is_dir() else path.parent)).encode() + b"\0")
-        digest.update(hashlib.sha256(file.read_bytes()).digest())
+    try:
+        files = own_files(path)
+        for name, source in sorted(files.items()):
+            digest.update(name.encode() + b"\0")
+            digest.update(hashlib.sha256(read_regular(source, name)).digest())
+    except SubmissionNotFound as refused:
+        return hashlib.sha256(b"refused\0" + str(refused).encode()).hexdigest()
     return digest.hexdigest()
 
 

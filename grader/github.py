@@ -10,6 +10,7 @@ import ast
 import html
 import os
 import re
+import secrets
 import sys
 from pathlib import Path
 from typing import Any, Mapping, TextIO
@@ -47,6 +48,13 @@ def publish(results: dict[str, Any], *, task: Assignment, submission: Path, pass
     lines = [notice(results)] + annotations(results, task=task, submission=submission, workspace=workspace)
     stream.write("".join(line + "\n" for line in lines))
     stream.flush()
+
+
+def inert(text: str) -> str:
+    """`text` between ::stop-commands:: markers with an unguessable token, so that no line of it, however a
+    submission's feedback wrapped or padded it, is run as a workflow command."""
+    token = secrets.token_hex(16)
+    return f"::stop-commands::{token}\n{text}\n::{token}::"
 
 
 # --- Step summary (Markdown) ---------------------------------------------------------------------

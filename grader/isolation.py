@@ -5,7 +5,7 @@ The layers (see confine.py for how each goes up):
   no TCP; from ABI 6 no signals or abstract sockets outside its sandbox; never ptrace.
 - `namespaces`: its own pid namespace (everything it starts dies with it; it sees no other
   process), network namespace (no network at all), mount and IPC namespaces.
-- `seccomp`: no ptrace, no process_vm_*, no sockets but unix ones, no new namespaces or mounts.
+- `seccomp`: no ptrace, no process_vm_*, no new sockets of any kind, no new namespaces or mounts.
 - `uid`: as root, it runs as a uid of its own with no capabilities (but reading, which Landlock bounds).
 - `cgroup`: memory and process-count limits on what it really uses.
 - `no_new_privs` and non-dumpable processes, always.
@@ -54,7 +54,7 @@ def probe() -> dict[str, Any]:
     if _try_in_child(_unshare_probe):
         found["namespaces"] = "pid, net, mount, ipc" + ("" if os.getuid() == 0 else ", user")
     if seccomp.supported() and _try_in_child(seccomp.install):
-        found["seccomp"] = "ptrace, process_vm, sockets, namespaces, mounts"
+        found["seccomp"] = "ptrace, process_vm, socket(), namespaces, mounts"
     if os.getuid() == 0:
         found["uid"] = f"{UID_BASE}+"
     found["cgroup"] = cgroups.detect()
@@ -106,6 +106,7 @@ def plan(available: dict[str, Any], *, workdir: Path, protect: Iterable[Path], m
     secret = sorted({str(Path(p).resolve()) for p in protect if p})
     result: dict[str, Any] = {
         "cgroup": group.procs if group else [],
+        "workdir": str(workdir),
         "namespaces": bool(available.get("namespaces")),
         "landlock": available.get("landlock") or 0,
         "seccomp": bool(available.get("seccomp")),
@@ -116,7 +117,7 @@ def plan(available: dict[str, Any], *, workdir: Path, protect: Iterable[Path], m
         "read": readable(secret),
         "write": [*writable, "/dev/null"],
         # Without Landlock, the secrets are covered by empty mounts in the sandbox's own mount namespace.
-        "hide": [] if available.get("landlock") else [p for p in secret if os.path.exists(p)],
+        "hide": [] if available.get("landlock") else covered(secret),
     }
     return result, group
 
@@ -131,6 +132,29 @@ def applied(available: dict[str, Any], group: "cgroups.Group | None") -> dict[st
     layers["cgroup"] = f"{group.version and 'v%d' % group.version}: memory, pids" if group else None
     return {"layers": {k: v for k, v in layers.items() if v}, "missing": sorted(k for k, v in layers.items() if not v),
             "always": ["no_new_privs", "non-dumpable", "rlimits"]}
+
+
+def covered(secret: list[str]) -> list[str]:
+    """What to cover with empty mounts so that `secret` cannot be read, leaving the way to the readable roots open
+    (the grader's home may hold the interpreter itself)."""
+    keep = sorted({*_python_roots(), *(os.path.realpath(p) for p in _SYSTEM_ROOTS)})
+    paths: list[str] = []
+    for path in secret:
+        paths += _cover(os.path.realpath(path), keep)
+    return paths
+
+
+def _cover(path: str, keep: list[str]) -> list[str]:
+    inside = [k for k in keep if k == path or k.startswith(path.rstrip(os.sep) + os.sep)]
+    if not inside:
+        return [path] if os.path.exists(path) else []
+    if path in inside or os.path.islink(path) or not os.path.isdir(path):
+        return []  # needed as it is
+    try:
+        entries = sorted(os.listdir(path))
+    except OSError:
+        return []
+    return [hidden for entry in entries for hidden in _cover(os.path.join(path, entry), keep)]
 
 
 def readable(secret: list[str]) -> list[str]:

@@ -42,7 +42,7 @@ class Runner:
                  protect: tuple[Path, ...] = (), files: dict[str, Path] | None = None) -> None:
         self.path = path
         self.protect = protect
-        self.files = files if files is not None else {path.name: path}
+        self.files = files if files is not None else {path.name: path.resolve()}
         self.assignment = assignment
         self.keep_gpu = keep_gpu
         self.zygote = zygote

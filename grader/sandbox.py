@@ -69,8 +69,8 @@ class Sandbox:
         """Start the child; does not wait for it to be ready (see `wait_ready`)."""
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
-        (self.workdir / "home").mkdir()
-        (self.workdir / "tmp").mkdir()
+        (self.workdir / "home").mkdir(mode=0o700)  # other sandboxes of a batch may not look in
+        (self.workdir / "tmp").mkdir(mode=0o700)
         os.chmod(self.workdir, 0o711)  # the sandbox's own uid must reach home/ and tmp/, and list nothing else
         confinement, self.group = isolation.plan(self.available, workdir=self.workdir, protect=self.protect,
                                                  memory_bytes=self.limits.memory_mb << 20, max_pids=self.limits.max_processes)

@@ -83,10 +83,25 @@ def sandbox_files(path: Path, module: Path) -> dict[str, Path]:
     is always at the top level under its own name (one made from a notebook is added there).
     Values are resolved paths; copy them with `copy_files`, which follows no link on the way.
     """
-    _refuse_linked_root(path)
-    files = _folder_files(path) if path.is_dir() else {path.name: path.resolve()}
+    files = own_files(path)
     files[module.name] = module.resolve()
     return files
+
+
+def own_files(path: Path) -> dict[str, Path]:
+    """The files handed in at `path`: a file itself, or a folder's own regular files; links leading out refused."""
+    _refuse_linked_root(path)
+    return _folder_files(path) if path.is_dir() else {path.name: path.resolve()}
+
+
+def read_regular(source: Path, name: str) -> bytes:
+    """The bytes of a file `own_files` chose, opened without following links, at most MAX_BYTES."""
+    with os.fdopen(_open_regular(source, name), "rb") as reader:
+        data = reader.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise SubmissionTooLarge(f"{name} is larger than {MAX_BYTES >> 20} MB; hand in only your code and the small "
+                                 "files it reads.")
+    return data
 
 
 def copy_files(files: dict[str, Path], target: Path) -> None:

@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-MAX_MESSAGE = 1 << 20
+MAX_MESSAGE = 16 << 20
 _VERSIONS: dict[str, str] = {}
 
 
@@ -62,7 +62,7 @@ class Zygote:
         message = {"op": "fork", "workdir": str(workdir), "env": env, "limits": limits, "confinement": confinement}
         with self._lock:
             try:
-                socket.send_fds(self._socket, [json.dumps(message).encode()], [read_fd, write_fd])
+                _send(self._socket, message, [read_fd, write_fd])
             except OSError as exc:
                 raise ZygoteError(f"the zygote process is gone ({exc})") from exc
             return int(self._receive(timeout)["pid"])
@@ -71,7 +71,7 @@ class Zygote:
         """The exit status of a forked child in subprocess' convention (negative: killed by that signal)."""
         with self._lock:
             try:
-                self._socket.sendall(json.dumps({"op": "wait", "pid": pid, "timeout": timeout}).encode())
+                _send(self._socket, {"op": "wait", "pid": pid, "timeout": timeout})
                 return self._receive(timeout + 5).get("status")
             except (OSError, ZygoteError):
                 return None
@@ -84,7 +84,7 @@ class Zygote:
         """
         with self._lock:
             try:
-                self._socket.sendall(json.dumps({"op": "sweep"}).encode())
+                _send(self._socket, {"op": "sweep"})
                 self._receive(timeout)
             except (OSError, ZygoteError):
                 pass
@@ -105,14 +105,46 @@ class Zygote:
     def _receive(self, timeout: float) -> dict[str, Any]:
         self._socket.settimeout(timeout)
         try:
-            data = self._socket.recv(MAX_MESSAGE)
+            message, _ = _receive(self._socket)
         except (socket.timeout, OSError) as exc:
             raise ZygoteError(f"the zygote process did not answer within {timeout:g} s ({exc}); "
                               f"see {self.directory / 'zygote.log'}") from exc
-        if not data:
+        if message is None:
             raise ZygoteError(f"the zygote process exited (status {self.process.poll()}); "
                               f"its log: {_tail(self.directory / 'zygote.log')}")
-        return json.loads(data)
+        return message
+
+
+# -- the control channel: length-prefixed JSON, descriptors riding on the first part -----------------------
+
+def _send(sock: socket.socket, message: dict[str, Any], fds: list[int] | tuple[int, ...] = ()) -> None:
+    data = json.dumps(message).encode()
+    frame = len(data).to_bytes(8, "big") + data
+    sent = socket.send_fds(sock, [frame], list(fds)) if fds else sock.send(frame)
+    if sent < len(frame):
+        sock.sendall(frame[sent:])
+
+
+def _receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
+    """One message and the descriptors that came with it; (None, []) when the other side has closed."""
+    data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 2)
+    if not data:
+        return None, fds
+    while len(data) < 8:
+        more = sock.recv(8 - len(data))
+        if not more:
+            return None, fds
+        data += more
+    size = int.from_bytes(data[:8], "big")
+    if size > MAX_MESSAGE:
+        raise OSError(f"a control message of {size:,} bytes is over the limit")
+    body = bytearray(data[8:])
+    while len(body) < size:
+        more = sock.recv(min(size - len(body), 1 << 20))
+        if not more:
+            return None, fds
+        body += more
+    return json.loads(bytes(body)), fds
 
 
 def environment(home: Path, tmp: Path, *, keep_gpu: bool = False) -> dict[str, str]:
@@ -159,16 +191,15 @@ def main(argv: list[str]) -> int:
     from grader import confine, worker  # noqa: F401 - imported here: a confined child may not read the grader's files
 
     _VERSIONS.update(versions)
-    control.sendall(json.dumps({"versions": versions}).encode())
+    _send(control, {"versions": versions})
     statuses: dict[int, int] = {}
     while True:
         try:
-            data, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE, 2)
+            request, fds = _receive(control)
         except OSError:
             return 0
-        if not data:
+        if request is None:
             return 0
-        request = json.loads(data)
         _reap(statuses)
         if request["op"] == "fork":
             sys.stdout.flush()
@@ -178,11 +209,11 @@ def main(argv: list[str]) -> int:
                 _child(control, fds, request)  # never returns
             for fd in fds:
                 os.close(fd)
-            control.sendall(json.dumps({"pid": pid}).encode())
+            _send(control, {"pid": pid})
         elif request["op"] == "sweep":
-            control.sendall(json.dumps({"killed": _sweep(statuses)}).encode())
+            _send(control, {"killed": _sweep(statuses)})
         elif request["op"] == "wait":
-            control.sendall(json.dumps({"status": _wait(request["pid"], request.get("timeout", 10), statuses)}).encode())
+            _send(control, {"status": _wait(request["pid"], request.get("timeout", 10), statuses)})
 
 
 def _become_subreaper() -> None:

@@ -240,21 +240,32 @@ def test_strict_mode_refuses_a_machine_without_a_layer() -> None:
         isolation.require(AVAILABLE, "lenient")
 
 
-def test_without_landlock_the_protected_paths_are_hidden_by_mounts(tmp_path: Path, zygote, secret: Path) -> None:
+def test_without_landlock_the_protected_paths_are_hidden_by_mounts(tmp_path: Path, zygote) -> None:
     _needs("namespaces")
+    import shutil
+    import tempfile
+
     fallback = {**AVAILABLE, "landlock": None}
     source = tmp_path / "attacks.py"
     source.write_text(ATTACKS)
-    sandbox = Sandbox(LIMITS, zygote, protect=(secret.parent,))
-    sandbox.available = fallback
-    with sandbox.start():
-        sandbox.wait_ready()
-        target = sandbox.copy_in({source.name: source}, source.name)
-        sandbox.request({"op": "load", "path": str(target), "functions": []}, timeout=10, stage="load")
-        assert _attack(sandbox, "read", secret)[0] != 0
-        assert _attack(sandbox, "listdir", secret.parent)[0] == 0  # an empty folder now
-        assert "landlock" in sandbox.isolation["missing"]
-    assert secret.read_text() == "ANSWER = 42\n"
+    # Outside the temporary folder (which every sandbox gets privately anyway), where only the mounts protect it.
+    folder = Path(tempfile.mkdtemp(prefix=".protected-", dir=Path(__file__).resolve().parent))
+    secret = folder / "solution.py"
+    secret.write_text("ANSWER = 42\n")
+    try:
+        sandbox = Sandbox(LIMITS, zygote, protect=(folder,))
+        sandbox.available = fallback
+        with sandbox.start():
+            sandbox.wait_ready()
+            target = sandbox.copy_in({source.name: source}, source.name)
+            sandbox.request({"op": "load", "path": str(target), "functions": []}, timeout=10, stage="load")
+            assert _attack(sandbox, "read", secret)[0] != 0
+            assert _attack(sandbox, "listdir", folder)[0] == 0  # an empty folder now
+            assert _attack(sandbox, "read", Path(__file__))[0] == 0, "what is not protected stays readable"
+            assert "landlock" in sandbox.isolation["missing"]
+        assert secret.read_text() == "ANSWER = 42\n"
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_a_layer_that_fails_to_go_up_is_a_grader_fault(zygote, monkeypatch) -> None:
