@@ -32,6 +32,17 @@ def _isolation_option(parser: argparse.ArgumentParser) -> None:
                              "of its own (as root) and a cgroup are all available")
 
 
+def _roster_options(parser: argparse.ArgumentParser, required_for: str | None) -> None:
+    need = f"{required_for}: " if required_for else ""
+    parser.add_argument("--roster", metavar="ROSTER.csv",
+                        help=f"{need}the class list, e.g. the CSV Canvas' gradebook exports (Student, ID, SIS User ID, "
+                             "SIS Login ID, Section); every graded submission must match one student"
+                             + (" (required)" if required_for else "; adds a student column"))
+    parser.add_argument("--match", metavar="COLUMN", default="SIS Login ID",
+                        help=f"{need}the roster column holding the submissions' names (file, folder or GitHub user "
+                             "names, compared as `grader run` names folders, ignoring case; default: SIS Login ID)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grader", description="Grade deep-learning exercises in an isolated sandbox.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -61,13 +72,24 @@ def build_parser() -> argparse.ArgumentParser:
                           "(on by default when GITHUB_ACTIONS=true)")
     run.set_defaults(handler=_run)
 
-    export = commands.add_parser("export", help="build an assignment's autograder for a course platform",
-                                 description="Build an autograder package. gradescope: a zip to upload as a Gradescope "
-                                             "programming assignment's autograder (see docs/gradescope.md).")
-    export.add_argument("platform", choices=["gradescope"], help="the platform to build for")
+    export = commands.add_parser("export", help="build an autograder, or a grades file, for a course platform",
+                                 description="gradescope: build a zip to upload as a Gradescope programming "
+                                             "assignment's autograder (see docs/gradescope.md). canvas: write the "
+                                             "scores graded into GRADES_DIR as a file Canvas' gradebook imports "
+                                             "(Grades, Import), one row per student of --roster (see docs/canvas.md).")
+    export.add_argument("platform", choices=["gradescope", "canvas"], help="the platform to build for")
+    export.add_argument("grades", nargs="*", metavar="GRADES_DIR",
+                        help="canvas: the --out folder(s) of `grader run` holding <name>/results.json")
     _assignment_options(export)
-    export.add_argument("--out", "-o", default="autograder.zip", metavar="ZIP",
-                        help="the zip to write (default: autograder.zip)")
+    export.add_argument("--out", "-o", metavar="FILE",
+                        help="the file to write (default: autograder.zip for gradescope, canvas.csv for canvas)")
+    export.add_argument("--title", metavar="TITLE",
+                        help="canvas: the assignment's column as Canvas names it, with its id to update that "
+                             "assignment, e.g. \"Digits (1234)\" (required)")
+    _roster_options(export, required_for="canvas")
+    export.add_argument("--excuse-missing", action="store_true",
+                        help="canvas: give students without a submission EX (excused) instead of an empty cell, "
+                             "which leaves their grade as it is")
     export.set_defaults(handler=_export)
 
     check = commands.add_parser("check", help="run the public checks on your work quickly and say what to fix",
@@ -97,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                                            "into --out.")
     book.add_argument("folders", nargs="+", metavar="DIR", help="output folders of earlier runs")
     book.add_argument("--out", "-o", default="gradebook", metavar="DIR", help="where to write (default: gradebook)")
+    _roster_options(book, required_for=None)
     book.set_defaults(handler=_gradebook)
     return parser
 
@@ -104,8 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _gradebook(args: argparse.Namespace) -> int:
     from grader import gradebook
 
+    folders = [Path(f) for f in args.folders]
     try:
-        paths = gradebook.merge([Path(f) for f in args.folders], Path(args.out))
+        students = _students(folders, args) if args.roster else None
+        paths = gradebook.merge(folders, Path(args.out), students=students)
     except gradebook.GradebookError as exc:
         raise UsageError(str(exc)) from exc
     print(f"Wrote {paths['gradebook']} and {paths['index']}")
@@ -134,14 +159,43 @@ def _run(args: argparse.Namespace) -> int:
     return max(outcome.exit_status for outcome in outcomes)
 
 
+def _students(folders: list[Path], args: argparse.Namespace) -> dict[str, str]:
+    from grader import canvas
+
+    try:
+        return canvas.student_names(folders, roster=Path(args.roster), match=args.match)
+    except canvas.CanvasError as exc:
+        raise UsageError(str(exc)) from exc
+
+
 def _export(args: argparse.Namespace) -> int:
     from grader import gradescope
 
+    if args.platform == "canvas":
+        return _export_canvas(args)
+    if args.grades or args.roster or args.title:
+        raise UsageError("GRADES_DIR, --roster and --title are for `grader export canvas`; "
+                         "`grader export gradescope` takes --assignment, --data and --out.")
     try:
-        path = gradescope.export(assignment=args.assignment, out=Path(args.out), data=args.data)
+        path = gradescope.export(assignment=args.assignment, out=Path(args.out or "autograder.zip"), data=args.data)
     except gradescope.ExportError as exc:
         raise UsageError(str(exc)) from exc
     print(f"Wrote {path}: upload it as the autograder of a Gradescope programming assignment.")
+    return EXIT_PASSED
+
+
+def _export_canvas(args: argparse.Namespace) -> int:
+    from grader import canvas
+
+    if not args.grades or not args.roster or args.title is None:
+        raise UsageError("grader export canvas needs GRADES_DIR, --roster ROSTER.csv and --title TITLE, e.g. "
+                         "`grader export canvas grades --roster roster.csv --title \"Digits (1234)\"`.")
+    try:
+        done = canvas.export([Path(g) for g in args.grades], roster=Path(args.roster), title=args.title,
+                             out=Path(args.out or "canvas.csv"), match=args.match, excuse_missing=args.excuse_missing)
+    except canvas.CanvasError as exc:
+        raise UsageError(str(exc)) from exc
+    print(canvas.describe(done))
     return EXIT_PASSED
 
 

@@ -28,24 +28,26 @@ def collect(folders: Iterable[Path]) -> dict[str, dict[str, Any]]:
     """Every DIR/<name>/results.json the grader wrote under the given output folders, by submission name."""
     found: dict[str, dict[str, Any]] = {}
     for folder in folders:
-        found.update(_scan(folder)[0])
+        found.update(scan(folder)[0])
     if not found:
         raise GradebookError(f"no */results.json written by `grader run` under {', '.join(map(str, folders))}; "
                              "run `grader run` first.")
     return found
 
 
-def merge(folders: list[Path], out: Path) -> dict[str, Path]:
+def merge(folders: list[Path], out: Path, *, students: dict[str, str] | None = None) -> dict[str, Path]:
     """Collect the results under `folders` into one gradebook in `out`, with links to each report.
 
     Only folders holding a results.json that `grader run` wrote for that folder's name are taken
     (see `written_by_grader`); the others are named on stderr and on the index page, and left out.
+    `students`, if given, maps submission names to students' names (see canvas.students_of) for a
+    `student` column.
     """
     found: dict[str, dict[str, Any]] = {}
     reports: dict[str, str | None] = {}
     skipped: list[Path] = []
     for folder in folders:
-        results_here, skipped_here = _scan(folder)
+        results_here, skipped_here = scan(folder)
         skipped += skipped_here
         for name, results in results_here.items():
             found[name] = results
@@ -55,7 +57,7 @@ def merge(folders: list[Path], out: Path) -> dict[str, Path]:
     if skipped:
         print(f"Left out {len(skipped)} folder(s) whose results.json `grader run` did not write: "
               f"{', '.join(map(str, skipped[:10]))}", file=sys.stderr)
-    return write(found, out, reports=reports, skipped=[str(p) for p in skipped])
+    return write(found, out, reports=reports, skipped=[str(p) for p in skipped], students=students)
 
 
 def written_by_grader(results: Any, name: str) -> bool:
@@ -87,7 +89,7 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _scan(folder: Path) -> tuple[dict[str, dict[str, Any]], list[Path]]:
+def scan(folder: Path) -> tuple[dict[str, dict[str, Any]], list[Path]]:
     """The results.json files `grader run` wrote under `folder` by name, and the folders left out."""
     if not folder.is_dir():
         raise GradebookError(f"{folder} is not a folder; give the --out folders of earlier `grader run`s.")
@@ -105,14 +107,16 @@ def _scan(folder: Path) -> tuple[dict[str, dict[str, Any]], list[Path]]:
     return found, skipped
 
 
-def rows(results_by_name: dict[str, dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
-    """The gradebook as CSV columns and one row per submission, sorted by name."""
+def rows(results_by_name: dict[str, dict[str, Any]],
+         students: dict[str, str] | None = None) -> tuple[list[str], list[dict[str, Any]]]:
+    """The gradebook as CSV columns and one row per submission, sorted by name; with `students`, their names too."""
     checks: list[str] = []
     for results in results_by_name.values():
         for test in results.get("tests", []):
             if test["name"] not in checks:
                 checks.append(test["name"])
-    columns = ["name", "score", "max_score", *checks, "test_accuracy", "status", "seconds"]
+    columns = ["name", *(["student"] if students is not None else []), "score", "max_score", *checks,
+               "test_accuracy", "status", "seconds"]
     table = []
     for name in sorted(results_by_name):
         results = results_by_name[name]
@@ -123,23 +127,26 @@ def rows(results_by_name: dict[str, dict[str, Any]]) -> tuple[list[str], list[di
                "test_accuracy": "" if extra.get("accuracy") is None else round(extra["accuracy"], 4),
                "status": status, "seconds": round(results.get("execution_time", 0.0), 1)}
         row.update({check: tests[check]["score"] if check in tests else "" for check in checks})
+        if students is not None:
+            row["student"] = students.get(name, "")
         table.append(row)
     return columns, table
 
 
 def write(results_by_name: dict[str, dict[str, Any]], out: Path, *, reports: dict[str, str | None] | None = None,
-          skipped: list[str] = ()) -> dict[str, Path]:
+          skipped: list[str] = (), students: dict[str, str] | None = None) -> dict[str, Path]:
     """Write out/gradebook.csv and out/index.html from these results only (never from what else is in `out`).
 
     `reports` maps names to links (see `report_href`) relative to `out`; by default out/<name>/report.html.
+    `students` maps names to students' names, shown in a `student` column.
     """
     out.mkdir(parents=True, exist_ok=True)
-    columns, table = rows(results_by_name)
+    columns, table = rows(results_by_name, students)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\r\n")  # RFC 4180: a \r in a cell is quoted too
     writer.writeheader()
     for row in table:
-        writer.writerow({k: _cell(v) for k, v in row.items()})
+        writer.writerow({k: cell(v) for k, v in row.items()})
     paths = {"gradebook": out / "gradebook.csv", "index": out / "index.html"}
     write_text(paths["gradebook"], buffer.getvalue())
     if reports is None:
@@ -151,7 +158,7 @@ def write(results_by_name: dict[str, dict[str, Any]], out: Path, *, reports: dic
 def overview(results_by_name: dict[str, dict[str, Any]], table: list[dict], columns: list[str],
              reports: dict[str, str | None], skipped: list[str] = ()) -> str:
     """index.html: score distribution, each check's pass rate, the most common feedback, links to every report."""
-    checks = columns[3:-3]
+    checks = columns[columns.index("max_score") + 1:-3]
     pass_rates = []
     feedback: collections.Counter[tuple[str, str]] = collections.Counter()
     for check in checks:
@@ -184,7 +191,7 @@ def _first_sentence(text: str) -> str:
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(value: Any) -> Any:
+def cell(value: Any) -> Any:
     """A CSV cell a spreadsheet shows as text: a leading apostrophe before anything it could read as a formula."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return value  # a real number, never a formula (even a negative one)
