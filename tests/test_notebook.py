@@ -60,6 +60,16 @@ def test_keeps_imports_definitions_and_constants_in_order():
     assert "not code" not in source
 
 
+def test_imports_of_the_grader_itself_are_left_out():
+    source = module_of(
+        "import numpy as np\nimport grader.data\nfrom grader.selfcheck import check\nfrom graders_helper import x\n",
+        "dataset = grader.data.load_dataset(None)\nSPEC = grader.spec\n",
+        "def f():\n    return np.zeros(1)\n",
+    )
+    assert "import numpy as np" in source and "from graders_helper import x" in source
+    assert "grader.data" not in source and "grader.selfcheck" not in source and "SPEC" not in source
+
+
 def test_leaves_out_top_level_work():
     source = module_of(
         "import time\nCOUNT = 3\n",
