@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", "-o", default="grading-out", metavar="DIR", help="output folder (default: grading-out)")
     run.add_argument("--gpu", action="store_true", help="let the sandbox see GPUs (the grader's own training always may)")
     run.add_argument("--json", action="store_true", help="print results.json instead of the summary table")
+    run.add_argument("--junit", metavar="FILE",
+                     help="also write the results as JUnit XML to FILE, one testsuite per submission and one testcase "
+                          "per check, for the test reports of GitLab, Jenkins or Azure DevOps (see docs/ci.md)")
     run.add_argument("--jobs", "-j", type=int, metavar="N",
                      help="with several submissions: grading workers (default: the cores, as memory allows)")
     run.add_argument("--force", action="store_true",
@@ -154,6 +157,10 @@ def _run(args: argparse.Namespace) -> int:
                        out=Path(args.out), data=args.data, keep_gpu=args.gpu, pass_mark=args.pass_mark,
                        github=reporting, jobs=args.jobs, force=args.force, shard=args.shard,
                        isolation=args.isolation)
+    if args.junit:
+        from grader import junit
+
+        junit.write(Path(args.junit), [outcome.results for outcome in outcomes])
     text = "\n".join(json.dumps(outcome.results, indent=2) if args.json else outcome.summary for outcome in outcomes)
     print(github.inert(text) if reporting else text)  # the submissions' words, never read as workflow commands
     return max(outcome.exit_status for outcome in outcomes)
