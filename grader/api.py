@@ -64,7 +64,8 @@ def run(*, submissions: list[Path], assignment: str = "digits", out: Path = Path
         if github:
             from grader import github as actions
 
-            actions.publish(results, task=task, submission=submission, pass_mark=pass_mark)
+            actions.publish(results, task=task, submission=submission, pass_mark=pass_mark,
+                            out=paths["results"].parent)
         outcomes.append(Outcome(results, paths, text, pass_mark))
     return outcomes
 

@@ -71,8 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "status (default: every check must pass)")
     _isolation_option(run)
     run.add_argument("--github", action="store_true",
-                     help="report to GitHub Actions: step summary, annotations on the submission, Classroom points "
-                          "(on by default when GITHUB_ACTIONS=true)")
+                     help="report to GitHub Actions: step summary (also written to DIR/summary.md for a pull-request "
+                          "comment), annotations on the submission, the legacy `Points X/Y` notice (on by default "
+                          "when GITHUB_ACTIONS=true)")
     run.set_defaults(handler=_run)
 
     export = commands.add_parser("export", help="build an autograder, or a grades file, for a course platform",

@@ -1,6 +1,8 @@
-"""Reporting a graded submission to GitHub Actions: the job's step summary, annotations and the Classroom notice.
+"""Reporting a graded submission to GitHub Actions: the job's step summary, annotations and summary.md.
 
-Everything here is made from the results dict and the assignment spec. The student's file is only
+summary.md, beside results.json, is the step summary again, for the workflow's pull-request comment.
+The `Points X/Y` notice is a legacy line: GitHub Classroom, which read it, was retired on 2026-08-28;
+it is still printed for scripts that parse it. Everything here is made from the results dict and the assignment spec. The student's file is only
 parsed with `ast` to find where to put an annotation; it is never imported or run on this side.
 """
 
@@ -16,13 +18,15 @@ from pathlib import Path
 from typing import Any, Mapping, TextIO
 
 from grader import passmark
+from grader.outputs import write_text
 from grader.passmark import PassMark
 from grader.spec import Assignment
 from grader.submission import SubmissionNotFound, locate
 
-# GitHub Classroom reads the total from a notice annotation with this title and a "Points X/Y" message,
-# the form its own autograding reporter writes.
+# Legacy: GitHub Classroom (retired 2026-08-28) read the total from a notice with this title and a "Points X/Y"
+# message, the form its autograding reporter wrote. Kept, documented as legacy, for scripts that still parse it.
 NOTICE_TITLE = "Autograding complete"
+SUMMARY_FILE = "summary.md"  # beside results.json; the workflow posts it as the pull-request comment
 # A step summary may hold 1 MiB; feedback beyond this many characters per cell is cut.
 CELL_LIMIT = 600
 # Every ASCII punctuation character that Markdown may read as syntax; a backslash makes it literal.
@@ -36,14 +40,18 @@ def enabled(flag: bool = False, environ: Mapping[str, str] | None = None) -> boo
 
 
 def publish(results: dict[str, Any], *, task: Assignment, submission: Path, pass_mark: PassMark | None = None,
-            environ: Mapping[str, str] | None = None, stream: TextIO | None = None) -> None:
-    """Append the step summary to $GITHUB_STEP_SUMMARY and print the notice and the annotations."""
+            environ: Mapping[str, str] | None = None, stream: TextIO | None = None, out: Path | None = None) -> None:
+    """Append the step summary to $GITHUB_STEP_SUMMARY (and write it to out/summary.md, for the pull-request
+    comment), and print the legacy notice and the annotations."""
     environ = os.environ if environ is None else environ
     stream = sys.stdout if stream is None else stream
+    summary = step_summary(results, pass_mark)
     summary_file = environ.get("GITHUB_STEP_SUMMARY")
     if summary_file:
         with open(summary_file, "a", encoding="utf-8") as handle:
-            handle.write(step_summary(results, pass_mark) + "\n")
+            handle.write(summary + "\n")
+    if out is not None:
+        write_text(out / SUMMARY_FILE, summary)
     workspace = Path(environ.get("GITHUB_WORKSPACE") or os.getcwd())
     lines = [notice(results)] + annotations(results, task=task, submission=submission, workspace=workspace)
     stream.write("".join(line + "\n" for line in lines))
@@ -99,10 +107,10 @@ def _feedback(test: dict[str, Any]) -> str:
     return f"{feedback}\nHint: {hint}" if hint and test["status"] != "passed" else feedback
 
 
-# --- Workflow commands: the Classroom notice and the annotations ---------------------------------
+# --- Workflow commands: the legacy points notice and the annotations ------------------------------
 
 def notice(results: dict[str, Any]) -> str:
-    """The `::notice` line GitHub Classroom reads the points from."""
+    """The legacy `::notice` line `Points X/Y` that GitHub Classroom, retired in 2026, read the points from."""
     extra = results.get("extra_data", {})
     text = f"Points {_num(results['score'])}/{_num(extra.get('max_score', 0))}"
     return command("notice", text, title=NOTICE_TITLE)

