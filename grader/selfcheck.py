@@ -102,7 +102,7 @@ def render(results: dict[str, Any], task: Assignment, budget: Assignment, *, nam
                                + (f": {first['extra_data']['hint']}" if first["extra_data"].get("hint") else ".")))
     elif visible:
         lines.append("Every visible check passed.")
-    note = _budget_note(task, budget) if extra.get("accuracy") is not None else ""
+    note = budget_note(task, budget) if extra.get("accuracy") is not None else ""
     if note:
         lines.append(_wrap(note))
     return "\n".join(lines)
@@ -130,7 +130,8 @@ def _check_lines(test: dict[str, Any], width: int, *, repeated: bool) -> list[st
     return lines
 
 
-def _budget_note(task: Assignment, budget: Assignment) -> str:
+def budget_note(task: Assignment, budget: Assignment) -> str:
+    """What the training budget of a self-check means for the grade; empty if the assignment trains nothing."""
     if not any(c.kind == "training" for c in task.checks):
         return ""
     used, graded = budget.training, task.training
