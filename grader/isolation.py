@@ -205,7 +205,7 @@ def _carve(root: str, secret: list[str]) -> list[str]:
 def sensitive(assignment: Any, data: str | os.PathLike | None) -> list[Path]:
     """Paths no sandbox may read: the grader's package and solutions, the data sources, the grader's home."""
     import grader
-    from grader.data import keras_cache_path
+    from grader.data import cache_dir, keras_cache_path
 
     paths = [Path(p) for p in grader.__path__]
     for name in ("grader.solutions", "grader.assignments", "grader.templates"):
@@ -214,7 +214,7 @@ def sensitive(assignment: Any, data: str | os.PathLike | None) -> list[Path]:
         except ImportError:
             pass
     paths += [assignment.directory, assignment.solution.parent, Path.home(),
-              keras_cache_path(assignment.data, os.environ).parent]
+              keras_cache_path(assignment.data, os.environ).parent, cache_dir(os.environ)]  # the data, test labels too
     bundled = _bundled(assignment.data)
     if bundled is not None:
         paths.append(bundled)

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.data import DataError, DataSpec, IDX_FILES, load_dataset, sha256_file
+from grader import data as data_module
+from grader.data import DataError, DataSpec, IDX_FILES, cache_dir, load_dataset, sha256_file
 
 # Where Debian's dataset-fashion-mnist package puts the four original *-ubyte.gz files.
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -354,3 +355,93 @@ def test_sha256_file(tmp_path):
     path = tmp_path / "blob"
     path.write_bytes(b"x" * 3_000_000)
     assert sha256_file(path) == hashlib.sha256(b"x" * 3_000_000).hexdigest()
+
+
+# --- The cache of the parsed bundled sample ----------------------------------------------------------
+
+def _cached(tmp_path: Path) -> dict[str, str]:
+    return {"KERAS_HOME": "/nonexistent/keras", "XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+
+def _cache_file(tmp_path: Path) -> Path:
+    files = list((tmp_path / "cache" / "digits-grader").glob("bundled-*.npz"))
+    assert len(files) == 1, files
+    return files[0]
+
+
+def _no_parsing(monkeypatch) -> None:
+    def refuse(*args):
+        raise AssertionError("the bundled CSV was parsed again")
+
+    monkeypatch.setattr(data_module, "_parse_bundled", refuse)
+
+
+def test_the_bundled_sample_is_parsed_once_and_kept_for_this_user_only(tmp_path, monkeypatch, bundled):
+    first = load_dataset(None, DataSpec(), environ=_cached(tmp_path))
+    kept = _cache_file(tmp_path)
+    assert kept.stat().st_mode & 0o777 == 0o600 and kept.parent.stat().st_mode & 0o777 == 0o700
+    _no_parsing(monkeypatch)
+    second = load_dataset(None, DataSpec(), environ=_cached(tmp_path))
+    for name in ("train_images", "train_labels", "test_images", "test_labels"):
+        assert np.array_equal(getattr(second, name), getattr(bundled, name))
+        assert getattr(second, name).dtype == np.uint8
+    assert (second.source, second.path, second.sha256) == (first.source, first.path, first.sha256)
+    assert not list(kept.parent.glob(".*.tmp")), "a temporary file was left behind"
+
+
+def test_the_cache_is_keyed_by_the_split_it_holds(tmp_path, monkeypatch):
+    load_dataset(None, DataSpec(), environ=_cached(tmp_path))
+    other = load_dataset(None, DataSpec(split_seed=1), environ=_cached(tmp_path))
+    assert len(list((tmp_path / "cache" / "digits-grader").glob("bundled-*.npz"))) == 2
+    _no_parsing(monkeypatch)
+    again = load_dataset(None, DataSpec(split_seed=1), environ=_cached(tmp_path))
+    assert np.array_equal(again.test_images, other.test_images)
+
+
+def _tamper(path: Path, *, redigest: bool) -> None:
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    arrays["y_test"] = (arrays["y_test"] + 1) % 10  # every test label wrong
+    if redigest:
+        arrays["digest"] = np.array(data_module._arrays_digest(arrays))
+    np.savez(path, **arrays)
+
+
+@pytest.mark.parametrize("how", ["arrays", "mode", "link", "garbage"])
+def test_a_tampered_cache_is_rejected_and_rebuilt(tmp_path, bundled, how):
+    load_dataset(None, DataSpec(), environ=_cached(tmp_path))
+    kept = _cache_file(tmp_path)
+    if how == "arrays":  # the arrays no longer match their digest
+        _tamper(kept, redigest=False)
+    elif how == "mode":  # consistent, but others could have written it
+        _tamper(kept, redigest=True)
+        kept.chmod(0o666)
+    elif how == "link":  # a link to a consistent file elsewhere
+        elsewhere = tmp_path / "elsewhere.npz"
+        kept.rename(elsewhere)
+        _tamper(elsewhere, redigest=True)
+        kept.symlink_to(elsewhere)
+    else:
+        kept.write_bytes(b"PK not a zip at all")
+    again = load_dataset(None, DataSpec(), environ=_cached(tmp_path))
+    assert np.array_equal(again.test_labels, bundled.test_labels)
+    assert np.array_equal(again.train_images, bundled.train_images)
+    rebuilt = _cache_file(tmp_path)
+    assert not rebuilt.is_symlink() and rebuilt.stat().st_mode & 0o777 == 0o600
+    assert data_module._read_cache(rebuilt, data_module._cache_key(DataSpec(), bundled.sha256)) is not None
+
+
+def test_an_unwritable_cache_folder_only_costs_the_parsing(tmp_path):
+    (tmp_path / "cache").write_text("a file where the cache folder would go")
+    data = load_dataset(None, DataSpec(), environ=_cached(tmp_path))
+    assert data.train_images.shape == (4000, 28, 28)
+
+
+def test_the_cache_folder_follows_xdg_and_no_sandbox_may_read_it(tmp_path, monkeypatch, digits):
+    from grader import isolation
+
+    assert cache_dir({"XDG_CACHE_HOME": "/x/y", "HOME": "/h"}) == Path("/x/y/digits-grader")
+    assert cache_dir({"XDG_CACHE_HOME": "relative", "HOME": "/h"}) == Path("/h/.cache/digits-grader")
+    assert cache_dir({"HOME": "/h"}) == Path("/h/.cache/digits-grader")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert tmp_path / "xdg" / "digits-grader" in isolation.sensitive(digits, None)
