@@ -141,7 +141,8 @@ def autograde(*, root: Path, assignment: str, data: str | None = None) -> dict[s
         from grader.grading import grade
 
         task = spec.load(assignment)
-        results = for_gradescope(grade(root / "submission", task, data=data, name="submission").to_dict())
+        results = for_gradescope(grade(root / "submission", task, data=data, name="submission").to_dict(),
+                                 leaderboard=task.gradescope.leaderboard)
         text = json.dumps(results, indent=2, allow_nan=False, default=str)
     except Exception as exc:  # noqa: BLE001 - whatever went wrong, Gradescope must get a results.json
         results = crash_results("".join(traceback.format_exception(exc)))
@@ -152,8 +153,9 @@ def autograde(*, root: Path, assignment: str, data: str | None = None) -> dict[s
     return results
 
 
-def for_gradescope(results: dict[str, Any]) -> dict[str, Any]:
-    """The grader's results dict as Gradescope shows it: held-back checks mapped to Gradescope's visibilities."""
+def for_gradescope(results: dict[str, Any], *, leaderboard: bool = False) -> dict[str, Any]:
+    """The grader's results dict as Gradescope shows it: held-back checks mapped to Gradescope's visibilities, and
+    with `leaderboard` (the spec's [gradescope] leaderboard) the test accuracy as a leaderboard entry."""
     tests = [dict(test, visibility=_visibility(test.get("visibility", "visible"))) for test in results["tests"]]
     held_back = [test["name"] for test in tests if test["visibility"] != "visible"]
     notes = []
@@ -166,7 +168,17 @@ def for_gradescope(results: dict[str, Any]) -> dict[str, Any]:
         notes.append("What your code printed is not shown, because some checks are only shown after grading.")
     elif printed:
         notes.append(f"What your code printed while it was graded (last {_PRINTED_TAIL:,} characters):\n{printed}")
-    return dict(results, tests=tests, output="\n\n".join(notes))
+    shown = dict(results, tests=tests, output="\n\n".join(notes))
+    if leaderboard:
+        shown["leaderboard"] = leaderboard_entries(results)
+    return shown
+
+
+def leaderboard_entries(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Gradescope's leaderboard: the test accuracy, highest first; 0 when no model could be trained."""
+    accuracy = results.get("extra_data", {}).get("accuracy")
+    value = round(float(accuracy), 4) if isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool) else 0.0
+    return [{"name": "Accuracy", "value": value, "order": "desc"}]
 
 
 def _visibility(value: str) -> str:

@@ -52,6 +52,13 @@ class Training:
 
 
 @dataclass(frozen=True)
+class GradescopeOptions:
+    """What the Gradescope results.json carries besides the checks ([gradescope] in the spec)."""
+
+    leaderboard: bool = False  # the test accuracy as a leaderboard entry
+
+
+@dataclass(frozen=True)
 class CheckSpec:
     """One graded check: its kind, its points and the kind's own parameters."""
 
@@ -79,6 +86,7 @@ class Assignment:
     checks: tuple[CheckSpec, ...]
     directory: Path
     solution: Path
+    gradescope: GradescopeOptions = GradescopeOptions()
 
     @property
     def max_score(self) -> float:
@@ -157,7 +165,19 @@ def _parse(table: dict, path: Path) -> Assignment:
         checks=checks,
         directory=path.parent,
         solution=solution,
+        gradescope=_gradescope(_table(table, "gradescope", where, default={}), f"{where} [gradescope]"),
     )
+
+
+def _gradescope(table: dict, where: str) -> GradescopeOptions:
+    known = GradescopeOptions.__dataclass_fields__
+    unknown = set(table) - set(known)
+    if unknown:
+        raise SpecError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}.")
+    for key, value in table.items():
+        if not isinstance(value, bool):
+            raise SpecError(f"{where}: {key} must be true or false, got {value!r}.")
+    return GradescopeOptions(**table)
 
 
 def _check(entry: dict, where: str) -> CheckSpec:

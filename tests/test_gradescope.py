@@ -174,11 +174,55 @@ def test_printed_output_is_withheld_while_checks_are_held_back():
     assert "my print" in shown["output"]
 
 
+# --- The leaderboard -----------------------------------------------------------------------------
+
+def test_the_leaderboard_is_the_test_accuracy_only_when_the_spec_asks():
+    results = {"score": 9, "output": "", "tests": [], "extra_data": {"accuracy": 0.912345}}
+    assert "leaderboard" not in gradescope.for_gradescope(results)
+    board = gradescope.for_gradescope(results, leaderboard=True)["leaderboard"]
+    assert board == [{"name": "Accuracy", "value": 0.9123, "order": "desc"}]
+    untrained = gradescope.for_gradescope({**results, "extra_data": {"accuracy": None}}, leaderboard=True)
+    assert untrained["leaderboard"][0]["value"] == 0.0  # no model trained: last on the board, never missing
+
+
+def test_the_spec_turns_the_leaderboard_on_and_refuses_what_is_not_a_switch(tmp_path, fast_course):
+    from grader import spec
+
+    assert spec.load(fast_course).gradescope.leaderboard is False
+    course = tmp_path / "course"
+    shutil.copytree(fast_course.parent.parent.parent, course)
+    toml = course / "assignments" / "digits" / "assignment.toml"
+    text = toml.read_text()
+    toml.write_text(text + "\n[gradescope]\nleaderboard = true\n")
+    assert spec.load(toml).gradescope.leaderboard is True
+    for bad, words in (("leaderboard = 1", "must be true or false"), ("board = true", "unknown key(s) board")):
+        toml.write_text(text + f"\n[gradescope]\n{bad}\n")
+        with pytest.raises(spec.SpecError, match=words.replace("(", r"\(").replace(")", r"\)")):
+            spec.load(toml)
+
+
+@pytest.mark.slow
+def test_autograde_writes_the_leaderboard_into_results_json(tmp_path, fast_course):
+    course = tmp_path / "course"
+    shutil.copytree(fast_course.parent.parent.parent, course)
+    toml = course / "assignments" / "digits" / "assignment.toml"
+    toml.write_text(toml.read_text() + "\n[gradescope]\nleaderboard = true\n")
+    root = tmp_path / "autograder"
+    (root / "submission").mkdir(parents=True)
+    shutil.copy(SOLUTION, root / "submission" / "digits.py")
+    results = gradescope.autograde(root=root, assignment=str(toml))
+    written = json.loads((root / "results" / "results.json").read_text())
+    (entry,) = written["leaderboard"]
+    assert entry["name"] == "Accuracy" and entry["order"] == "desc"
+    assert entry["value"] == round(results["extra_data"]["accuracy"], 4) > 0.5
+
+
 # --- Documentation -------------------------------------------------------------------------------
 
 def test_docs_and_help_cover_the_export():
     doc = (ROOT / "docs" / "gradescope.md").read_text()
-    for term in ("grader export gradescope", "setup.sh", "run_autograder", "after_published", "AUTOGRADER_ROOT"):
+    for term in ("grader export gradescope", "setup.sh", "run_autograder", "after_published", "AUTOGRADER_ROOT",
+                 "[gradescope]", "leaderboard = true"):
         assert term in doc, term
     export_help = cli.build_parser()._subparsers._group_actions[0].choices["export"].format_help()
     assert "gradescope" in export_help and "--out" in export_help
