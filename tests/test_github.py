@@ -232,6 +232,20 @@ def test_workflow_passes_actionlint_with_shellcheck():
     assert done.returncode == 0 and done.stdout == "", done.stdout + done.stderr
 
 
+def test_the_course_matrix_workflow_in_the_docs_passes_actionlint(tmp_path):
+    import re
+
+    block = re.search(r"```yaml\n(.*?)```", (ROOT / "docs" / "course.md").read_text(), re.S).group(1)
+    workflow = tmp_path / "grade-course.yml"
+    workflow.write_text('name: Grade the course\n"on": workflow_dispatch\n' + block)
+    bin_dir = Path(sys.executable).parent
+    actionlint = shutil.which("actionlint", path=str(bin_dir)) or shutil.which("actionlint")
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    done = subprocess.run([actionlint, "-no-color", "-oneline", str(workflow)], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0 and done.stdout == "", done.stdout + done.stderr
+
+
 def test_actionlint_would_find_an_outdated_action(tmp_path):
     """The check above can fail: actionlint knows that the @v4 actions run on Node 20."""
     old = tmp_path / "old.yml"
