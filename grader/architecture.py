@@ -4,6 +4,10 @@ A submission describes its model as a Keras config (plain JSON). Nothing in it i
 Keras: every layer class, argument value and nested object is checked against the whitelists
 below and the layers are constructed here, by the grader, from plain values. A Lambda layer, a
 custom class or an object the grader does not know is refused with a message that names it.
+Every argument is checked for its type and range (layer_args.py), and a model is refused before
+any weight is allocated if its parameters, its largest layer output or its multiply-adds per image
+(model_cost.py) exceed the assignment's limits: the compute bound is what keeps the grader's own
+training, evaluation and prediction on the model within its time budget.
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ from typing import Any
 import keras
 import numpy as np
 
+from grader import layer_args, model_cost
+from grader.layer_args import shorten
+from grader.spec import Limits
+
 SAFE_LAYERS = (
     "InputLayer", "Dense", "Conv1D", "Conv2D", "Conv3D", "Conv2DTranspose", "DepthwiseConv2D",
     "SeparableConv2D", "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
@@ -23,24 +31,21 @@ SAFE_LAYERS = (
     "GaussianNoise", "BatchNormalization", "LayerNormalization", "Activation", "ReLU", "LeakyReLU",
     "ELU", "Softmax", "Rescaling", "ZeroPadding2D", "Cropping2D",
 )
-# Nested objects a layer argument may hold, by the Keras module that defines them.
-SAFE_OBJECTS = {
-    "keras.initializers": ("GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal",
-                           "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform", "TruncatedNormal",
-                           "Orthogonal", "VarianceScaling", "Identity"),
-    "keras.regularizers": ("L1", "L2", "L1L2", "OrthogonalRegularizer"),
-    "keras.constraints": ("MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm"),
-}
 # Activation functions referred to by their TensorFlow names (tf.nn.softmax is softmax_v2).
 ACTIVATION_ALIASES = {"softmax_v2": "softmax", "log_softmax_v2": "log_softmax", "swish": "silu", None: "linear"}
 ACTIVATIONS = ("linear", "relu", "relu6", "elu", "selu", "sigmoid", "hard_sigmoid", "tanh", "softmax",
                "log_softmax", "softplus", "softsign", "silu", "gelu", "leaky_relu", "exponential", "mish")
 _IGNORED_ARGS = ("name", "trainable", "dtype", "autocast", "build_config", "quantization_config")
+MAX_INPUT_RANK = 8
 _FOLDABLE = {"Activation": "activation", "ReLU": "relu", "Softmax": "softmax"}
 
 
 class ModelError(Exception):
     """A submitted model the grader cannot or will not rebuild; the message says which layer and why."""
+
+
+class TooCostly(ModelError):
+    """A well-formed model over the assignment's limits on layers, parameters, layer outputs or compute."""
 
 
 @dataclass(frozen=True)
@@ -73,17 +78,15 @@ def parse(config: Any) -> ParsedModel:
     """Validate a serialised Keras model and return its layers; raise ModelError if it is unsafe."""
     if not isinstance(config, dict):
         raise ModelError("the model's description is not a Keras config.")
-    kind = config.get("class_name")
-    body = config.get("config") or {}
-    if kind == "Sequential" and config.get("module") == "keras":
-        entries = body.get("layers") or []
-        layers, shape = _parse_entries(entries)
-    elif kind in ("Functional", "Model") and str(config.get("module", "")).startswith("keras"):
-        entries = _chain(body)
-        layers, shape = _parse_entries(entries)
+    kind, module = config.get("class_name"), config.get("module")
+    body = _mapping(config.get("config"), "the model's config")
+    if kind == "Sequential" and module == "keras":
+        layers, shape = _parse_entries(body.get("layers"))
+    elif kind in ("Functional", "Model") and isinstance(module, str) and module.startswith("keras"):
+        layers, shape = _parse_entries(_chain(body))
     else:
         raise ModelError(
-            f"the model is a {kind!r} ({config.get('module')}), a class of its own; the grader only rebuilds "
+            f"the model is a {shorten(kind)!r} ({shorten(module)}), a class of its own; the grader only rebuilds "
             "keras.Sequential models and functional keras.Model(inputs, outputs) built from Keras' own layers."
         )
     if not layers:
@@ -91,91 +94,106 @@ def parse(config: Any) -> ParsedModel:
     return ParsedModel(tuple(layers), shape)
 
 
+def _mapping(value: Any, what: str) -> dict:
+    """`value` if it is a dict (None counts as empty); ModelError otherwise."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ModelError(f"{what} is not a Keras config (a {type(value).__name__}, expected a mapping).")
+    return value
+
+
+def _sequence(value: Any, what: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ModelError(f"{what} is not a list (a {type(value).__name__}).")
+    return value
+
+
 def _chain(body: dict) -> list[dict]:
     """The layers of a functional model, if they form a single chain from input to output."""
-    entries = body.get("layers") or []
+    entries = _sequence(body.get("layers"), "the model's layers")
     previous = None
     for entry in entries:
-        inbound = entry.get("inbound_nodes") or []
+        entry = _mapping(entry, "a layer's description")
+        name = entry.get("name")
         sources = []
-        for node in inbound:
-            for arg in (node.get("args") or []) if isinstance(node, dict) else []:
-                history = arg.get("config", {}).get("keras_history") if isinstance(arg, dict) else None
-                if not history:
-                    raise ModelError(f"layer {entry.get('name')!r} takes inputs the grader cannot follow.")
+        for node in _sequence(entry.get("inbound_nodes"), f"layer {shorten(name)!r}'s inputs"):
+            for arg in _sequence(node.get("args"), "a node's inputs") if isinstance(node, dict) else []:
+                history = _mapping(arg.get("config"), "an input").get("keras_history") if isinstance(arg, dict) else None
+                if not isinstance(history, list) or not history:
+                    raise ModelError(f"layer {shorten(name)!r} takes inputs the grader cannot follow.")
                 sources.append(history[0])
         if previous is not None and sources != [previous]:
             raise ModelError(
-                f"layer {entry.get('name')!r} does not take its input from the layer before it; the grader "
+                f"layer {shorten(name)!r} does not take its input from the layer before it; the grader "
                 "accepts functional models that are a single chain of layers (no branches, no skips)."
             )
-        previous = entry.get("name")
+        previous = name
     return entries
 
 
-def _parse_entries(entries: list) -> tuple[list[Layer], tuple | None]:
+def _parse_entries(entries: Any) -> tuple[list[Layer], tuple | None]:
     layers: list[Layer] = []
     shape = None
-    for entry in entries:
+    for entry in _sequence(entries, "the model's layers"):
         if not isinstance(entry, dict):
             raise ModelError("a layer's description is not a Keras config.")
         kind, module = entry.get("class_name"), entry.get("module")
-        body = entry.get("config") or {}
-        name = str(body.get("name", "?"))
+        body = _mapping(entry.get("config"), "a layer's config")
+        name = shorten(body.get("name", "?"))
         if kind == "Sequential" and module == "keras":
-            inner, inner_shape = _parse_entries(body.get("layers") or [])
+            inner, inner_shape = _parse_entries(body.get("layers"))
             layers.extend(inner)
             shape = shape or inner_shape
             continue
         if kind not in SAFE_LAYERS or module != "keras.layers" or entry.get("registered_name") not in (None, kind):
             why = "a Lambda layer runs arbitrary code" if kind == "Lambda" else "it is not one of Keras' built-in layers"
             raise ModelError(
-                f"layer {name!r} is a {kind} ({module}); the grader cannot rebuild it safely because {why}. "
-                f"Use Keras' own layers ({', '.join(SAFE_LAYERS[1:8])}, ...)."
+                f"layer {name!r} is a {shorten(kind)} ({shorten(module)}); the grader cannot rebuild it safely "
+                f"because {why}. Use Keras' own layers ({', '.join(SAFE_LAYERS[1:8])}, ...)."
             )
         if kind == "InputLayer":
-            batch_shape = body.get("batch_shape") or body.get("batch_input_shape")
-            shape = tuple(batch_shape[1:]) if batch_shape else None
+            shape = _input_shape(body.get("batch_shape") or body.get("batch_input_shape"), name)
             continue
-        if shape is None and isinstance(entry.get("build_config"), dict):
-            built = entry["build_config"].get("input_shape")
-            if isinstance(built, list) and layers == []:
-                shape = tuple(built[1:])
-        args = {k: _clean(kind, name, k, v) for k, v in body.items() if k not in _IGNORED_ARGS}
-        layers.append(Layer(kind, args, name))
+        build_config = entry.get("build_config")
+        if shape is None and not layers and isinstance(build_config, dict):
+            shape = _input_shape(build_config.get("input_shape"), name)
+        layers.append(Layer(kind, _arguments(kind, name, body), name))
     return layers, shape
 
 
-def _clean(kind: str, layer: str, key: str, value: Any) -> Any:
-    where = f"layer {layer!r} ({kind}), argument {key}"
-    if key == "activation" or (kind == "Activation" and key == "activation"):
-        return canonical_activation(value, where)
-    if value is None or isinstance(value, (bool, int, float)):
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ModelError(f"{where} is {value}; expected a finite number.")
-        return value
-    if isinstance(value, str):
-        return value[:100]
-    if isinstance(value, list):
-        return tuple(_clean(kind, layer, key, v) for v in value)
-    if isinstance(value, dict):
-        module, name = value.get("module"), value.get("class_name")
-        if module == "keras" and name == "DTypePolicy":
-            return None
-        if name in SAFE_OBJECTS.get(module, ()) and value.get("registered_name") in (None, name):
-            config = value.get("config") or {}
-            if not isinstance(config, dict):
-                raise ModelError(f"{where} holds a malformed {name}.")
-            return {"module": module, "class_name": name,
-                    "config": {k: _clean(kind, layer, key, v) for k, v in config.items()}}
-        raise ModelError(f"{where} holds a {name} object from {module}, which the grader does not rebuild; "
-                         "use one of Keras' built-in initializers, regularizers or constraints.")
-    raise ModelError(f"{where} has a value of an unexpected type.")
+def _input_shape(batch_shape: Any, layer: str) -> tuple[int | None, ...] | None:
+    """The shape of one input (batch axis dropped) from a config's batch shape, checked to be a few sizes."""
+    if batch_shape is None:
+        return None
+    if not isinstance(batch_shape, list) or not 1 <= len(batch_shape) <= MAX_INPUT_RANK + 1 or not all(
+            d is None or (isinstance(d, int) and not isinstance(d, bool) and 0 < d <= layer_args.MAX_DIM)
+            for d in batch_shape):
+        raise ModelError(f"layer {layer!r} declares the input shape {shorten(batch_shape)}; expected a few "
+                         "positive sizes such as (28, 28, 1).")
+    return tuple(batch_shape[1:])
+
+
+def _arguments(kind: str, name: str, body: dict) -> dict[str, Any]:
+    """The layer's constructor arguments, each validated; ModelError names the first one refused."""
+    where = f"layer {name!r} ({kind})"
+    args = {k: v for k, v in body.items() if k not in _IGNORED_ARGS}
+    activation = {}
+    if "activation" in args and kind in layer_args.HAS_ACTIVATION:
+        activation = {"activation": canonical_activation(args.pop("activation"), f"{where}, argument activation")}
+    elif kind == "Activation":
+        raise ModelError(f"{where} has no activation; name one, e.g. Activation('relu').")
+    try:
+        return {**layer_args.layer_arguments(kind, args, where), **activation}
+    except layer_args.ArgumentError as exc:
+        raise ModelError(str(exc)) from None
 
 
 def canonical_activation(value: Any, where: str = "activation") -> str:
     """The Keras name of an activation given as a name or a serialised function (tf.nn.relu...)."""
-    if isinstance(value, dict) and value.get("class_name") == "function" and value.get("module") in ("builtins", "keras.activations", "keras.src.activations.activations", "tensorflow.python.ops.nn_ops", "tensorflow.python.ops.gen_nn_ops"):
+    if isinstance(value, dict) and value.get("class_name") == "function" and value.get("module") in _ACTIVATION_MODULES:
         value = value.get("config")
     if value is None or isinstance(value, str):
         name = ACTIVATION_ALIASES.get(value, value)
@@ -184,31 +202,74 @@ def canonical_activation(value: Any, where: str = "activation") -> str:
     raise ModelError(f"{where} is {_show(value)}, which is not one of Keras' activations ({', '.join(ACTIVATIONS)}).")
 
 
-def build(layers: tuple[Layer, ...], input_shape: tuple[int, ...], *, max_params: int, max_activations: int) -> keras.Model:
-    """Construct a Sequential model from validated layers, refusing ones over the size limits."""
-    constructed = []
+_ACTIVATION_MODULES = ("builtins", "keras.activations", "keras.src.activations.activations",
+                       "tensorflow.python.ops.nn_ops", "tensorflow.python.ops.gen_nn_ops")
+
+
+# -- building --------------------------------------------------------------------------------------
+
+def build(layers: tuple[Layer, ...], input_shape: tuple[int, ...], limits: Limits) -> keras.Model:
+    """Construct a Sequential model from validated layers, refusing one over the limits before allocating it."""
+    if len(layers) > limits.max_layers:
+        raise TooCostly(f"the model has {len(layers):,} layers, more than the {limits.max_layers:,} the grader "
+                         "rebuilds; a digit classifier needs a handful. Remove layers.")
+    constructed, costs = [], []
     shape: tuple = (None, *input_shape)
-    params = 0
     for layer in layers:
-        try:
-            instance = _construct(layer)
-            out = tuple(instance.compute_output_shape(shape))
-        except ModelError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - Keras rejects bad arguments with many types
-            raise ModelError(f"layer {layer.name!r} {layer.describe()} cannot be built on input of shape {shape}: {exc}") from None
-        params += _estimate_params(layer, shape, out)
-        size = math.prod(d for d in out[1:] if d is not None)
-        if params > max_params:
-            raise ModelError(f"the model has more than {max_params:,} parameters by layer {layer.name!r}; "
-                             "the grader trains models up to that size. Use fewer units or filters.")
-        if size > max_activations:
-            raise ModelError(f"layer {layer.name!r} outputs {size:,} values per image, more than the "
-                             f"{max_activations:,} the grader allows; use fewer filters or more pooling.")
+        instance, out, cost = _shaped(layer, shape)
+        costs.append(cost)
+        _check_size(layer, out, sum(c.params for c in costs), limits)
         constructed.append(instance)
         shape = out
-    model = keras.Sequential([keras.Input(shape=tuple(input_shape)), *constructed])
-    return model
+    _check_compute(layers, costs, limits)
+    return keras.Sequential([keras.Input(shape=tuple(input_shape)), *constructed])
+
+
+def cost(layers: tuple[Layer, ...], input_shape: tuple[int, ...]) -> model_cost.Cost:
+    """Parameters and multiply-adds per image of a model of validated `layers`, without building it."""
+    shape: tuple = (None, *input_shape)
+    params = macs = 0
+    for layer in layers:
+        _, shape, one = _shaped(layer, shape)
+        params, macs = params + one.params, macs + one.macs
+    return model_cost.Cost(params, macs)
+
+
+def _shaped(layer: Layer, shape: tuple) -> tuple[keras.layers.Layer, tuple, model_cost.Cost]:
+    """The layer constructed (no weights yet), its output shape on `shape`, and its cost."""
+    try:
+        instance = _construct(layer)
+        out = tuple(instance.compute_output_shape(shape))
+        return instance, out, model_cost.layer_cost(layer.class_name, layer.args, shape, out)
+    except ModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Keras rejects bad arguments with many types
+        raise ModelError(f"layer {layer.name!r} {layer.describe()} cannot be built on input of shape {shape}: "
+                         f"{shorten(str(exc), 300)}") from None
+
+
+def _check_size(layer: Layer, out: tuple, params: int, limits: Limits) -> None:
+    if params > limits.max_params:
+        raise TooCostly(f"the model has {params:,} parameters by layer {layer.name!r} {layer.describe()}, more than "
+                         f"the {limits.max_params:,} the grader agrees to train. Use fewer units or filters, or pool "
+                         "before Flatten.")
+    values = model_cost.size(out)
+    if values > limits.max_activations:
+        raise TooCostly(f"layer {layer.name!r} {layer.describe()} outputs {values:,} values per image, more than the "
+                         f"{limits.max_activations:,} the grader allows; use fewer filters or more pooling.")
+
+
+def _check_compute(layers: tuple[Layer, ...], costs: list[model_cost.Cost], limits: Limits) -> None:
+    macs = sum(c.macs for c in costs)
+    if macs <= limits.max_macs:
+        return
+    worst = max(range(len(costs)), key=lambda i: costs[i].macs)
+    raise TooCostly(
+        f"the model needs {macs:,} multiply-adds per image (layer {layers[worst].name!r} "
+        f"{layers[worst].describe()} alone {costs[worst].macs:,}), more than the {limits.max_macs:,} the grader "
+        "allows, so it could not be trained and tested within the time budget. Use fewer or smaller layers: "
+        "smaller kernels and pool sizes, fewer filters, strides or pooling early."
+    )
 
 
 def _construct(layer: Layer) -> keras.layers.Layer:
@@ -218,25 +279,13 @@ def _construct(layer: Layer) -> keras.layers.Layer:
 
 
 def _materialise(value: Any) -> Any:
+    """A validated argument as Keras takes it: nested objects (initializers...) constructed here."""
+    if isinstance(value, dict) and "class_name" not in value:
+        return {k: _materialise(v) for k, v in value.items()}
     if isinstance(value, dict):
         module = getattr(keras, value["module"].split(".")[1])
         return getattr(module, value["class_name"])(**{k: _materialise(v) for k, v in value["config"].items()})
     return value
-
-
-def _estimate_params(layer: Layer, shape_in: tuple, shape_out: tuple) -> int:
-    """Parameters a layer will create, computed before it allocates any."""
-    a = layer.args
-    channels = shape_in[-1] or 1
-    if layer.class_name == "Dense":
-        return channels * int(a.get("units", 0)) + int(a.get("units", 0))
-    if "filters" in a:
-        kernel = a.get("kernel_size") or (1,)
-        kernel = kernel if isinstance(kernel, tuple) else (kernel,)
-        return math.prod(int(k) for k in kernel) * channels * int(a["filters"]) + int(a["filters"])
-    if layer.class_name in ("BatchNormalization", "LayerNormalization", "DepthwiseConv2D"):
-        return 4 * channels * 9
-    return 0
 
 
 # -- comparison ------------------------------------------------------------------------------------
@@ -334,11 +383,12 @@ def _equal(a: Any, b: Any) -> bool:
 
 
 def _show(value: Any) -> str:
+    """A value as a message shows it, never longer than a line."""
     if isinstance(value, tuple):
-        return "(" + ", ".join(_show(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+        return shorten("(" + ", ".join(_show(v) for v in value[:20]) + ("," if len(value) == 1 else "") + ")")
     if isinstance(value, dict):
-        return str(value.get("class_name", "object"))
-    return str(value)
+        return shorten(str(value.get("class_name", "object")))
+    return shorten(value if isinstance(value, str) else str(value))
 
 
 def summary(model: keras.Model) -> list[dict[str, Any]]:

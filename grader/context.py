@@ -45,9 +45,7 @@ class Context:
 
     def build(self, layers: tuple[architecture.Layer, ...]):
         """A keras model of `layers` on the model check's input shape, within the assignment's size limits."""
-        limits = self.assignment.limits
-        return architecture.build(layers, tuple(self.model_check.params["input_shape"]), max_params=limits.max_params,
-                                  max_activations=limits.max_activations)
+        return architecture.build(layers, tuple(self.model_check.params["input_shape"]), self.assignment.limits)
 
     def prepare(self, images: np.ndarray, steps: list[str] | tuple[str, ...]) -> np.ndarray:
         """Apply the reference solution's functions to a copy of `images`."""

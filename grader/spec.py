@@ -33,6 +33,8 @@ class Limits:
     file_mb: int = 16
     max_params: int = 3_000_000
     max_activations: int = 200_000
+    max_macs: int = 25_000_000
+    max_layers: int = 100
 
 
 @dataclass(frozen=True)

@@ -59,8 +59,7 @@ def train(layers: tuple[architecture.Layer, ...], settings: CompileSettings, x_t
     """Build, compile, train within the budget and evaluate on the held-out test split."""
     started = time.monotonic()
     seed_everything(training.seed)
-    model = architecture.build(layers, tuple(x_train.shape[1:]), max_params=limits.max_params,
-                               max_activations=limits.max_activations)
+    model = architecture.build(layers, tuple(x_train.shape[1:]), limits)
     model.compile(**settings.build())
     budget = _Budget(training.max_seconds)
     fitted = model.fit(x_train, y_train, epochs=training.epochs, batch_size=training.batch_size, shuffle=True,

@@ -13,6 +13,7 @@ import numpy as np
 
 from grader.checks.common import from_error
 from grader.context import Context
+from grader.layer_args import shorten
 from grader.results import CheckResult
 from grader.runner import SubmissionError
 from grader.spec import CheckSpec
@@ -52,7 +53,7 @@ def diagnose(name: str, got: np.ndarray | None, expected: np.ndarray, given: np.
     """Every way `got` differs from `expected`, as (code, sentence) pairs, most telling first."""
     problems: list[tuple[str, str]] = []
     if got is None:
-        return [("not_array", f"{name}() returned {header.get('returned', 'something')} instead of a numeric array; "
+        return [("not_array", f"{name}() returned {shorten(header.get('returned', 'something'))} instead of a numeric array; "
                               f"expected an array of shape {expected.shape}.")]
     if got.shape != expected.shape:
         problems.append(_shape_problem(name, got, expected, given))

@@ -9,6 +9,7 @@ import keras
 from grader import architecture, compilation
 from grader.checks.common import from_error
 from grader.context import Context
+from grader.layer_args import shorten
 from grader.results import CheckResult
 from grader.runner import SubmissionError
 from grader.spec import CheckSpec
@@ -33,7 +34,7 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
         return from_error(check, error).timed(time.monotonic() - started)
     header = reply.header
     if "compiled" not in header:
-        return _fail(check, started, f"{fn}() returned {header.get('returned')}; expected the compiled model (or None after "
+        return _fail(check, started, f"{fn}() returned {shorten(header.get('returned'))}; expected the compiled model (or None after "
                                      "compiling it in place).", "End compile_model with `return model`.")
     if not header["compiled"]:
         return _fail(check, started, f"{fn}() did not compile the model.",

@@ -8,6 +8,7 @@ from dataclasses import asdict
 from grader import architecture
 from grader.checks.common import from_error
 from grader.context import Context
+from grader.layer_args import shorten
 from grader.results import CheckResult
 from grader.runner import SubmissionError
 from grader.spec import CheckSpec
@@ -25,7 +26,7 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
         ctx.state["model_error"] = f"{fn}() failed: {error.message}"
         return from_error(check, error).timed(time.monotonic() - started)
     if "config" not in reply.header:
-        message = (f"{fn}() returned {reply.header.get('returned')}; expected a keras.Model "
+        message = (f"{fn}() returned {shorten(reply.header.get('returned'))}; expected a keras.Model "
                    "such as keras.Sequential([...]).")
         ctx.state["model_error"] = message
         return CheckResult.failed(check.name, check.points, message, hint="End build_model with `return model`.",
@@ -38,9 +39,11 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     except architecture.ModelError as error:
         message = f"The grader cannot rebuild the model from {fn}(): {error}"
         ctx.state["model_error"] = message
+        hint = ("Make the model smaller: fewer layers, units or filters, and pooling before Flatten."
+                if isinstance(error, architecture.TooCostly) else
+                "Build the model from Keras' own layers only: no Lambda layers, no custom classes.")
         return CheckResult.failed(check.name, check.points, message, fault="unsafe", visibility=check.visibility,
-                                  hint="Build the model from Keras' own layers only: no Lambda layers, no custom classes."
-                                  ).timed(time.monotonic() - started)
+                                  hint=hint).timed(time.monotonic() - started)
     ctx.state["model"] = parsed
     rows = architecture.compare(expected, architecture.fold_activations(parsed.layers))
     layers = architecture.summary(model)

@@ -16,6 +16,7 @@ import numpy as np
 from grader import training
 from grader.checks.common import from_error
 from grader.context import Context
+from grader.layer_args import shorten
 from grader.results import CheckResult
 from grader.runner import SubmissionError
 from grader.spec import CheckSpec
@@ -80,7 +81,7 @@ def _compare(fn: str, got: np.ndarray | None, probs: np.ndarray, header: dict) -
     n, classes = probs.shape
     expected = np.argmax(probs, axis=1)
     if got is None:
-        return [f"{fn}() returned {header.get('returned')}; expected an int array of shape ({n},)."], "Return np.argmax(probabilities, axis=1)."
+        return [f"{fn}() returned {shorten(header.get('returned'))}; expected an int array of shape ({n},)."], "Return np.argmax(probabilities, axis=1)."
     if got.shape == probs.shape:
         return [f"{fn}() returned the probabilities, shape {got.shape}; expected one digit per image, shape ({n},)."], \
             "Take the index of the largest probability: np.argmax(model.predict(images), axis=1)."

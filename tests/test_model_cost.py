@@ -1,0 +1,85 @@
+"""Parameter and multiply-add counts computed before a model exists, checked against Keras' own counts."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import pytest
+
+from grader import architecture as arch
+from grader import model_cost
+
+# (layer, input shape of one image): every whitelisted layer kind, with the arguments that change its size.
+CASES = [
+    (lambda: keras.layers.Dense(7), (5,)),
+    (lambda: keras.layers.Dense(7, use_bias=False), (4, 6)),
+    (lambda: keras.layers.Conv1D(4, 3, padding="causal"), (10, 3)),
+    (lambda: keras.layers.Conv1D(6, 3, groups=3), (10, 3)),
+    (lambda: keras.layers.Conv2D(5, (3, 2), strides=2), (9, 9, 3)),
+    (lambda: keras.layers.Conv2D(8, 3, groups=4, use_bias=False), (9, 9, 4)),
+    (lambda: keras.layers.Conv2D(4, 3, dilation_rate=2, padding="same"), (9, 9, 2)),
+    (lambda: keras.layers.Conv3D(3, 2), (4, 5, 6, 2)),
+    (lambda: keras.layers.Conv2DTranspose(4, 3, strides=2), (6, 6, 3)),
+    (lambda: keras.layers.Conv2DTranspose(4, (2, 3), use_bias=False), (6, 6, 3)),
+    (lambda: keras.layers.DepthwiseConv2D(3), (9, 9, 3)),
+    (lambda: keras.layers.DepthwiseConv2D(3, depth_multiplier=5, use_bias=False), (9, 9, 3)),
+    (lambda: keras.layers.SeparableConv2D(4, 3), (9, 9, 3)),
+    (lambda: keras.layers.SeparableConv2D(4, (3, 2), depth_multiplier=7), (9, 9, 3)),
+    (lambda: keras.layers.BatchNormalization(), (5, 5, 3)),
+    (lambda: keras.layers.BatchNormalization(axis=1, center=False), (5, 6, 3)),
+    (lambda: keras.layers.BatchNormalization(renorm=True, scale=False), (7,)),
+    (lambda: keras.layers.LayerNormalization(), (5, 5, 3)),
+    (lambda: keras.layers.LayerNormalization(axis=[1, 3], center=False), (5, 6, 3)),
+    (lambda: keras.layers.MaxPooling1D(3), (10, 2)),
+    (lambda: keras.layers.MaxPooling2D(), (8, 8, 2)),
+    (lambda: keras.layers.AveragePooling1D(2), (10, 2)),
+    (lambda: keras.layers.AveragePooling2D(3, strides=1, padding="same"), (8, 8, 2)),
+    (lambda: keras.layers.GlobalMaxPooling2D(), (8, 8, 2)),
+    (lambda: keras.layers.GlobalAveragePooling2D(keepdims=True), (8, 8, 2)),
+    (lambda: keras.layers.Flatten(), (4, 4, 2)),
+    (lambda: keras.layers.Reshape((-1, 4)), (4, 4, 2)),
+    (lambda: keras.layers.Dropout(0.3), (6,)),
+    (lambda: keras.layers.SpatialDropout2D(0.3), (4, 4, 2)),
+    (lambda: keras.layers.GaussianNoise(0.1), (6,)),
+    (lambda: keras.layers.Activation("relu"), (6,)),
+    (lambda: keras.layers.ReLU(max_value=6.0), (6,)),
+    (lambda: keras.layers.LeakyReLU(0.2), (6,)),
+    (lambda: keras.layers.ELU(), (6,)),
+    (lambda: keras.layers.Softmax(), (6,)),
+    (lambda: keras.layers.Rescaling(1 / 255), (4, 4, 1)),
+    (lambda: keras.layers.ZeroPadding2D(((1, 2), (0, 3))), (4, 4, 1)),
+    (lambda: keras.layers.Cropping2D(1), (4, 4, 1)),
+]
+
+
+def _parsed(layer: keras.layers.Layer, shape: tuple) -> tuple[keras.Model, arch.ParsedModel]:
+    model = keras.Sequential([keras.Input(shape), layer])
+    return model, arch.parse(json.loads(json.dumps(keras.saving.serialize_keras_object(model))))
+
+
+@pytest.mark.parametrize("make, shape", CASES, ids=lambda v: "" if isinstance(v, tuple) else None)
+def test_parameter_counts_equal_keras_own(make, shape) -> None:
+    model, parsed = _parsed(make(), shape)
+    assert arch.cost(parsed.layers, shape).params == model.count_params()
+
+
+def test_every_whitelisted_layer_has_a_cost_rule_and_a_case() -> None:
+    kinds = set(arch.SAFE_LAYERS) - {"InputLayer"}
+    assert kinds <= set(model_cost.RULES)
+    assert kinds <= {type(make()).__name__ for make, _ in CASES}
+
+
+def test_multiply_adds_count_kernels_at_every_output_position() -> None:
+    _, conv = _parsed(keras.layers.Conv2D(28, 3), (28, 28, 1))
+    assert arch.cost(conv.layers, (28, 28, 1)).macs == 26 * 26 * 28 * 9
+    _, dense = _parsed(keras.layers.Dense(10, activation="relu"), (128,))
+    assert arch.cost(dense.layers, (128,)).macs == 128 * 10 + 10  # and the activation on each output
+    _, pool = _parsed(keras.layers.MaxPooling2D(28, strides=1, padding="same"), (28, 28, 2))
+    assert arch.cost(pool.layers, (28, 28, 2)).macs == 28 * 28 * 2 * 28 * 28
+
+
+def test_grouped_convolutions_whose_channels_do_not_divide_are_refused() -> None:
+    layer = arch.Layer("Conv2D", {"filters": 4, "kernel_size": 3, "groups": 2}, "conv")
+    with pytest.raises(arch.ModelError, match="groups=2"):
+        arch.cost((layer,), (9, 9, 3))
