@@ -21,7 +21,7 @@ import keras
 import numpy as np
 
 from grader import layer_args, model_cost
-from grader.layer_args import shorten
+from grader.bounds import shorten
 from grader.spec import Limits
 
 SAFE_LAYERS = (

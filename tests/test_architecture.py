@@ -217,6 +217,7 @@ def test_a_constant_initializer_may_hold_a_number_but_not_weights() -> None:
     ("kernel_constraint", {"module": "keras.constraints", "class_name": "MaxNorm", "config": {"axis": list(range(9))}},
      "9 entries"),
     ("bias_initializer", "made_up_initializer", "built-in initializers"),
+    ("bias_initializer", {"module": "keras.initializers", "class_name": ["Zeros"], "config": {}}, "does not rebuild"),
 ])
 def test_every_argument_is_checked_for_its_type_and_range(key, value, words) -> None:
     config = _sequential(keras.layers.Flatten(), keras.layers.Dense(10))

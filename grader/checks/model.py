@@ -6,9 +6,9 @@ import time
 from dataclasses import asdict
 
 from grader import architecture
+from grader.bounds import shorten
 from grader.checks.common import from_error
 from grader.context import Context
-from grader.layer_args import shorten
 from grader.results import CheckResult
 from grader.runner import SubmissionError
 from grader.spec import CheckSpec

@@ -14,9 +14,9 @@ import keras
 import numpy as np
 
 from grader import training
+from grader.bounds import shorten
 from grader.checks.common import from_error
 from grader.context import Context
-from grader.layer_args import shorten
 from grader.results import CheckResult
 from grader.runner import SubmissionError
 from grader.spec import CheckSpec
