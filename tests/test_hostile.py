@@ -273,9 +273,10 @@ _attempt("import the grader's reference loader", lambda: __import__("grader.cont
 @pytest.fixture(scope="module")
 def data_theft(tmp_path_factory, grade_here, fast_digits) -> dict[str, Any]:
     require("landlock")
-    found = importlib.util.find_spec(fast_digits.data.bundled_package)
+    (sample,) = [source for source in fast_digits.data.sources if source.kind == "package"]
+    found = importlib.util.find_spec(sample.package)
     package = Path(list(found.submodule_search_locations)[0])
-    bundled = package / fast_digits.data.bundled_resource
+    bundled = package / sample.resource
     # KERAS_HOME inside the venv, which the sandbox may read: only the grader's carve-out keeps its datasets/ hidden.
     keras_home = Path(tempfile.mkdtemp(prefix=".hostile-keras-home-", dir=sys.prefix))
     try:

@@ -15,7 +15,9 @@ def test_the_digits_spec_describes_the_exercise(digits: spec.Assignment) -> None
     assert digits.max_score == 10
     assert digits.solution.is_file() and digits.template.name == "digits.py"
     assert digits.check("accuracy").params["min_accuracy"] < 0.888  # under the calibrated lowest reference accuracy
-    assert digits.data.keras_cache_sha256.startswith("731c5ac6")
+    assert [source.kind for source in digits.data.sources] == ["keras_cache", "package"]
+    assert digits.data.sources[0].digests() == {"mnist.npz": digits.data.sources[0].sha256[0][1]}
+    assert digits.data.sources[0].sha256[0][1].startswith("731c5ac6")
 
 
 def test_a_spec_can_be_loaded_by_path(tmp_path: Path, digits: spec.Assignment) -> None:
