@@ -84,8 +84,8 @@ def _object(module: str) -> Validator:
                                 f"({', '.join(OBJECTS[module])}).")
         if not isinstance(config, dict):
             raise ArgumentError(f"{where} holds a malformed {name}.")
-        if name == "Constant" and isinstance(config.get("value"), list):
-            raise ArgumentError(f"{where} is a Constant holding a list of values; an initializer may hold single "
+        if name == "Constant" and isinstance(config.get("value"), (list, dict)):  # a list, or a numpy array
+            raise ArgumentError(f"{where} is a Constant holding an array of values; an initializer may hold single "
                                 "numbers only, since the grader trains the weights itself. Use e.g. Constant(0.1).")
         return {"module": module, "class_name": name,
                 "config": arguments(config, OBJECTS[module][name], f"{where} ({name})")}

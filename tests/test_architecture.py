@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import keras
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -197,7 +198,11 @@ def test_a_constant_initializer_may_hold_a_number_but_not_weights() -> None:
     model = arch.build(arch.parse(config).layers, (28, 28, 1), LIMITS)
     assert float(model.layers[-1].kernel.numpy()[0, 0]) == 0.5
     _layer_config(config, 1)["kernel_initializer"]["config"]["value"] = [[0.1] * 10] * 784  # smuggled weights
-    with pytest.raises(arch.ModelError, match="Constant holding a list of values"):
+    with pytest.raises(arch.ModelError, match="Constant holding an array of values"):
+        arch.parse(config)
+    smuggled = keras.initializers.Constant(np.full((784, 10), 0.1, dtype="float32"))  # serialised as __numpy__
+    config = _sequential(keras.layers.Flatten(), keras.layers.Dense(10, kernel_initializer=smuggled))
+    with pytest.raises(arch.ModelError, match="Constant holding an array of values"):
         arch.parse(config)
 
 

@@ -37,7 +37,8 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
         parsed = architecture.parse(reply.header["config"])
         model = ctx.build(parsed.layers)
     except architecture.ModelError as error:
-        message = f"The grader cannot rebuild the model from {fn}(): {error}"
+        verb = "will not train" if isinstance(error, architecture.TooCostly) else "cannot rebuild"
+        message = f"The grader {verb} the model from {fn}(): {error}"
         ctx.state["model_error"] = message
         hint = ("Make the model smaller: fewer layers, units or filters, and pooling before Flatten."
                 if isinstance(error, architecture.TooCostly) else

@@ -63,18 +63,20 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
 
 def _models(ctx: Context) -> tuple[list[tuple[str, keras.Model]], str]:
     trained = ctx.state.get("trained")
-    note = ""
-    if trained is not None:
-        layers = ctx.state["model"].layers
-        first = trained.model
+    if trained is not None and not trained.diverged:
+        layers, label, first, note = ctx.state["model"].layers, "trained", trained.model, ""
     else:
-        layers = ctx.expected_layers()
+        if trained is not None:  # a diverged model's outputs are NaN: there is no argmax to compare with
+            layers, label = ctx.state["model"].layers, "initialised"
+            note = " (Your model's training diverged, so predict was tested with freshly initialised weights.)"
+        else:
+            layers, label = ctx.expected_layers(), "expected"
+            note = " (Your own model could not be trained, so predict was tested with the expected model.)"
         training.seed_everything(ctx.assignment.training.seed)
         first = ctx.build(layers)
-        note = " (Your own model could not be trained, so predict was tested with the expected model.)"
     training.seed_everything(ctx.assignment.training.seed + 1)
     second = ctx.build(layers)
-    return [("trained" if trained is not None else "expected", first), ("re-initialised", second)], note
+    return [(label, first), ("re-initialised", second)], note
 
 
 def _compare(fn: str, got: np.ndarray | None, probs: np.ndarray, header: dict) -> tuple[list[str], str]:

@@ -38,6 +38,10 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     y_test = ctx.dataset.test_labels[:budget.test_samples].astype(np.int64)
     try:
         trained = training.train(parsed.layers, settings, x_train, y_train, x_test, y_test, budget, ctx.assignment.limits)
+    except training.OutOfTime as exc:
+        return blocked(check, f"The model was trained, but {exc}, so no accuracy could be measured.{note}",
+                       "Make the model smaller: fewer layers, units or filters, and pooling before Flatten.",
+                       fault="training")
     except Exception as exc:  # noqa: BLE001 - a submitted architecture can make Keras fail in many ways
         return blocked(check, f"Training the model failed: {type(exc).__name__}: {str(exc)[:500]}.{note}",
                        "Check that the model's last layer has one unit per class and that the loss fits integer labels.",
@@ -59,7 +63,12 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     }
     spent = f"{budget.epochs} epoch(s) on {trained.train_samples:,} images, batch {budget.batch_size}, seed {budget.seed}"
     stopped = f" Training was stopped at the {budget.max_seconds:g} s budget." if trained.stopped_early else ""
-    if trained.accuracy >= threshold:
+    if trained.diverged:
+        result = CheckResult.failed(check.name, check.points, _diverged(trained, settings, spent) + note,
+                                    hint="Use the optimizer's default learning rate (optimizer='adam' uses 0.001) or a "
+                                         "smaller one, and check that the images are normalised to [0, 1].",
+                                    visibility=check.visibility, extra={**extra, "diverged": trained.diverged})
+    elif trained.accuracy >= threshold:
         result = CheckResult.passed(check.name, check.points,
                                     f"Test accuracy {trained.accuracy:.4f} on {trained.test_samples:,} held-out images "
                                     f"(minimum {threshold:.2f}) after {spent}.{stopped}{note}",
@@ -72,3 +81,13 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
                                          "activation, a wrong loss or a too-small model trains poorly.",
                                     visibility=check.visibility, extra=extra)
     return result.timed(time.monotonic() - started)
+
+
+def _diverged(trained: training.Trained, settings: compilation.CompileSettings, spent: str) -> str:
+    """What happened when training diverged, and the usual cause: a learning rate far too large."""
+    rate = settings.optimizer_config.get("learning_rate")
+    rate_text = f"learning_rate={rate:g}" if isinstance(rate, (int, float)) else "its default learning rate"
+    return (f"Training diverged: {trained.diverged} ({spent}), so the model's outputs are not numbers and its test "
+            f"accuracy ({trained.accuracy:.4f}) means nothing. Expected a loss that stays finite and falls. This "
+            f"usually means the learning rate is far too large: the model was trained with {settings.optimizer}, "
+            f"{rate_text}.")
