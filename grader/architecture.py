@@ -222,7 +222,11 @@ def build(layers: tuple[Layer, ...], input_shape: tuple[int, ...], limits: Limit
         constructed.append(instance)
         shape = out
     _check_compute(layers, costs, limits)
-    return keras.Sequential([keras.Input(shape=tuple(input_shape)), *constructed])
+    try:
+        return keras.Sequential([keras.Input(shape=tuple(input_shape)), *constructed])
+    except Exception as exc:  # noqa: BLE001 - shape errors Keras finds only when it builds the layers
+        raise ModelError(f"the model cannot be built on input of shape {(None, *input_shape)}: "
+                         f"{shorten(str(exc), 300)}") from None
 
 
 def cost(layers: tuple[Layer, ...], input_shape: tuple[int, ...]) -> model_cost.Cost:
