@@ -1,6 +1,6 @@
 """Calibrate an assignment's accuracy threshold: train the reference model with several seeds.
 
-    python benchmarks/calibrate.py [--assignment digits] [--seeds 0 1 2 3 4] [--train-samples N]
+    python benchmarks/calibrate.py --assignment NAME [--seeds 0 1 2 3 4] [--train-samples N] [--epochs N]
 
 Prints the reference's test accuracy per seed and the lowest; set the spec's min_accuracy a safe
 margin under it and write the figures in the spec's comments.
@@ -23,20 +23,26 @@ from grader.data import load_dataset  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--assignment", default="digits")
+    parser.add_argument("--assignment", required=True, help="bundled name or path to an assignment.toml")
     parser.add_argument("--data")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--train-samples", type=int)
+    parser.add_argument("--epochs", type=int)
     args = parser.parse_args()
     task = spec.load(args.assignment)
     budget = task.training
     if args.train_samples:
         budget = dataclasses.replace(budget, train_samples=args.train_samples)
+    if args.epochs:
+        budget = dataclasses.replace(budget, epochs=args.epochs)
     data = load_dataset(args.data, task.data)
     reference = load_reference(task.solution)
     model_check = next(c for c in task.checks if c.kind == "model")
     layers = architecture.expected_layers(model_check.params["layers"])
-    settings = compilation.reference(budget.optimizer, budget.loss, budget.metrics)
+    # The reference settings, from_logits fitted to the expected model's output, as the training check does.
+    logits = architecture.fold_activations(layers)[-1].args.get("activation", "linear") == "linear"
+    settings = dataclasses.replace(compilation.reference(budget.optimizer, budget.loss, budget.metrics),
+                                   from_logits=logits)
 
     def prep(images):
         for step in budget.prepare:

@@ -6,7 +6,7 @@ import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,15 +15,41 @@ from grader.runner import Runner
 from grader import architecture
 from grader.spec import Assignment, CheckSpec, SpecError
 
+if TYPE_CHECKING:
+    import keras
+
+    from grader.compilation import CompileSettings
+    from grader.training import Trained
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """Why a later check has nothing to build on: the check that failed and what it said."""
+
+    check: str
+    reason: str
+
+
+@dataclass
+class Findings:
+    """What checks found that later checks build on; each field is set by one kind and read by others."""
+
+    model: architecture.ParsedModel | None = None  # model: the submission's layers, validated
+    built: keras.Model | None = None               # model: those layers, built by the grader
+    model_blocker: Blocker | None = None           # model: why there is no model to train
+    compile: CompileSettings | None = None         # compile: the submission's settings, when they passed
+    trained: Trained | None = None                 # training: the model the grader trained, and its accuracy
+
 
 @dataclass
 class Context:
-    """Shared by the checks of one submission; `state` carries results from one check to the next."""
+    """Shared by the checks of one submission; `found` carries typed results from one check to the next."""
 
     assignment: Assignment
     dataset: Dataset
     reference: ModuleType
     runner: Runner
+    found: Findings = field(default_factory=Findings)
     state: dict[str, Any] = field(default_factory=dict)
 
     def probe(self, split: str, count: int | None, prepare: list[str] | tuple[str, ...]) -> np.ndarray:

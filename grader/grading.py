@@ -14,13 +14,13 @@ from grader import isolation
 from grader.data import Dataset, load_dataset
 from grader.results import CheckResult, SubmissionResult
 from grader.runner import Runner, SubmissionError
-from grader.spec import Assignment, CheckSpec
+from grader.spec import CHECK_KINDS, Assignment, CheckSpec
 from grader.submission import (MalformedNotebook, SubmissionNotFound, SubmissionTooLarge, UnsafeSubmission, locate,
                                materialise, sandbox_files)
 from grader.zygote import Zygote
 
-# Check kinds and the module that runs each; imported lazily because they import Keras.
-KINDS = {"array": "array", "model": "model", "compile": "compile", "training": "training", "predict": "predict"}
+# Check kinds and the module of grader.checks that runs each; imported lazily because they import Keras.
+KINDS = {kind: kind for kind in CHECK_KINDS}
 
 
 def grade(submission: Path, assignment: Assignment, *, data: str | Path | None = None, keep_gpu: bool = False,

@@ -63,6 +63,7 @@ class Sandbox:
         self.group: cgroups.Group | None = None
         self.available = isolation.probe()
         self.isolation: dict[str, Any] = {}
+        self.output_dropped = 0  # characters the submission printed past output_kb, as the child counted them
 
     # -- life cycle ---------------------------------------------------------------------------
     def start(self) -> "Sandbox":
@@ -132,6 +133,8 @@ class Sandbox:
         """Send one request and wait at most `timeout` seconds for its answer."""
         if not self.alive:
             raise SandboxFault("crash", f"The sandbox had already stopped before {stage}")
+        if header.get("op") == "load":  # printing past output_kb is dropped by the child, never fatal
+            header = {**header, "output_chars": int(self.limits.output_kb) * 1024}
         try:
             protocol.send(self._to_child, header, arrays)
         except OSError as exc:
@@ -166,6 +169,9 @@ class Sandbox:
         except protocol.ProtocolError as exc:
             self._kill()
             raise SandboxFault("protocol", f"{stage} sent back data the grader cannot read ({exc})", self.output())
+        dropped = header.get("output_dropped")
+        if isinstance(dropped, int) and not isinstance(dropped, bool) and dropped > self.output_dropped:
+            self.output_dropped = dropped
         return Reply(header, arrays, time.monotonic() - started)
 
     def _fault(self, prefix: str, stage: str) -> SandboxFault:

@@ -12,7 +12,8 @@ from typing import Any
 from grader.data import DataSpec, DataError
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
-CHECK_KINDS = ("array", "model", "compile", "training", "predict")
+# Each kind is a mechanism, run by the module of grader.checks of the same name.
+CHECK_KINDS = ("array", "model", "compile", "training", "predict", "model_output", "values")
 
 
 class SpecError(Exception):
@@ -48,6 +49,7 @@ class Training:
     test_samples: int = 10000
     batch_size: int = 32
     max_seconds: float = 300
+    quick_train_samples: int = 0  # what a self-check (`grader check`) trains on; 0: as many as grading does
     optimizer: str = "Adam"
     loss: str = "sparse_categorical_crossentropy"
     metrics: tuple[str, ...] = ("accuracy",)

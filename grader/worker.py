@@ -21,6 +21,8 @@ import numpy as np
 from grader import protocol
 
 MAX_TEXT = 4000
+MAX_VALUES = 10_000  # items of a plain answer (the values op), all lists together
+DEFAULT_OUTPUT_CHARS = 1 << 20
 _GRADER_DIR = str(Path(__file__).resolve().parent)
 _SUBMISSION: dict[str, str] = {"dir": ""}
 # Bound before any submitted code runs, so that patching numpy does not change these answers.
@@ -42,7 +44,59 @@ def serve(read_fd: int, write_fd: int, versions: dict[str, str]) -> int:
         else:
             header, out = _guarded(handler, state, request, arrays)
         _flush()
+        if _OUTPUT.dropped:
+            header["output_dropped"] = _OUTPUT.dropped
         protocol.send(write_fd, header, out)
+
+
+class _OutputBudget:
+    """How much more the submission may print, and how much it printed past that (dropped, never fatal)."""
+
+    def __init__(self) -> None:
+        self.left = DEFAULT_OUTPUT_CHARS
+        self.dropped = 0
+
+
+_OUTPUT = _OutputBudget()
+
+
+class _BoundedStream:
+    """sys.stdout or sys.stderr for submitted code: writes within the shared budget go through, the rest are
+    counted and dropped, so printing is never what stops a submission (a file-size limit would make it fatal)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: Any) -> int:
+        text = text if isinstance(text, str) else str(text)
+        kept = text[:max(_OUTPUT.left, 0)]
+        _OUTPUT.left -= len(kept)
+        _OUTPUT.dropped += len(text) - len(kept)
+        if kept:
+            try:
+                self._stream.write(kept)
+            except (OSError, ValueError):
+                pass  # the log file is full or closed: printing still does not fail
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _bound_output(chars: int) -> None:
+    _OUTPUT.left = chars
+    if not isinstance(sys.stdout, _BoundedStream):
+        sys.stdout, sys.stderr = _BoundedStream(sys.stdout), _BoundedStream(sys.stderr)
 
 
 def _flush() -> None:
@@ -92,6 +146,8 @@ def describe(exc: BaseException) -> dict[str, Any]:
     own = [f for f in frames if _SUBMISSION["dir"] and f.filename.startswith(_SUBMISSION["dir"])]
     if own and not info.get("line"):
         info["line"] = own[-1].lineno
+    if own and own[0].name == "<module>":  # raised while the module's top-level code ran: that statement's line
+        info["top_line"], info["top_code"] = own[0].lineno, _text(own[0].line or "")[:200]
     if frames:
         info["traceback"] = "".join(traceback.format_list(frames[-8:]))[-MAX_TEXT:]
     return info
@@ -106,6 +162,7 @@ def _text(value: Any) -> str:
 
 
 def _load(state: dict, request: dict, arrays: dict) -> tuple[dict, dict]:
+    _bound_output(int(request.get("output_chars", DEFAULT_OUTPUT_CHARS)))
     path = Path(request["path"])
     _SUBMISSION["dir"] = str(path.parent)
     sys.path.insert(0, str(path.parent))
@@ -196,5 +253,31 @@ def _type_name(value: Any) -> str:
     return f"{kind.__module__}.{kind.__qualname__}" if kind.__module__ != "builtins" else kind.__qualname__
 
 
-HANDLERS: dict[str, Callable] = {"load": _load, "call": _call, "build": _build, "compile": _compile, "predict": _predict}
+def _values(state: dict, request: dict, arrays: dict) -> tuple[dict, dict]:
+    result = _function(state, request["function"])(*request.get("args", []))
+    header: dict[str, Any] = {"returned": _type_name(result)}
+    try:
+        header["value"] = _plain(result, [MAX_VALUES])
+    except (TypeError, ValueError):
+        pass  # not plain data: the grader is told its type only
+    return header, {}
+
+
+def _plain(value: Any, budget: list[int], depth: int = 0) -> Any:
+    """`value` as JSON data (str, int, float, bool, None, and lists of them, numpy arrays and scalars included),
+    at most MAX_VALUES items and 4 levels deep; TypeError or ValueError for anything else."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.dtype.kind in "biufU"):
+        return _plain(value.tolist(), budget, depth)
+    if isinstance(value, (list, tuple)) and depth < 4:
+        budget[0] -= len(value)
+        if budget[0] < 0:
+            raise ValueError("too many items")
+        return [_plain(item, budget, depth + 1) for item in value]
+    raise TypeError(type(value).__name__)
+
+
+HANDLERS: dict[str, Callable] = {"load": _load, "call": _call, "build": _build, "compile": _compile, "predict": _predict,
+                                 "values": _values}
 

@@ -41,8 +41,15 @@ def hog(x):
     return np.ones((1 << 28,), dtype=np.float64)  # 2 GB, written
 
 def flood(x):
-    while True:
+    for _ in range(200):  # 13 MB: past the 1 MB of output kept, and past the 2 MB file-size limit
         sys.stdout.write("y" * 65536)
+    print("and the rest", file=sys.stderr)
+    return x
+
+def big_file(x):
+    with open("big.bin", "wb") as handle:
+        while True:
+            handle.write(b"z" * 65536)
 
 def orphan(x):
     subprocess.Popen(["sleep", "1234.5"])
@@ -122,12 +129,21 @@ def test_a_memory_hog_is_stopped_at_the_memory_limit(box: Sandbox) -> None:
     assert "1024 MB" in str(fault.value)
 
 
-def test_a_flood_of_output_hits_the_file_size_limit(box: Sandbox) -> None:
+def test_a_flood_of_output_is_dropped_past_the_limit_and_is_not_fatal(box: Sandbox) -> None:
     reply = _call(box, "flood", timeout=20)
+    assert reply.header["ok"] is True and np.array_equal(reply.arrays["result"], [0, 1, 2])
+    kept = LIMITS.output_kb * 1024
+    assert (box.workdir / "output.log").stat().st_size <= kept + 4096
+    assert box.output_dropped == 200 * 65536 + len("and the rest\n") - kept
+    assert "cut" in box.output(limit=1000)
+    assert _call(box, "echo").header["ok"] is True  # the sandbox goes on answering
+
+
+def test_a_file_past_the_size_limit_is_refused(box: Sandbox) -> None:
+    reply = _call(box, "big_file", timeout=20)
     assert reply.header["ok"] is False
     assert "File too large" in reply.header["error"]["message"]
-    assert (box.workdir / "output.log").stat().st_size <= LIMITS.file_mb << 20
-    assert "cut" in box.output(limit=1000)
+    assert (box.workdir / "home" / "big.bin").stat().st_size <= LIMITS.file_mb << 20
 
 
 def _running(command: bytes) -> list[int]:
