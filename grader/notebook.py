@@ -227,6 +227,18 @@ def _keep(node: ast.stmt, defined: set[str]) -> bool:
     return False
 
 
+def keeps(node: ast.stmt, defined: set[str]) -> bool:
+    """Whether a module's top-level statement is an import, a definition or a constant (what a handed-in notebook
+    keeps, and what a module may hold at its top level without doing work when imported). `defined` starts as
+    `names_at_start()` and gathers the names kept statements define."""
+    return _keep(node, defined)
+
+
+def names_at_start() -> set[str]:
+    """The names a module may use at its top level before defining any: the builtins, __name__ and the like."""
+    return set(_ALWAYS_DEFINED)
+
+
 def _imports_the_grader(node: ast.Import | ast.ImportFrom) -> bool:
     package = __name__.split(".")[0]
     modules = [node.module or ""] if isinstance(node, ast.ImportFrom) else [alias.name for alias in node.names]

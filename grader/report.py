@@ -28,7 +28,7 @@ FAULTS = {
     "timeout": ("Time limit", "The code ran past this check's time limit and was stopped."),
     "crash": ("Crashed", "The process running the code ended before it answered."),
     "memory": ("Out of memory", "The code used more memory than allowed and was stopped."),
-    "output": ("Too much output", "The code printed or wrote more than allowed and was stopped."),
+    "output": ("Too much output", "The code wrote a file larger than allowed and was stopped."),
     "cpu": ("CPU limit", "The code used more CPU time than allowed and was stopped."),
     "syntax": ("Syntax error", "Python could not read the file, so none of it could run."),
     "import": ("Import error", "The file imports a module that is not available to the grader."),
@@ -68,14 +68,15 @@ def page(results: dict[str, Any], images: np.ndarray | None = None) -> dict[str,
     cause = _cause(checks, fixes)
     training_at = _find(tests, ("history", "min_accuracy"))
     training = _training(tests, checks, training_at, extra, cause)
+    names = [str(n) for n in extra.get("class_names") or []]
     return {
         "header": _header(results, extra, checks),
         "checks": checks,
         "fixes": fixes,
         "model": _model(tests, checks, cause),
         "training": training,
-        "predictions": _predictions(extra.get("predictions"), images, training, cause),
-        "printed": _printed(results.get("output") or ""),
+        "predictions": _predictions(extra.get("predictions"), images, training, cause, names),
+        "printed": _printed(results.get("output") or "", extra.get("output_dropped")),
         "reproducibility": _reproducibility(extra, tests, training_at),
     }
 
@@ -130,6 +131,7 @@ def _check(index: int, test: dict, module: str | None) -> dict[str, Any]:
         "duration": _number(data.get("duration")),
         "visibility": str(test.get("visibility") or "visible"),
         "has_layers": "diff" in data,
+        "waits_for": [str(n) for n in data.get("waits_for") or [] if isinstance(n, str)],
         "details": _clip(details, DETAILS_SHOWN),
         "details_clipped": len(details) > DETAILS_SHOWN,
         "relevant": _clip(relevant, DETAILS_SHOWN),
@@ -197,14 +199,15 @@ def _fixes(checks: list[dict]) -> list[dict[str, Any]]:
         group["checks"].append({"id": check["id"], "name": check["name"]})
         group["lost"] += check["max_score"] - check["score"]
     for group in groups:
-        group["waits_for"] = _culprits(checks, group["feedback"]) if group["blocked"] else []
+        first = next(c for c in checks if c["id"] == group["checks"][0]["id"])
+        group["waits_for"] = _culprits(checks, first["waits_for"]) if group["blocked"] else []
     return sorted(groups, key=lambda g: g["blocked"])
 
 
 def _cause(checks: list[dict], fixes: list[dict]) -> dict[str, Any]:
     """Why there may be no model to show: the check a blocked step waited for, or the one shared failure."""
     blocker = next((c for c in checks if not c["passed"] and c["fault"] in ("blocked", "training")), None)
-    waits = _culprits(checks, blocker["feedback"]) if blocker else []
+    waits = _culprits(checks, blocker["waits_for"]) if blocker else []
     if waits:
         return {"text": f"{', '.join(w['name'] for w in waits)} failed", "links": waits, "blocker": blocker}
     roots = [g for g in fixes if not g["blocked"]]
@@ -218,9 +221,9 @@ def _find(tests: list[dict], keys: tuple[str, ...]) -> int | None:
     return next((i for i, t in enumerate(tests) if any(k in (t.get("extra_data") or {}) for k in keys)), None)
 
 
-def _culprits(checks: list[dict], text: str) -> list[dict[str, str]]:
-    """The failed checks named in `text` as `name()`, e.g. the build step a blocked check waited for."""
-    return [{"id": c["id"], "name": c["name"]} for c in checks if not c["passed"] and f"{c['name']}()" in text]
+def _culprits(checks: list[dict], names: list[str]) -> list[dict[str, str]]:
+    """The failed checks among `names`, the checks a blocked check waited for (its extra_data's waits_for)."""
+    return [{"id": c["id"], "name": c["name"]} for c in checks if not c["passed"] and c["name"] in names]
 
 
 def _failed_links(checks: list[dict]) -> list[dict[str, str]]:
@@ -305,18 +308,24 @@ def _training(tests: list[dict], checks: list[dict], at: int | None, extra: dict
 
 # Predictions ------------------------------------------------------------------------------------
 
-def _predictions(predictions: dict | None, images: np.ndarray | None, training: dict, cause: dict) -> dict[str, Any]:
+def _predictions(predictions: dict | None, images: np.ndarray | None, training: dict, cause: dict,
+                 names: list[str]) -> dict[str, Any]:
     if not predictions:
         if training["available"] or cause["blocker"] is None:
             return {"available": False, "reason": "No predictions: these results hold none.", "links": []}
         return {"available": False, "links": [{"id": "training", "name": "Training"}],
                 "reason": "No predictions: no model was trained, so there is nothing to predict with."}
     pictures = _Pictures(images)
-    samples = [_prediction(p, pictures) for p in (predictions.get("samples") or [])[:SAMPLES_SHOWN]]
-    mistakes = [_prediction(p, pictures) for p in predictions.get("confident_mistakes") or []]
+    samples = [_prediction(p, pictures, names) for p in (predictions.get("samples") or [])[:SAMPLES_SHOWN]]
+    mistakes = [_prediction(p, pictures, names) for p in predictions.get("confident_mistakes") or []]
     return {"available": True, "pictures": images is not None, "samples": samples, "mistakes": mistakes,
             "sample_errors": sum(not s["correct"] for s in samples),
-            "confusion": _confusion(predictions.get("confusion") or [])}
+            "confusion": _confusion(predictions.get("confusion") or [], names)}
+
+
+def _name(label: Any, names: list[str]) -> str:
+    """A class as the spec names it (results' class_names), else its number."""
+    return names[label] if isinstance(label, int) and 0 <= label < len(names) else str(label)
 
 
 class _Pictures:
@@ -334,16 +343,17 @@ class _Pictures:
         return self.cache[index]
 
 
-def _prediction(row: dict, pictures: _Pictures) -> dict[str, Any]:
+def _prediction(row: dict, pictures: _Pictures, names: list[str]) -> dict[str, Any]:
     index = int(row.get("index", -1))
     predicted, label = row.get("predicted"), row.get("label")
     confidence = row.get("confidence")
-    return {"index": index, "predicted": predicted, "label": label, "correct": predicted == label,
+    return {"index": index, "predicted": _name(predicted, names), "label": _name(label, names),
+            "correct": predicted == label,
             "confidence": f"{100 * float(confidence):.0f}%" if isinstance(confidence, (int, float)) else "",
             "picture": pictures.get(index)}
 
 
-def _confusion(matrix: list[list[int]]) -> dict[str, Any] | None:
+def _confusion(matrix: list[list[int]], names: list[str]) -> dict[str, Any] | None:
     counts = np.asarray(matrix, dtype=float)
     if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.size == 0:
         return None
@@ -358,19 +368,22 @@ def _confusion(matrix: list[list[int]]) -> dict[str, Any] | None:
             cells.append({"count": int(count), "diagonal": true == predicted, "dark": share > 0.55,
                           "shade": round(shade, 2)})
         recall = f"{100 * row[true] / totals[true]:.0f}%" if totals[true] else "–"
-        rows.append({"label": true, "cells": cells, "total": int(totals[true]), "recall": recall})
+        rows.append({"label": _name(true, names), "cells": cells, "total": int(totals[true]), "recall": recall})
     off = [(int(counts[t, p]), t, p) for t in range(len(counts)) for p in range(len(counts)) if t != p and counts[t, p]]
-    worst = [{"label": t, "predicted": p, "count": c} for c, t, p in sorted(off, key=lambda x: (-x[0], x[1], x[2]))[:3]]
+    worst = [{"label": _name(t, names), "predicted": _name(p, names), "count": c}
+             for c, t, p in sorted(off, key=lambda x: (-x[0], x[1], x[2]))[:3]]
     total = counts.sum()
-    return {"classes": list(range(len(counts))), "rows": rows, "worst": worst,
+    return {"classes": [_name(c, names) for c in range(len(counts))], "rows": rows, "worst": worst,
             "accuracy": f"{100 * np.trace(counts) / total:.1f}%" if total else "–", "total": int(total)}
 
 
 # Printed output and reproducibility -------------------------------------------------------------
 
-def _printed(text: str) -> dict[str, Any]:
+def _printed(text: str, dropped: Any = None) -> dict[str, Any]:
+    """What was printed, as much as the page shows, and how much the sandbox dropped past its output limit."""
+    dropped = dropped if isinstance(dropped, int) and not isinstance(dropped, bool) and dropped > 0 else 0
     return {"text": text[:OUTPUT_SHOWN], "length": len(text), "clipped": len(text) > OUTPUT_SHOWN,
-            "shown": min(len(text), OUTPUT_SHOWN)}
+            "shown": min(len(text), OUTPUT_SHOWN), "dropped": dropped}
 
 
 def _reproducibility(extra: dict, tests: list[dict], training_at: int | None) -> dict[str, Any]:

@@ -136,7 +136,8 @@ def not_implemented_results() -> dict:
     checks.insert(4, CheckResult.failed(
         "accuracy", 3, "Could not train a model, so no accuracy could be measured. build_model() failed: not implemented "
                        "yet: build_model() raised NotImplementedError.",
-        hint="Fix build_model first; this check trains the model it returns.", fault="blocked"))
+        hint="Fix build_model first; this check trains the model it returns.", fault="blocked",
+        extra={"waits_for": ["build_model"]}))
     return _as_json(SubmissionResult("digits", "template", tuple(checks), 12.0, "", _extra()))
 
 
@@ -277,7 +278,7 @@ def test_predictions_mark_the_mistakes_and_count_the_confusions(dataset) -> None
     section = html.split('id="predictions"')[1].split('id="output"')[0]
     wrong = sum(p["predicted"] != p["label"] for p in predictions["samples"])
     assert 0 < wrong < 24
-    assert section.count('class="digit wrong"') == wrong + len(predictions["confident_mistakes"])
+    assert section.count('class="sample wrong"') == wrong + len(predictions["confident_mistakes"])
     assert section.count('src="data:image/png;base64,') == 24 + len(predictions["confident_mistakes"])
     assert "Most often confused:" in section
     assert section.count('class="diag') == 10
@@ -286,9 +287,9 @@ def test_predictions_mark_the_mistakes_and_count_the_confusions(dataset) -> None
 def test_without_images_the_predictions_say_the_pictures_are_unavailable(dataset) -> None:
     html = report.render(faulty_results(dataset.test_labels))
     section = html.split('id="predictions"')[1].split('id="output"')[0]
-    assert "Digit pictures unavailable" in section
+    assert "Pictures unavailable" in section
     assert "data:image/png" not in section
-    assert section.count('class="digit ') == 24 + 8  # the numbers are still there
+    assert section.count('class="sample ') == 24 + 8  # the numbers are still there
 
 
 def test_the_template_that_raises_everywhere() -> None:

@@ -31,6 +31,9 @@ def from_error(check: CheckSpec, error: SubmissionError, *, prefix: str = "", hi
     )
 
 
-def blocked(check: CheckSpec, reason: str, hint: str, fault: str | None = None) -> CheckResult:
-    """A zero-score result for a check that could not run because an earlier step failed."""
-    return CheckResult.failed(check.name, check.points, reason, hint=hint, visibility=check.visibility, fault=fault)
+def blocked(check: CheckSpec, reason: str, hint: str, fault: str | None = None,
+            waits_for: tuple[str, ...] = ()) -> CheckResult:
+    """A zero-score result for a check that could not run because an earlier step failed; `waits_for` names the
+    checks whose failure stopped it, for the report to link."""
+    return CheckResult.failed(check.name, check.points, reason, hint=hint, visibility=check.visibility, fault=fault,
+                              extra={"waits_for": list(waits_for)} if waits_for else {})
