@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import isolation as confinement
-from grader import outputs, passmark, spec, summary
+from grader import passmark, spec, summary
 from grader.passmark import PassMark
 
 
@@ -30,7 +30,7 @@ class Outcome:
 def run(*, submissions: list[Path], assignment: str = "digits", out: Path = Path("grading-out"),
         data: str | None = None, keep_gpu: bool = False, pass_mark: PassMark | None = None,
         github: bool = False, jobs: int | None = None, force: bool = False, shard: str | None = None,
-        progress: bool | None = None, isolation: str = "auto") -> list[Outcome]:
+        progress: bool | None = None, isolation: str = "auto", timings: bool = False) -> list[Outcome]:
     """Grade submissions and write their results.json and report.html.
 
     One submission is graded in this process and written to `out`; several (or a `shard` K/N of
@@ -38,11 +38,19 @@ def run(*, submissions: list[Path], assignment: str = "digits", out: Path = Path
     `out/index.html`, skipping those already graded with the same content and configuration
     unless `force`. With `github`, each result is also reported to GitHub Actions. `isolation` 'strict'
     raises IsolationError if this machine lacks a sandbox layer; 'auto' warns once on stderr and goes on.
+    With `timings` (one submission only), results.json's extra_data.timings holds how long each stage took.
     """
+    from grader import timings as clock
     from grader.errors import UsageError
 
-    task = spec.load(assignment)
-    confinement.announce(isolation)
+    if timings and (len(submissions) != 1 or shard is not None):
+        raise UsageError("--timings times the grading of one submission; give a single SUBMISSION and no --shard.")
+    if timings:
+        clock.ensure()
+    clock.started_up()
+    with clock.stage("set-up: the assignment and the isolation probe"):
+        task = spec.load(assignment)
+        confinement.announce(isolation)
     if pass_mark is not None:
         try:
             pass_mark.check_reachable(task.max_score)
@@ -52,7 +60,8 @@ def run(*, submissions: list[Path], assignment: str = "digits", out: Path = Path
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}; give the path of a submission.")
     if len(submissions) == 1 and shard is None:
-        graded = [(submissions[0], _grade_here(submissions[0], task, out=out, data=data, keep_gpu=keep_gpu))]
+        graded = [(submissions[0], _grade_here(submissions[0], task, out=out, data=data, keep_gpu=keep_gpu,
+                                               timings=timings))]
     else:
         graded = _grade_batch(submissions, task, out=out, data=data, keep_gpu=keep_gpu, jobs=jobs, force=force,
                               shard=shard, progress=progress)
@@ -71,21 +80,27 @@ def run(*, submissions: list[Path], assignment: str = "digits", out: Path = Path
 
 
 def _grade_here(submission: Path, task: spec.Assignment, *, out: Path, data: str | None,
-                keep_gpu: bool) -> tuple[dict[str, Any], dict[str, Path]]:
+                keep_gpu: bool, timings: bool = False) -> tuple[dict[str, Any], dict[str, Path]]:
+    from grader import timings as clock
     from grader.data import load_dataset
     from grader.grading import grade
     from grader.zygote import Zygote
 
     name = submission.stem if submission.is_file() else submission.resolve().name
-    zygote = Zygote(task.preload, keep_gpu=keep_gpu)  # first: its TensorFlow import is the longest step
+    with clock.stage("zygote: start its process"):
+        zygote = Zygote(task.preload, keep_gpu=keep_gpu)  # first: its TensorFlow import is the longest step
     try:
-        dataset = load_dataset(data, task.data)
+        with clock.stage("data: load"):
+            dataset = load_dataset(data, task.data)
         results = grade(submission, task, data=data, keep_gpu=keep_gpu, name=name, dataset=dataset,
                         zygote=zygote, protect=(out,)).to_dict()
     finally:
-        zygote.close()
+        with clock.stage("zygote: stop"):
+            zygote.close()
     results["extra_data"]["command"] = _command_line()
-    return results, outputs.write(results, out, images=dataset.test_images)
+    from grader import outputs  # Jinja2 and the report: imported once graded, not before the zygote starts
+
+    return results, outputs.write(results, out, images=dataset.test_images, timings=timings)
 
 
 def _grade_batch(submissions: list[Path], task: spec.Assignment, *, out: Path, data: str | None, keep_gpu: bool,

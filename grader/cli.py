@@ -32,6 +32,12 @@ def _isolation_option(parser: argparse.ArgumentParser) -> None:
                              "of its own (as root) and a cgroup are all available")
 
 
+def _timings_option(parser: argparse.ArgumentParser, where: str) -> None:
+    parser.add_argument("--timings", action="store_true",
+                        help="print on stderr how long each stage took, from the command's start: start-up and imports "
+                             "(grader and zygote), data, each check, training, the report, writing" + where)
+
+
 def _roster_options(parser: argparse.ArgumentParser, required_for: str | None) -> None:
     need = f"{required_for}: " if required_for else ""
     parser.add_argument("--roster", metavar="ROSTER.csv",
@@ -70,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="least score that passes, in points (7) or percent of the maximum (70%%); sets the exit "
                           "status (default: every check must pass)")
     _isolation_option(run)
+    _timings_option(run, "; also written in results.json (extra_data.timings). One submission only")
     run.add_argument("--github", action="store_true",
                      help="report to GitHub Actions: step summary (also written to DIR/summary.md for a pull-request "
                           "comment), annotations on the submission, the legacy `Points X/Y` notice (on by default "
@@ -106,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     _assignment_options(check)
     check.add_argument("--full", action="store_true", help="train with the grading budget instead of the quick one")
     _isolation_option(check)
+    _timings_option(check, "")
     check.set_defaults(handler=_check)
 
     assign = commands.add_parser("assign", help="make the student notebook and module from the instructor's notebook",
@@ -157,14 +165,23 @@ def _run(args: argparse.Namespace) -> int:
     outcomes = api.run(submissions=[Path(s) for s in args.submissions], assignment=args.assignment,
                        out=Path(args.out), data=args.data, keep_gpu=args.gpu, pass_mark=args.pass_mark,
                        github=reporting, jobs=args.jobs, force=args.force, shard=args.shard,
-                       isolation=args.isolation)
+                       isolation=args.isolation, timings=args.timings)
     if args.junit:
         from grader import junit
 
         junit.write(Path(args.junit), [outcome.results for outcome in outcomes])
     text = "\n".join(json.dumps(outcome.results, indent=2) if args.json else outcome.summary for outcome in outcomes)
     print(github.inert(text) if reporting else text)  # the submissions' words, never read as workflow commands
+    _print_timings(args.timings)
     return max(outcome.exit_status for outcome in outcomes)
+
+
+def _print_timings(wanted: bool) -> None:
+    from grader import timings
+
+    recorder = timings.current()
+    if wanted and recorder is not None:
+        print(timings.table(recorder.to_dict()), file=sys.stderr, flush=True)
 
 
 def _students(folders: list[Path], args: argparse.Namespace) -> dict[str, str]:
@@ -212,10 +229,11 @@ def _check(args: argparse.Namespace) -> int:
 
     try:
         outcome = selfcheck.check(Path(args.submission), assignment=args.assignment, data=args.data, full=args.full,
-                                  isolation=args.isolation)
+                                  isolation=args.isolation, timings=args.timings)
     except selfcheck.NothingToCheck as exc:
         raise UsageError(str(exc)) from exc
     print(outcome.text)
+    _print_timings(args.timings)
     return outcome.exit_status
 
 
@@ -229,6 +247,24 @@ def _assign(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
     print("\n".join(f"Wrote {path}" for path in paths))
     return EXIT_PASSED
+
+
+def entry() -> None:
+    """The `grader` program: run the command line, then leave without tearing the interpreter down.
+
+    Everything is written and closed by then, and an orderly shutdown of an interpreter holding
+    TensorFlow takes about a second that no one waits for on purpose.
+    """
+    from grader import timings
+
+    timings.begin()  # from the process's start: the interpreter's own start-up is part of every command
+    try:
+        status = main()
+    except SystemExit as done:  # --help, --version and argparse's usage errors, which have printed their message
+        status = done.code if isinstance(done.code, int) else EXIT_PASSED if done.code is None else EXIT_ERROR
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -257,4 +293,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -1,13 +1,16 @@
 """Small PNG figures for the report, drawn from plain data and returned as `data:` URIs.
 
-Figures are drawn on matplotlib's Agg canvas directly (no pyplot, no global backend switch), at a
-low resolution, so that a report with all of them stays far below a megabyte.
+Plots are drawn on matplotlib's Agg canvas directly (no pyplot, no global backend switch), at a
+low resolution, so that a report with all of them stays far below a megabyte. Digits are written as
+PNGs of their own pixels without matplotlib: a report that shows no plot (one epoch) never imports it.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import struct
+import zlib
 from typing import Sequence
 
 import numpy as np
@@ -25,17 +28,30 @@ def png_uri(png: bytes) -> str:
 
 def digit(pixels: np.ndarray) -> str:
     """One greyscale image (28x28, or 28x28x1) as dark ink on white; uint8 0..255 or floats 0..1."""
-    from matplotlib.image import imsave
-
     image = np.asarray(pixels)
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
     if image.ndim != 2:
         raise ValueError(f"a digit must be a 2-D image (or one with a single channel); got shape {image.shape}.")
-    top = 255.0 if image.dtype == np.uint8 or float(np.nanmax(image, initial=0)) > 1.0 else 1.0
-    buffer = io.BytesIO()
-    imsave(buffer, image.astype(np.float32), cmap="gray_r", vmin=0.0, vmax=top, format="png")
-    return png_uri(buffer.getvalue())
+    whole = image.dtype == np.uint8
+    image = np.nan_to_num(image.astype(np.float32), nan=0.0)
+    top = 255.0 if whole or float(image.max(initial=0)) > 1.0 else 1.0
+    ink = np.clip(image / top, 0.0, 1.0)
+    return png_uri(grey_png(np.round(255 * (1 - ink)).astype(np.uint8)))
+
+
+def grey_png(image: np.ndarray) -> bytes:
+    """An 8-bit greyscale PNG of a 2-D uint8 array (0 black, 255 white)."""
+    height, width = image.shape
+    rows = np.zeros((height, width + 1), dtype=np.uint8)  # each row starts with filter type 0: none
+    rows[:, 1:] = image
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # depth 8, greyscale, deflate, no interlace
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), 9))
+            + chunk(b"IEND", b""))
 
 
 def history(history: dict[str, Sequence[float]], *, min_accuracy: float | None = None,

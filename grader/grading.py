@@ -10,7 +10,7 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
-from grader import isolation
+from grader import isolation, optional, timings
 from grader.data import Dataset, load_dataset
 from grader.results import CheckResult, SubmissionResult
 from grader.runner import Runner, SubmissionError
@@ -44,9 +44,10 @@ def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None,
     started = time.monotonic()
     label = name or (submission.stem if submission.is_file() else submission.resolve().name)
     try:
-        located = locate(submission, assignment)
-        module = materialise(located, scratch)
-        files = sandbox_files(submission, module)
+        with timings.stage("submission: find it and copy it for the sandbox"):
+            located = locate(submission, assignment)
+            module = materialise(located, scratch)
+            files = sandbox_files(submission, module)
     except MalformedNotebook as exc:
         return all_failed(assignment, label, str(exc), fault="syntax", seconds=time.monotonic() - started,
                           hint="Open the notebook in Jupyter, save it again, and hand in the saved .ipynb file.")
@@ -58,15 +59,19 @@ def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None,
                           hint=f"Hand in {assignment.module}.")
     secrets = (*isolation.sensitive(assignment, data), *protect)
     runner = Runner(module, assignment, keep_gpu=keep_gpu, zygote=zygote, protect=secrets, files=files)
-    runner.start()  # the zygote imports TensorFlow while this process does the same
+    runner.open_in_background()  # the zygote imports TensorFlow, then forks the sandbox, while this process imports it
     try:
-        dataset = dataset or load_dataset(data, assignment.data)
-        from grader.context import Context, load_reference
+        if dataset is None:
+            with timings.stage("data: load"):
+                dataset = load_dataset(data, assignment.data)
+        with timings.stage("imports: Keras and TensorFlow, the checks, the reference solution"), optional.hidden():
+            from grader.context import Context, load_reference
 
-        ctx = Context(assignment, dataset, load_reference(assignment.solution), runner)
+            ctx = Context(assignment, dataset, load_reference(assignment.solution), runner)
         checks = tuple(_run_check(check, ctx) for check in assignment.checks)
     finally:
-        runner.shutdown()
+        with timings.stage("sandbox: close"):
+            runner.shutdown()
     grader_faults = [c.name for c in checks if c.fault == "grader"]
     extra = {
         "accuracy": ctx.state["trained"].accuracy if "trained" in ctx.state else None,
@@ -84,6 +89,11 @@ def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None,
 
 
 def _run_check(check: CheckSpec, ctx) -> CheckResult:
+    with timings.stage(f"check {check.name} ({check.kind})"):
+        return _timed_check(check, ctx)
+
+
+def _timed_check(check: CheckSpec, ctx) -> CheckResult:
     started = time.monotonic()
     run: Callable = importlib.import_module(f"grader.checks.{KINDS[check.kind]}").run
     try:

@@ -8,12 +8,14 @@ died or never imported, comes out as a `SubmissionError` with words for a studen
 from __future__ import annotations
 
 import errno
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from grader import timings
 from grader.sandbox import Reply, Sandbox, SandboxFault
 from grader.spec import Assignment
 from grader.submission import SubmissionNotFound
@@ -54,6 +56,7 @@ class Runner:
         self._load_error: SubmissionError | None = None
         self._restarts = 0
         self.isolation: dict[str, Any] = {}
+        self._opening: _Opening | None = None
 
     def start(self) -> None:
         """Start a sandbox in the background (and the zygote it forks from); loading waits for it."""
@@ -61,6 +64,15 @@ class Runner:
             self.zygote = Zygote(self.assignment.preload, keep_gpu=self.keep_gpu)
         if self.sandbox is None:
             self.sandbox = Sandbox(self.assignment.limits, self.zygote, keep_gpu=self.keep_gpu, protect=self.protect)
+
+    def open_in_background(self) -> None:
+        """Fork the sandbox and import the submission in it while this process goes on (the first request waits).
+
+        The thread only waits on the zygote and the sandbox, so the grader's own imports run meanwhile.
+        """
+        self.start()
+        if self._opening is None and not self._loaded:
+            self._opening = _Opening(self._open)
 
     def shutdown(self) -> None:
         """Stop the sandbox, and the zygote if this runner started it."""
@@ -71,6 +83,9 @@ class Runner:
 
     def close(self) -> None:
         """Stop the sandbox, keeping what it printed."""
+        if self._opening is not None:
+            self._opening.thread.join()
+            self._opening = None
         if self.sandbox is not None:
             text = self.sandbox.output()
             if text:
@@ -93,15 +108,9 @@ class Runner:
             return self.functions
         if self._restarts > MAX_RESTARTS:
             raise SubmissionError("crash", f"the grader stopped restarting your code after {MAX_RESTARTS} crashes.")
-        limits = self.assignment.limits
         try:
-            self.start()
-            self.sandbox.start()
-            self.isolation = self.sandbox.isolation
-            self.sandbox.wait_ready()
-            target = self.sandbox.copy_in(self.files, self.path.name)
-            reply = self.sandbox.request({"op": "load", "path": str(target), "functions": list(self.assignment.functions)},
-                                         timeout=limits.import_seconds, stage=f"importing {self.path.name}")
+            opening, self._opening = self._opening, None
+            reply = opening.result() if opening is not None else self._open()
         except SandboxFault as fault:
             self._load_error = _from_fault(fault, f"importing {self.path.name}")
             self.close()
@@ -117,6 +126,19 @@ class Runner:
         self.functions = {k: bool(v) for k, v in (reply.header.get("functions") or {}).items()}
         self._loaded = True
         return self.functions
+
+    def _open(self) -> Reply:
+        """Fork the sandbox, wait until it is ready and ask it to import the submission."""
+        self.start()
+        with timings.stage("sandbox: fork and confine (after the zygote is ready)", side="sandbox"):
+            self.sandbox.start()
+            self.isolation = self.sandbox.isolation
+            self.sandbox.wait_ready()
+        with timings.stage("sandbox: import the submission", side="sandbox"):
+            target = self.sandbox.copy_in(self.files, self.path.name)
+            return self.sandbox.request({"op": "load", "path": str(target), "functions": list(self.assignment.functions)},
+                                        timeout=self.assignment.limits.import_seconds,
+                                        stage=f"importing {self.path.name}")
 
     def request(self, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None, *, stage: str,
                 timeout: float | None = None) -> Reply:
@@ -140,6 +162,29 @@ class Runner:
         if not reply.header.get("ok"):
             raise _from_exception(reply.header.get("error") or {}, stage, self.path.name)
         return reply
+
+
+class _Opening:
+    """A sandbox being opened by a thread: its reply, or what it raised, for whoever asks first."""
+
+    def __init__(self, open_sandbox) -> None:
+        self.reply: Reply | None = None
+        self.error: BaseException | None = None
+        self._open = open_sandbox
+        self.thread = threading.Thread(target=self._run, name="grader-open-sandbox", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.reply = self._open()
+        except BaseException as exc:  # noqa: BLE001 - raised again in the thread that asks for the result
+            self.error = exc
+
+    def result(self) -> Reply:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.reply
 
 
 def _from_fault(fault: SandboxFault, stage: str) -> SubmissionError:

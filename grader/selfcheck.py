@@ -50,19 +50,36 @@ def quick(assignment: Assignment, train_samples: int = QUICK_TRAIN_SAMPLES) -> A
 
 
 def check(submission: str | Path, *, assignment: str | Path | Assignment = "digits", data: str | Path | None = None,
-          full: bool = False, isolation: str = "auto") -> SelfCheck:
+          full: bool = False, isolation: str = "auto", timings: bool = False) -> SelfCheck:
     """Run the checks on `submission` (a .py, .ipynb or folder) at the quick budget, or the grading one if `full`;
-    `isolation` as for `grader run` ('strict' refuses a machine that lacks a sandbox layer)."""
+    `isolation` as for `grader run` ('strict' refuses a machine that lacks a sandbox layer). With `timings`, the
+    results' extra_data.timings holds how long each stage took."""
+    from grader import timings as clock
+    from grader.data import load_dataset
     from grader.isolation import announce
+    from grader.zygote import Zygote
 
-    announce(isolation)
+    recorder = clock.ensure() if timings else clock.current()
+    clock.started_up()
+    with clock.stage("set-up: the assignment and the isolation probe"):
+        announce(isolation)
+        task = assignment if isinstance(assignment, Assignment) else spec.load(assignment)
     path = Path(submission)
-    task = assignment if isinstance(assignment, Assignment) else spec.load(assignment)
     if not path.exists():
         raise NothingToCheck(f"{path} does not exist; give the path of your {task.module}, your notebook, or the "
                              "folder holding it.")
     budget = task if full else quick(task)
-    results = grade(path, budget, data=data).to_dict()
+    with clock.stage("zygote: start its process"):
+        zygote = Zygote(task.preload)  # first: its TensorFlow import is the longest step
+    try:
+        with clock.stage("data: load"):
+            dataset = load_dataset(data, task.data)
+        results = grade(path, budget, data=data, zygote=zygote, dataset=dataset).to_dict()
+    finally:
+        with clock.stage("zygote: stop"):
+            zygote.close()
+    if timings and recorder is not None:
+        results["extra_data"]["timings"] = recorder.to_dict()
     visible = [t for t in results["tests"] if t["visibility"] == "visible"]
     passed = all(t["status"] == "passed" for t in visible)
     faults = bool(results["extra_data"].get("grader_faults"))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from grader import architecture
+from grader import architecture, timings
 from grader.compilation import CompileSettings
 from grader.spec import Limits, Training
 
@@ -103,13 +103,16 @@ def train(layers: tuple[architecture.Layer, ...], settings: CompileSettings, x_t
           x_test: np.ndarray, y_test: np.ndarray, training: Training, limits: Limits) -> Trained:
     """Build, compile, train within the budget and evaluate on the held-out test split."""
     started = time.monotonic()
-    seed_everything(training.seed)
-    model = architecture.build(layers, tuple(x_train.shape[1:]), limits)
-    model.compile(**settings.build())
+    with timings.stage("training: seed, build and compile"):
+        seed_everything(training.seed)
+        model = architecture.build(layers, tuple(x_train.shape[1:]), limits)
+        model.compile(**settings.build())
     budget, divergence = _Budget(training.max_seconds), _Divergence()
-    fitted = model.fit(x_train, y_train, epochs=training.epochs, batch_size=training.batch_size, shuffle=True,
-                       verbose=0, callbacks=[budget, divergence])
-    probabilities = predict(model, x_test, seconds=training.max_seconds)
+    with timings.stage("training: fit"):
+        fitted = model.fit(x_train, y_train, epochs=training.epochs, batch_size=training.batch_size, shuffle=True,
+                           verbose=0, callbacks=[budget, divergence])
+    with timings.stage("training: predict the test images"):
+        probabilities = predict(model, x_test, seconds=training.max_seconds)
     diverged = divergence.where
     if not diverged and not np.isfinite(probabilities).all():
         diverged = "the model's outputs on the test images are not all finite numbers"

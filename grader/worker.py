@@ -218,6 +218,7 @@ def _predict(state: dict, request: dict, arrays: dict) -> tuple[dict, dict]:
     import keras
 
     model = keras.saving.deserialize_keras_object(request["model"])
+    model.run_eagerly = True  # model.predict on a few images: tracing a graph for them would cost more than it saves
     count = request["weights"]
     model.set_weights([arrays[f"w{i}"] for i in range(count)])
     images = arrays["images"]

@@ -145,3 +145,26 @@ threading.Thread(target=_forge, daemon=True).start()
     written = json.loads((out / "results.json").read_text())
     assert written["score"] == result.score == 9.0  # everything but normalise (1 point)
     assert _by_name(written)["normalise"]["status"] == "failed"
+
+
+@pytest.mark.slow
+def test_the_trained_model_is_not_run_again_on_images_it_has_predicted(fast_digits, monkeypatch) -> None:
+    """The predict check compares with the probabilities training computed for the same test images."""
+    import keras
+    import numpy as np
+
+    from conftest import SOLUTION
+    from grader.grading import grade
+
+    called = []
+    call = keras.Model.__call__
+
+    def spy(self, *args, **kwargs):
+        if args and isinstance(args[0], np.ndarray):  # the grader's own eager calls on images
+            called.append(self)
+        return call(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "__call__", spy)
+    result = grade(SOLUTION, fast_digits)
+    assert result.score == result.max_score, [(c.name, c.feedback) for c in result.checks]
+    assert len(called) == 1  # the re-initialised model only: the trained one's outputs came from training
