@@ -125,6 +125,19 @@ def build_parser() -> argparse.ArgumentParser:
     assign.add_argument("--out", "-o", required=True, metavar="DIR", help="folder for the student notebook and module")
     assign.add_argument("--solutions-out", metavar="DIR2", help="folder for the reference module (default: not written)")
     assign.set_defaults(handler=_assign)
+    validate = commands.add_parser("validate", help="check an assignment: the reference earns full marks, the template "
+                                                    "zero, and the accuracy threshold has a margin",
+                                   description="Grade ASSIGNMENT's reference solution (it must earn full marks) and "
+                                               "student template (it must earn zero, every function reported as not "
+                                               "implemented), then train the reference model for the calibration "
+                                               "seeds at the grading budget and the self-check's and report its "
+                                               "accuracy against the threshold. Exit status: 0 valid, 1 problems "
+                                               "found, 2 usage error. See docs/authoring.md.")
+    validate.add_argument("assignment", metavar="ASSIGNMENT", help="bundled assignment name or path to an assignment.toml")
+    validate.add_argument("--data", metavar="PATH", help="the data to grade on (default: the spec's first source present)")
+    validate.add_argument("--seeds", type=int, nargs="*", default=[], metavar="SEED",
+                          help="more seeds to train the reference with, besides the spec's (e.g. --seeds 1 2 3 4)")
+    validate.set_defaults(handler=_validate)
     book = commands.add_parser("gradebook", help="merge the outputs of several runs (shards) into one gradebook",
                                description="Read DIR/<name>/results.json from each DIR (the --out folders of earlier "
                                            "`grader run`s, e.g. one per CI shard) and write gradebook.csv and index.html "
@@ -134,6 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
     _roster_options(book, required_for=None)
     book.set_defaults(handler=_gradebook)
     return parser
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from grader import validate
+
+    found = validate.validate(args.assignment, data=args.data, seeds=tuple(args.seeds))
+    print(found.text)
+    return EXIT_PASSED if found.ok else EXIT_FAILED
 
 
 def _gradebook(args: argparse.Namespace) -> int:

@@ -6,7 +6,7 @@ import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -50,7 +50,6 @@ class Context:
     reference: ModuleType
     runner: Runner
     found: Findings = field(default_factory=Findings)
-    state: dict[str, Any] = field(default_factory=dict)
 
     def probe(self, split: str, count: int | None, prepare: list[str] | tuple[str, ...]) -> np.ndarray:
         """The first `count` images of a split, prepared with the reference functions named in `prepare`."""

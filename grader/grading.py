@@ -74,15 +74,17 @@ def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None,
             runner.shutdown()
     grader_faults = [c.name for c in checks if c.fault == "grader"]
     extra = {
-        "accuracy": ctx.state["trained"].accuracy if "trained" in ctx.state else None,
+        "accuracy": ctx.found.trained.accuracy if ctx.found.trained is not None else None,
         "data": {"source": dataset.source, "path": dataset.path, "sha256": dataset.sha256},
         "seed": assignment.training.seed,
         "versions": _versions(),
         "module": located.name,
         "grader_faults": grader_faults,
         "isolation": runner.isolation,
+        "class_names": list(assignment.data.class_names),
+        "output_dropped": runner.output_dropped,
     }
-    trained = ctx.state.get("trained")
+    trained = ctx.found.trained
     if trained is not None:
         extra["predictions"] = _predictions(trained, dataset.test_labels[: trained.test_samples])
     return SubmissionResult(assignment.name, label, checks, time.monotonic() - started, runner.output[-20000:], extra)

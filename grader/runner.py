@@ -7,6 +7,7 @@ died or never imported, comes out as a `SubmissionError` with words for a studen
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import threading
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from grader import timings
+from grader import timings, top_level
 from grader.sandbox import Reply, Sandbox, SandboxFault
 from grader.spec import Assignment
 from grader.submission import SubmissionNotFound
@@ -32,6 +33,7 @@ class SubmissionError(Exception):
     message: str
     details: str = ""
     line: int | None = None
+    top_line: int | None = None  # the top-level statement that was running when the module's import failed
 
     def __str__(self) -> str:
         return self.message
@@ -52,6 +54,7 @@ class Runner:
         self.sandbox: Sandbox | None = None
         self.functions: dict[str, bool] = {}
         self.output_log: list[str] = []
+        self.output_dropped = 0  # characters printed past the sandbox's output limit, dropped
         self._loaded = False
         self._load_error: SubmissionError | None = None
         self._restarts = 0
@@ -90,6 +93,7 @@ class Runner:
             text = self.sandbox.output()
             if text:
                 self.output_log.append(text)
+            self.output_dropped += self.sandbox.output_dropped
             self.sandbox.close()
             self.sandbox = None
             if self.zygote is not None:
@@ -143,7 +147,12 @@ class Runner:
     def request(self, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None, *, stage: str,
                 timeout: float | None = None) -> Reply:
         """Send a request to the loaded submission; a raised exception becomes a SubmissionError."""
-        functions = self.load()
+        try:
+            functions = self.load()
+        except SubmissionError as error:
+            if error is self._load_error:  # the import failed: say so if top-level code did it, once
+                self._load_error = _with_top_level(error, self.path)
+            raise self._load_error from None
         name = header.get("function")
         if name and not functions.get(name):
             raise SubmissionError("missing", f"{self.path.name} has no function {name}(); define it with the name and "
@@ -198,6 +207,7 @@ def _from_exception(error: dict[str, Any], stage: str, filename: str) -> Submiss
     line = error.get("line") if isinstance(error.get("line"), int) else None
     where = f" (line {line} of {filename})" if line else ""
     trace = str(error.get("traceback", ""))
+    top = error.get("top_line") if isinstance(error.get("top_line"), int) else None
     if kind == "SyntaxError" or kind in ("IndentationError", "TabError"):
         code = error.get("code") or ""
         return SubmissionError("syntax", f"{filename} has a syntax error on line {line}: {message}. Python cannot run "
@@ -208,18 +218,38 @@ def _from_exception(error: dict[str, Any], stage: str, filename: str) -> Submiss
                                          "available to the grader; use only numpy, tensorflow/keras and the standard library.", trace, line)
     if kind == "SystemExit":
         return SubmissionError("crash", f"{stage} called sys.exit({error.get('code')!r}){where}; remove the exit call: "
-                                        "the grader needs your code to return.", trace, line)
+                                        "the grader needs your code to return.", trace, line, top)
     if kind == "NotImplementedError":
         hint = f" ({message})" if message else ""
         return SubmissionError("not_implemented", f"not implemented yet: {stage} raised NotImplementedError{hint}. Replace the "
                                                   "`raise NotImplementedError` with your code.", trace, line)
     if kind in ("MemoryError", "ResourceExhaustedError") or "OOM when allocating" in message:
         return SubmissionError("memory", f"{stage} ran out of memory ({kind}{where}); the limit is set by the "
-                                         "assignment. Avoid making huge arrays or layers.", trace, line)
+                                         "assignment. Avoid making huge arrays or layers.", trace, line, top)
     if kind == "OSError" and f"[Errno {errno.EFBIG}]" in message:
         return SubmissionError("output", f"{stage} wrote more than the allowed output or file size and was stopped{where}. "
-                                         "Remove large prints and file writes.", trace, line)
-    return SubmissionError("error", f"{stage} raised {kind}: {message}{where}", trace, line)
+                                         "Remove large prints and file writes.", trace, line, top)
+    return SubmissionError("error", f"{stage} raised {kind}: {message}{where}", trace, line, top)
+
+
+# Failures of an import that top-level code can cause (not a syntax error or a missing module).
+_TOP_LEVEL_KINDS = ("error", "crash", "timeout", "memory", "cpu", "output")
+
+
+def _with_top_level(error: SubmissionError, module: Path) -> SubmissionError:
+    """`error`, a failed import, with the module's top-level code named and the `if __name__` fix shown when
+    such code is the likely cause: the statement that raised, or (a limit hit) every top-level statement that works."""
+    if error.kind not in _TOP_LEVEL_KINDS or "top-level code" in error.message:
+        return error
+    statements = top_level.work_in(module)
+    if error.top_line is not None:
+        statements = [s for s in statements if s.line == error.top_line]
+    elif error.kind in ("error", "crash"):
+        return error  # raised outside the module's own top-level code
+    if not statements:
+        return error
+    return dataclasses.replace(error, message=f"{error.message} {top_level.explain(module.name, statements)}",
+                               line=error.line if error.line is not None else statements[0].line)
 
 
 def _tail(text: str, limit: int = 2000) -> str:

@@ -7,7 +7,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from grader.data import DataSpec, DataError
 
@@ -117,6 +117,47 @@ def available() -> list[str]:
     """Names of the bundled assignments."""
     root = Path(str(importlib.resources.files("grader.assignments")))
     return sorted(p.parent.name for p in root.glob("*/assignment.toml"))
+
+
+def default_name() -> str | None:
+    """The course's default assignment, `default_assignment` in the bundled assignments/course.toml (if any)."""
+    path = Path(str(importlib.resources.files("grader.assignments"))) / "course.toml"
+    try:
+        value = tomllib.loads(path.read_text(encoding="utf-8")).get("default_assignment")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    return value if isinstance(value, str) and value in available() else None
+
+
+def resolve(requested: str | os.PathLike | None, submissions: Iterable[Path] = ()) -> Assignment:
+    """The assignment to use: `requested` if given; else the bundled assignment the submissions are named after
+    (fashion.py, fashion.ipynb or a folder holding one is graded as the assignment whose module is fashion.py);
+    else the course's default (assignments/course.toml). SpecError says what to give when none applies."""
+    if requested is not None:
+        return load(requested)
+    stems = {Path(spec.module).stem: spec for spec in (load(name) for name in available())}
+    found = {Path(path): _named_after(Path(path), stems) for path in submissions if Path(path).exists()}
+    named = {spec.name for spec in found.values() if spec is not None}
+    if len(named) > 1:
+        listed = ", ".join(f"{path.name} ({spec.name})" for path, spec in found.items() if spec is not None)
+        raise SpecError(f"the submissions are named after different assignments: {listed}; grade each assignment's "
+                        "separately, or give --assignment NAME.")
+    if named and all(spec is not None for spec in found.values()):
+        return next(iter(found.values()))
+    default = default_name()
+    if default is None:
+        raise SpecError(f"which assignment? Give --assignment NAME ({', '.join(available()) or 'none installed'}) or a "
+                        "path to an assignment.toml, or name the file after the assignment's module.")
+    return load(default)
+
+
+def _named_after(path: Path, stems: dict[str, Assignment]) -> Assignment | None:
+    """The assignment `path` is named after: its own stem for a .py or .ipynb file, else a module inside the folder."""
+    if path.is_file():
+        return stems.get(path.stem) if path.suffix in (".py", ".ipynb") else None
+    inside = {stems[p.stem].name: stems[p.stem] for p in path.iterdir() if p.suffix in (".py", ".ipynb")
+              and p.stem in stems} if path.is_dir() else {}
+    return next(iter(inside.values())) if len(inside) == 1 else None
 
 
 def load(name_or_path: str | os.PathLike) -> Assignment:

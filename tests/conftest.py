@@ -1,4 +1,4 @@
-"""Shared fixtures: the digits assignment at a small training budget, and a cache of graded submissions."""
+"""Shared fixtures: the bundled assignments at a small training budget, and caches of graded submissions."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
 SOLUTION = ROOT / "solutions" / "digits" / "digits.py"
 TEMPLATE = ROOT / "assignments" / "digits" / "digits.py"
+# Where Debian's dataset-fashion-mnist package installs Fashion-MNIST; the fashion tests grade on it.
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
 def fast(assignment: spec.Assignment) -> spec.Assignment:
@@ -73,3 +75,40 @@ def fast_course(tmp_path_factory) -> Path:
     (root / "assignments" / "digits" / "assignment.toml").write_text(text)
     shutil.copy(SOLUTION, root / "solutions" / "digits" / "digits.py")
     return root / "assignments" / "digits" / "assignment.toml"
+
+
+@pytest.fixture(scope="session")
+def fashion() -> spec.Assignment:
+    """The bundled fashion assignment, exactly as shipped."""
+    return spec.load("fashion")
+
+
+@pytest.fixture(scope="session")
+def fashion_data(fashion: spec.Assignment):
+    """Fashion-MNIST from Debian's folder, loaded once."""
+    from grader.data import load_dataset
+
+    if not FASHION_DIR.is_dir():
+        pytest.fail(f"{FASHION_DIR} is missing; the fashion tests grade on it. Install it with: "
+                    "apt-get install dataset-fashion-mnist")
+    return load_dataset(FASHION_DIR, fashion.data)
+
+
+@pytest.fixture(scope="session")
+def graded_fashion(fashion, fashion_data):
+    """Grade a fashion submission once per session (by path) at the small budget, on Debian's data, all from one
+    zygote; returns its results dict."""
+    from grader.grading import grade
+    from grader.zygote import Zygote
+
+    task = fast(fashion)
+    zygote = Zygote(task.preload)
+    cache: dict[Path, dict] = {}
+
+    def get(path: Path) -> dict:
+        if path not in cache:
+            cache[path] = grade(path, task, data=FASHION_DIR, dataset=fashion_data, zygote=zygote).to_dict()
+        return cache[path]
+
+    yield get
+    zygote.close()

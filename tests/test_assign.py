@@ -19,6 +19,7 @@ STUDENT_NOTEBOOK = ROOT / "assignments" / "digits" / "digits.ipynb"
 STUDENT_MODULE = ROOT / "assignments" / "digits" / "digits.py"
 REFERENCE = ROOT / "solutions" / "digits" / "digits.py"
 FUNCTIONS = ("reshape", "normalise", "build_model", "compile_model", "predict")
+ASSIGNMENTS = sorted(p.parent.name for p in (ROOT / "assignments").glob("*/assignment.toml"))
 
 
 def solution_lines(path: Path) -> list[str]:
@@ -35,32 +36,41 @@ def solution_lines(path: Path) -> list[str]:
     return [line for line in found if line]
 
 
-def student_lines() -> list[str]:
+def student_lines(book: Path = STUDENT_NOTEBOOK, module: Path = STUDENT_MODULE) -> list[str]:
     """Every line of the student notebook's cells and of the student module, stripped."""
-    cells = notebook.read(STUDENT_NOTEBOOK)["cells"]
-    text = "\n".join(c["source"] for c in cells) + "\n" + STUDENT_MODULE.read_text(encoding="utf-8")
+    cells = notebook.read(book)["cells"]
+    text = "\n".join(c["source"] for c in cells) + "\n" + module.read_text(encoding="utf-8")
     return [line.strip() for line in text.splitlines()]
 
 
 # --- The committed files -------------------------------------------------------------------------
 
-def test_committed_files_are_what_assign_makes_byte_for_byte(tmp_path):
-    made = assign.assign(SOURCE, out=tmp_path / "student", solutions_out=tmp_path / "reference")
-    assert [p.relative_to(tmp_path) for p in made] == [Path("student/digits.ipynb"), Path("student/digits.py"),
-                                                       Path("reference/digits.py")]
-    for generated, committed in zip(made, (STUDENT_NOTEBOOK, STUDENT_MODULE, REFERENCE)):
-        assert generated.read_bytes() == committed.read_bytes(), f"{committed} is stale: run grader assign"
-    again = assign.assign(SOURCE, out=tmp_path / "again")
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_committed_files_are_what_assign_makes_byte_for_byte(tmp_path, name):
+    source = ROOT / "solutions" / name / f"{name}.ipynb"
+    committed = (ROOT / "assignments" / name / f"{name}.ipynb", ROOT / "assignments" / name / f"{name}.py",
+                 ROOT / "solutions" / name / f"{name}.py")
+    made = assign.assign(source, out=tmp_path / "student", solutions_out=tmp_path / "reference")
+    assert [p.relative_to(tmp_path) for p in made] == [Path(f"student/{name}.ipynb"), Path(f"student/{name}.py"),
+                                                       Path(f"reference/{name}.py")]
+    for generated, kept in zip(made, committed):
+        assert generated.read_bytes() == kept.read_bytes(), f"{kept} is stale: run grader assign"
+    again = assign.assign(source, out=tmp_path / "again")
     assert [p.read_bytes() for p in again] == [p.read_bytes() for p in made[:2]]
 
 
-def test_student_files_hold_no_line_of_any_solution():
-    solutions = solution_lines(SOURCE)
-    assert len(solutions) >= 10 and "return images.reshape(-1, 28, 28, 1)" in solutions
-    shown = set(student_lines())
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_student_files_hold_no_line_of_any_solution(name):
+    source = ROOT / "solutions" / name / f"{name}.ipynb"
+    student = (ROOT / "assignments" / name / f"{name}.ipynb", ROOT / "assignments" / name / f"{name}.py")
+    solutions = solution_lines(source)
+    assert len(solutions) >= 10
+    if name == "digits":
+        assert "return images.reshape(-1, 28, 28, 1)" in solutions
+    shown = set(student_lines(*student))
     leaked = [line for line in solutions if line in shown]
     assert leaked == []
-    for path in (STUDENT_NOTEBOOK, STUDENT_MODULE):
+    for path in student:
         assert "SOLUTION" not in path.read_text(encoding="utf-8")
 
 
@@ -232,4 +242,28 @@ def test_solution_notebook_runs_end_to_end_and_checks_to_full_marks(tmp_path):
     check, page = shown.data["text/plain"], shown.data["text/html"]
     assert "Visible checks: 10/10 points." in check and "Every visible check passed." in check
     assert "FAIL" not in check and "Visible checks: 10/10 points." in page and page.count(">PASS<") == 6
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_fashion_notebook_runs_end_to_end_and_checks_to_full_marks(tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    book = nbformat.read(ROOT / "solutions" / "fashion" / "fashion.ipynb", as_version=4)
+    budget = next(i for i, c in enumerate(book.cells) if "parameters" in c.metadata.get("tags", []))
+    book.cells.insert(budget + 1, nbformat.v4.new_code_cell("EPOCHS = 1\nTRAIN_SAMPLES = 2000", id="small-budget"))
+    NotebookClient(book, kernel_name="python3", timeout=600,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+
+    def printed(cell_id: str) -> str:
+        cell = next(c for c in book.cells if c.get("id") == cell_id)
+        return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+
+    assert "63/63" in printed("fit")  # 2,000 images in batches of 32: the small budget took effect
+    assert float(re.search(r"Test accuracy: ([\d.]+)%", printed("evaluate")).group(1)) > 60
+    assert "Ankle boot" in printed("one-image") and "T-shirt/top" in printed("explore")
+    (shown,) = [o for o in next(c for c in book.cells if c.get("id") == "check").outputs
+                if o.output_type == "display_data"]
+    assert "Visible checks: 11/11 points." in shown.data["text/plain"]
     assert list(tmp_path.iterdir()) == []

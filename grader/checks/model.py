@@ -8,7 +8,7 @@ from dataclasses import asdict
 from grader import architecture
 from grader.bounds import shorten
 from grader.checks.common import from_error
-from grader.context import Context
+from grader.context import Blocker, Context
 from grader.results import CheckResult
 from grader.runner import SubmissionError
 from grader.spec import CheckSpec
@@ -23,13 +23,13 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
         reply = ctx.runner.request({"op": "build", "function": fn, "kwargs": params.get("kwargs", {})},
                                    stage=f"{fn}()", timeout=params.get("timeout"))
     except SubmissionError as error:
-        ctx.state["model_error"] = f"{fn}() failed: {error.message}"
+        ctx.found.model_blocker = Blocker(check.name, f"{fn}() failed: {error.message}")
         return from_error(check, error).timed(time.monotonic() - started)
     if "config" not in reply.header:
         message = (f"{fn}() returned {shorten(reply.header.get('returned'))}; expected a keras.Model "
                    "such as keras.Sequential([...]).")
-        ctx.state["model_error"] = message
-        return CheckResult.failed(check.name, check.points, message, hint="End build_model with `return model`.",
+        ctx.found.model_blocker = Blocker(check.name, message)
+        return CheckResult.failed(check.name, check.points, message, hint=f"End {fn} with `return model`.",
                                   visibility=check.visibility).timed(time.monotonic() - started)
     expected = architecture.expected_layers(params["layers"])
     input_shape = tuple(params["input_shape"])
@@ -39,22 +39,25 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     except architecture.ModelError as error:
         verb = "will not train" if isinstance(error, architecture.TooCostly) else "cannot rebuild"
         message = f"The grader {verb} the model from {fn}(): {error}"
-        ctx.state["model_error"] = message
+        ctx.found.model_blocker = Blocker(check.name, message)
         hint = ("Make the model smaller: fewer layers, units or filters, and pooling before Flatten."
                 if isinstance(error, architecture.TooCostly) else
                 "Build the model from Keras' own layers only: no Lambda layers, no custom classes.")
         return CheckResult.failed(check.name, check.points, message, fault="unsafe", visibility=check.visibility,
                                   hint=hint).timed(time.monotonic() - started)
-    ctx.state["model"] = parsed
     rows = architecture.compare(expected, architecture.fold_activations(parsed.layers))
     layers = architecture.summary(model)
     problems = [f"layer {i + 1}: {row.note}." for i, row in enumerate(rows) if row.status != "same"]
+    codes = problem_codes(rows, expected)
+    ctx.found.model, ctx.found.built = parsed, model  # for the compile, training and prediction checks
     if parsed.input_shape is not None and tuple(parsed.input_shape) != input_shape:
         problems.insert(0, f"the model's input shape is {(None, *parsed.input_shape)}; expected {(None, *input_shape)}.")
+        codes.insert(0, "input_shape")
     output = tuple(model.output_shape)
     wanted_output = (None, *params.get("output_shape", []))
     if params.get("output_shape") and output != wanted_output:
         problems.append(f"the model's output shape is {output}; expected {wanted_output}.")
+        codes.append("output_shape")
     extra = {
         "diff": [asdict(row) for row in rows],
         "layers": layers,
@@ -65,14 +68,33 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     }
     table = _table(rows)
     if problems:
+        hints = params.get("hints", {})
+        hint = next((hints[code] for code in codes if code in hints),
+                    "Compare your layers with the table below, in order: " + " -> ".join(e.describe() for e in expected) + ".")
         result = CheckResult.failed(check.name, check.points, f"{fn}()'s model differs from the expected one: " + " ".join(problems),
-                                    hint="Compare your layers with the table below, in order: " + " -> ".join(e.describe() for e in expected) + ".",
-                                    details=table, visibility=check.visibility, extra=extra)
+                                    hint=hint, details=table, visibility=check.visibility,
+                                    extra={**extra, "problems": codes})
     else:
         result = CheckResult.passed(check.name, check.points,
                                     f"{fn}() builds the expected model: {len(parsed.layers)} layers, {model.count_params():,} parameters, output {output}.",
                                     details=table, visibility=check.visibility, extra=extra)
     return result.timed(time.monotonic() - started)
+
+
+def problem_codes(rows: list[architecture.DiffRow], expected: tuple[architecture.Layer, ...]) -> list[str]:
+    """A code per differing row, for the spec's hints: output_activation (the last layer's activation),
+    missing_<Class>, extra_<Class> or changed_<Class>."""
+    codes = []
+    last = expected[-1].describe() if expected else None
+    for row in rows:
+        if row.status == "same":
+            continue
+        if row.status == "changed" and row.expected == last and "activation should be" in row.note:
+            codes.append("output_activation")
+            continue
+        layer = (row.expected if row.status != "extra" else row.got) or ""
+        codes.append(f"{row.status}_{layer.split('(')[0]}")
+    return codes
 
 
 def _table(rows: list[architecture.DiffRow]) -> str:

@@ -15,9 +15,9 @@ import time
 import keras
 import numpy as np
 
-from grader import training
 from grader.bounds import shorten
 from grader.checks.common import from_error
+from grader.checks.models import trusted
 from grader.context import Context
 from grader.results import CheckResult
 from grader.runner import SubmissionError
@@ -33,7 +33,7 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     fn, params = check.function, check.params
     images = ctx.probe(params.get("probe", "test_images"), params.get("count", 50), params.get("prepare", []))
     transform = params.get("transform", "softmax")
-    models, note = trusted_models(ctx)
+    models, note = trusted(ctx, fn)
     problems: list[tuple[str, str]] = []
     for label, model in models:
         weights = model.get_weights()
@@ -67,26 +67,6 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     return CheckResult.passed(check.name, check.points,
                               f"{fn}() returned {what} for {len(images)} images, for {len(models)} different sets "
                               f"of weights.{note}", visibility=check.visibility, extra=extra).timed(time.monotonic() - started)
-
-
-def trusted_models(ctx: Context) -> tuple[list[tuple[str, keras.Model]], str]:
-    """The model to ask about (the trained one, else the expected one freshly initialised), a re-initialised copy,
-    and a note for the student when it is not their own trained model."""
-    trained, seed = ctx.found.trained, ctx.assignment.training.seed
-    parsed = ctx.found.model
-    if trained is not None and not getattr(trained, "diverged", ""):
-        layers, label, first, note = parsed.layers, "trained", trained.model, ""
-    else:
-        if trained is not None:  # a diverged model's outputs are NaN: nothing to compare with
-            layers, label = parsed.layers, "initialised"
-            note = " (Your model's training diverged, so this was tested with freshly initialised weights.)"
-        else:
-            layers, label = ctx.expected_layers(), "expected"
-            note = " (Your own model could not be trained, so this was tested with the expected model.)"
-        training.seed_everything(seed)
-        first = ctx.build(layers)
-    training.seed_everything(seed + 1)
-    return [(label, first), ("re-initialised", ctx.build(layers))], note
 
 
 def softmax(outputs: np.ndarray) -> np.ndarray:

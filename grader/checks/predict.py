@@ -13,9 +13,9 @@ import time
 import keras
 import numpy as np
 
-from grader import training
 from grader.bounds import shorten
 from grader.checks.common import from_error
+from grader.checks.models import trusted
 from grader.context import Context
 from grader.results import CheckResult
 from grader.runner import SubmissionError
@@ -29,7 +29,7 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     started = time.monotonic()
     fn, params = check.function, check.params
     images = ctx.probe(params.get("probe", "test_images"), params.get("count", 50), params.get("prepare", []))
-    models, note = _models(ctx)
+    models, note = trusted(ctx, fn)
     problems: list[str] = []
     hint = ""
     for label, model in models:
@@ -63,29 +63,11 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
 
 def _probabilities(ctx: Context, model: keras.Model, images: np.ndarray, params: dict) -> np.ndarray:
     """The model's outputs for `images`; for the trained model on the first test images, those training predicted."""
-    trained, budget = ctx.state.get("trained"), ctx.assignment.training
+    trained, budget = ctx.found.trained, ctx.assignment.training
     if (trained is not None and model is trained.model and params.get("probe", "test_images") == "test_images"
             and tuple(params.get("prepare", [])) == tuple(budget.prepare) and len(images) <= trained.test_samples):
         return trained.probabilities[: len(images)]  # the same weights and images: no second prediction
     return keras.ops.convert_to_numpy(model(images, training=False))  # eager: no tracing for 50 images
-
-
-def _models(ctx: Context) -> tuple[list[tuple[str, keras.Model]], str]:
-    trained = ctx.state.get("trained")
-    if trained is not None and not trained.diverged:
-        layers, label, first, note = ctx.state["model"].layers, "trained", trained.model, ""
-    else:
-        if trained is not None:  # a diverged model's outputs are NaN: there is no argmax to compare with
-            layers, label = ctx.state["model"].layers, "initialised"
-            note = " (Your model's training diverged, so predict was tested with freshly initialised weights.)"
-        else:
-            layers, label = ctx.expected_layers(), "expected"
-            note = " (Your own model could not be trained, so predict was tested with the expected model.)"
-        training.seed_everything(ctx.assignment.training.seed)
-        first = ctx.build(layers)
-    training.seed_everything(ctx.assignment.training.seed + 1)
-    second = ctx.build(layers)
-    return [(label, first), ("re-initialised", second)], note
 
 
 def _compare(fn: str, got: np.ndarray | None, probs: np.ndarray, header: dict) -> tuple[list[str], str]:
@@ -94,7 +76,7 @@ def _compare(fn: str, got: np.ndarray | None, probs: np.ndarray, header: dict) -
     if got is None:
         return [f"{fn}() returned {shorten(header.get('returned'))}; expected an int array of shape ({n},)."], "Return np.argmax(probabilities, axis=1)."
     if got.shape == probs.shape:
-        return [f"{fn}() returned the probabilities, shape {got.shape}; expected one digit per image, shape ({n},)."], \
+        return [f"{fn}() returned the probabilities, shape {got.shape}; expected one class index per image, shape ({n},)."], \
             "Take the index of the largest probability: np.argmax(model.predict(images), axis=1)."
     if got.shape == (classes,) and n != classes:
         return [f"{fn}() returned shape {got.shape}: the argmax was taken over the images (axis 0); expected shape ({n},)."], \
@@ -102,14 +84,14 @@ def _compare(fn: str, got: np.ndarray | None, probs: np.ndarray, header: dict) -
     if got.size == n and got.shape != (n,):
         return [f"{fn}() returned shape {got.shape}; expected a flat array of shape ({n},)."], "Flatten the result, e.g. with .reshape(-1)."
     if got.shape != (n,):
-        return [f"{fn}() returned shape {got.shape} for {n} images; expected ({n},)."], "Return one digit per image."
+        return [f"{fn}() returned shape {got.shape} for {n} images; expected ({n},)."], "Return one class index per image."
     problems, hint = [], ""
     if got.dtype.kind not in "iu":
         if got.dtype.kind == "f" and np.all(np.isfinite(got)) and np.array_equal(got, np.round(got)):
             problems.append(f"{fn}() returned {got.dtype} values; expected integers.")
             hint = "Convert with .astype(int); np.argmax already returns integers."
         else:
-            problems.append(f"{fn}() returned {got.dtype} values that are not whole class numbers; expected integer digits.")
+            problems.append(f"{fn}() returned {got.dtype} values that are not whole class numbers; expected integer class indices.")
             hint = "Return np.argmax(probabilities, axis=1), not the probabilities themselves."
     values = got.astype(np.float64)
     top2 = np.sort(probs, axis=1)[:, -2:]

@@ -1,4 +1,10 @@
-"""The training check: the grader trains the submitted model and measures its test accuracy."""
+"""The training check: the grader trains the submitted model and measures its test accuracy.
+
+The model is the submission's architecture; the compile settings are the submission's when its
+compile function passed (judged on the expected model), with from_logits fitted to this model's
+output, else the spec's reference settings, fitted the same way. Which were used is stated in the
+feedback and the report, so a mistake in one function does not cost this check as well.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,8 @@ import numpy as np
 
 from grader import architecture, compilation, training
 from grader.checks.common import blocked
-from grader.context import Context
+from grader.compilation import CompileSettings
+from grader.context import Blocker, Context
 from grader.results import CheckResult
 from grader.spec import CheckSpec
 
@@ -17,21 +24,21 @@ from grader.spec import CheckSpec
 def run(check: CheckSpec, ctx: Context) -> CheckResult:
     """Train the model that build_model and compile_model describe and compare its accuracy with the threshold."""
     started = time.monotonic()
-    parsed = ctx.state.get("model")
+    parsed = ctx.found.model
+    model_check = next((c for c in ctx.assignment.checks if c.kind == "model"), None)
+    builder = model_check.function if model_check is not None else "the model function"
     if parsed is None:
-        reason = ctx.state.get("model_error", "build_model() did not give a model.")
-        return blocked(check, f"Could not train a model, so no accuracy could be measured. {reason}",
-                       "Fix build_model first; this check trains the model it returns.", fault="blocked")
+        cause = ctx.found.model_blocker or Blocker(model_check.name if model_check else "", f"{builder}() gave no model.")
+        return blocked(check, f"Could not train a model, so no accuracy could be measured. {cause.reason}",
+                       f"Fix {cause.check} first; this check trains the model {builder}() returns.", fault="blocked",
+                       waits_for=(cause.check,))
+    wrong_output = _wrong_output(ctx, builder)
+    if wrong_output:
+        return blocked(check, wrong_output, f"Fix {model_check.name} first; this check trains the model {builder}() "
+                       "returns.", fault="blocked", waits_for=(model_check.name,))
     budget = ctx.assignment.training
-    settings = ctx.state.get("compile")
-    note = ""
-    if settings is None:
-        # Judge the architecture on its own: the reference settings, fitted to the model's output.
-        logits = architecture.fold_activations(parsed.layers)[-1].args.get("activation", "linear") == "linear"
-        settings = dataclasses.replace(compilation.reference(budget.optimizer, budget.loss, budget.metrics),
-                                       from_logits=logits)
-        note = (f" compile_model's settings could not be used, so the grader trained with the reference settings "
-                f"({settings.describe()}).")
+    settings, source = _settings(ctx, parsed, builder)
+    note = f" Trained with {source} ({settings.describe()})."
     x_train = ctx.prepare(ctx.dataset.train_images[:budget.train_samples], budget.prepare)
     y_train = ctx.dataset.train_labels[:budget.train_samples].astype(np.int64)
     x_test = ctx.prepare(ctx.dataset.test_images[:budget.test_samples], budget.prepare)
@@ -46,7 +53,7 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
         return blocked(check, f"Training the model failed: {type(exc).__name__}: {str(exc)[:500]}.{note}",
                        "Check that the model's last layer has one unit per class and that the loss fits integer labels.",
                        fault="training")
-    ctx.state["trained"] = trained
+    ctx.found.trained = trained
     threshold = float(check.params["min_accuracy"])
     extra = {
         "accuracy": round(trained.accuracy, 6),
@@ -59,7 +66,7 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
         "seed": budget.seed,
         "training_seconds": round(trained.seconds, 2),
         "stopped_early": trained.stopped_early,
-        "compile_settings": settings.describe(),
+        "compile_settings": f"{source}: {settings.describe()}",
     }
     spent = f"{budget.epochs} epoch(s) on {trained.train_samples:,} images, batch {budget.batch_size}, seed {budget.seed}"
     stopped = f" Training was stopped at the {budget.max_seconds:g} s budget." if trained.stopped_early else ""
@@ -81,6 +88,35 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
                                          "activation, a wrong loss or a too-small model trains poorly.",
                                     visibility=check.visibility, extra=extra)
     return result.timed(time.monotonic() - started)
+
+
+def _settings(ctx: Context, parsed, builder: str) -> tuple[CompileSettings, str]:
+    """The settings to train with and where they come from: the submission's compile settings if they passed the
+    compile check, else the spec's reference settings; either way from_logits fits the model's last activation."""
+    budget = ctx.assignment.training
+    logits = architecture.fold_activations(parsed.layers)[-1].args.get("activation", "linear") == "linear"
+    compiler = next((c.function for c in ctx.assignment.checks if c.kind == "compile"), None)
+    own = ctx.found.compile
+    if own is None:
+        base = compilation.reference(budget.optimizer, budget.loss, budget.metrics)
+        why = f", since {compiler}()'s could not be used" if compiler else ""
+        return dataclasses.replace(base, from_logits=logits), f"the reference settings{why}"
+    if own.from_logits != logits:
+        return (dataclasses.replace(own, from_logits=logits),
+                f"{compiler}()'s settings, with from_logits fitted to {builder}()'s output")
+    return own, f"{compiler}()'s settings"
+
+
+def _wrong_output(ctx: Context, builder: str) -> str:
+    """Why the built model cannot be trained on the labels (its output is not one value per class), or ''."""
+    built, classes = ctx.found.built, ctx.assignment.data.num_classes
+    if built is None:
+        return ""
+    shape = tuple(built.output_shape)
+    if shape == (None, classes):
+        return ""
+    return (f"Could not train {builder}()'s model, so no accuracy could be measured: it outputs shape {shape}, and the "
+            f"integer labels need one output per class, shape (None, {classes}).")
 
 
 def _diverged(trained: training.Trained, settings: compilation.CompileSettings, spent: str) -> str:
