@@ -34,7 +34,7 @@ def write(results: dict[str, Any], out_dir: Path, images: np.ndarray | None = No
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"results": out_dir / "results.json", "report": out_dir / "report.html"}
-    with clock.stage("report: figures and HTML"):
+    with clock.stage("report"):
         try:
             from grader import report
 

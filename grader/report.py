@@ -18,6 +18,7 @@ import jinja2
 import numpy as np
 
 from grader import figures
+from grader import timings as clock
 
 OUTPUT_SHOWN = 5_000   # characters of printed output shown on the page
 DETAILS_SHOWN = 6_000  # characters of one check's details (traceback, sandbox output) shown on the page
@@ -56,7 +57,9 @@ def environment() -> jinja2.Environment:
 
 def render(results: dict[str, Any], images: np.ndarray | None = None) -> str:
     """The report page for one results.json dict; `images` are the test images (uint8, (N, 28, 28) or (N, 28, 28, 1)) that predictions' `index` refers to."""
-    return environment().get_template("report.html.j2").render(page(results, images))
+    view = page(results, images)
+    with clock.stage("report: HTML"):
+        return environment().get_template("report.html.j2").render(view)
 
 
 def page(results: dict[str, Any], images: np.ndarray | None = None) -> dict[str, Any]:
@@ -67,15 +70,17 @@ def page(results: dict[str, Any], images: np.ndarray | None = None) -> dict[str,
     fixes = _fixes(checks)
     cause = _cause(checks, fixes)
     training_at = _find(tests, ("history", "min_accuracy"))
-    training = _training(tests, checks, training_at, extra, cause)
     names = [str(n) for n in extra.get("class_names") or []]
+    with clock.stage("report: figures (the training plot, the digits)"):
+        training = _training(tests, checks, training_at, extra, cause)
+        predictions = _predictions(extra.get("predictions"), images, training, cause, names)
     return {
         "header": _header(results, extra, checks),
         "checks": checks,
         "fixes": fixes,
         "model": _model(tests, checks, cause),
         "training": training,
-        "predictions": _predictions(extra.get("predictions"), images, training, cause, names),
+        "predictions": predictions,
         "printed": _printed(results.get("output") or "", extra.get("output_dropped")),
         "reproducibility": _reproducibility(extra, tests, training_at),
     }

@@ -35,7 +35,7 @@ def test_timings_are_stored_with_the_report_s_own_stage(tmp_path: Path, monkeypa
     timings.begin(origin=time.monotonic())
     paths = outputs.write(_results(), tmp_path / "b", timings=True)
     stored = json.loads(paths["results"].read_text())["extra_data"]["timings"]
-    assert [s["stage"] for s in stored["stages"]] == ["report: figures and HTML"]
+    assert [s["stage"] for s in stored["stages"]][0] == "report" and "report: HTML" in stored["stages"][-1]["stage"]
     assert "timings" not in json.loads(outputs.write(_results(), tmp_path / "c")["results"].read_text())["extra_data"]
 
 

@@ -88,7 +88,8 @@ def test_grader_run_timings_cover_every_stage_and_sum_to_the_total(tmp_path: Pat
                    "zygote: imports (numpy, tensorflow, keras)", "data: load",
                    "imports: Keras and TensorFlow, the checks, the reference solution",
                    "sandbox: fork and confine (after the zygote is ready)", "check reshape (array)", "check build_model (model)",
-                   "check accuracy (training)", "training: fit", "check predict (predict)", "report: figures and HTML"):
+                   "check accuracy (training)", "training: fit", "check predict (predict)", "report",
+                   "report: figures (the training plot, the digits)", "report: HTML"):
         assert wanted in names, f"no stage {wanted!r} in {names}"
     top = [s for s in record["stages"] if s["side"] == "grader" and s["depth"] == 0]
     assert sum(s["seconds"] for s in top) + record["unaccounted"] == pytest.approx(record["total"], abs=0.01)
