@@ -27,7 +27,7 @@ class Outcome:
         return passmark.exit_status(self.results, self.pass_mark)
 
 
-def run(*, submissions: list[Path], assignment: str = "digits", out: Path = Path("grading-out"),
+def run(*, submissions: list[Path], assignment: str | None = None, out: Path = Path("grading-out"),
         data: str | None = None, keep_gpu: bool = False, pass_mark: PassMark | None = None,
         github: bool = False, jobs: int | None = None, force: bool = False, shard: str | None = None,
         progress: bool | None = None, isolation: str = "auto", timings: bool = False) -> list[Outcome]:
@@ -49,7 +49,7 @@ def run(*, submissions: list[Path], assignment: str = "digits", out: Path = Path
         clock.ensure()
     clock.started_up()
     with clock.stage("set-up: the assignment and the isolation probe"):
-        task = spec.load(assignment)
+        task = spec.resolve(assignment, submissions)  # None: the one the submissions are named after, else the default
         confinement.announce(isolation)
     if pass_mark is not None:
         try:

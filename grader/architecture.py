@@ -212,7 +212,7 @@ def build(layers: tuple[Layer, ...], input_shape: tuple[int, ...], limits: Limit
     """Construct a Sequential model from validated layers, refusing one over the limits before allocating it."""
     if len(layers) > limits.max_layers:
         raise TooCostly(f"the model has {len(layers):,} layers, more than the {limits.max_layers:,} the grader "
-                         "rebuilds; a digit classifier needs a handful. Remove layers.")
+                         "rebuilds; an image classifier needs a handful. Remove layers.")
     constructed, costs = [], []
     shape: tuple = (None, *input_shape)
     for layer in layers:

@@ -136,7 +136,7 @@ def export(grades: list[Path], *, roster: Path, title: str, out: Path, match: st
     """
     if not title.strip():
         raise CanvasError("--title is empty; give the assignment's column title as Canvas shows it, with its id "
-                          "to update an existing assignment, e.g. \"Digits (1234)\".")
+                          "to update an existing assignment, e.g. \"Lab 2 (1234)\".")
     students = read_roster(roster, match)
     found: dict[str, dict[str, Any]] = {}
     left_out: list[str] = []

@@ -18,11 +18,13 @@ EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
 
 def _assignment_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--assignment", "-a", default="digits",
-                        help="bundled assignment name or path to an assignment.toml (default: digits)")
+    parser.add_argument("--assignment", "-a", default=None,
+                        help="bundled assignment name or path to an assignment.toml (default: the bundled assignment "
+                             "the submission is named after, a .py or .ipynb file named as its module, or a folder "
+                             "holding one; else the course's default_assignment in assignments/course.toml)")
     parser.add_argument("--data", metavar="PATH",
-                        help="a Keras mnist.npz or a folder of the four IDX *-ubyte.gz files "
-                             "(default: $KERAS_HOME/datasets/mnist.npz if present, else the bundled 5,000 digits)")
+                        help="a Keras-format .npz or a folder of the four IDX *-ubyte.gz files (default: the first "
+                             "present of the data sources the assignment's spec declares)")
 
 
 def _isolation_option(parser: argparse.ArgumentParser) -> None:
@@ -96,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the file to write (default: autograder.zip for gradescope, canvas.csv for canvas)")
     export.add_argument("--title", metavar="TITLE",
                         help="canvas: the assignment's column as Canvas names it, with its id to update that "
-                             "assignment, e.g. \"Digits (1234)\" (required)")
+                             "assignment, e.g. \"Lab 2 (1234)\" (required)")
     _roster_options(export, required_for="canvas")
     export.add_argument("--excuse-missing", action="store_true",
                         help="canvas: give students without a submission EX (excused) instead of an empty cell, "
@@ -235,7 +237,7 @@ def _export_canvas(args: argparse.Namespace) -> int:
 
     if not args.grades or not args.roster or args.title is None:
         raise UsageError("grader export canvas needs GRADES_DIR, --roster ROSTER.csv and --title TITLE, e.g. "
-                         "`grader export canvas grades --roster roster.csv --title \"Digits (1234)\"`.")
+                         "`grader export canvas grades --roster roster.csv --title \"Lab 2 (1234)\"`.")
     try:
         done = canvas.export([Path(g) for g in args.grades], roster=Path(args.roster), title=args.title,
                              out=Path(args.out or "canvas.csv"), match=args.match, excuse_missing=args.excuse_missing)

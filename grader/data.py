@@ -135,11 +135,11 @@ def load_dataset(path: str | os.PathLike | None, spec: DataSpec, *,
 
 
 def cache_dir(environ: Mapping[str, str]) -> Path:
-    """Where the parsed bundled sample is kept: $XDG_CACHE_HOME/digits-grader, by default ~/.cache/digits-grader."""
+    """Where parsed samples are kept: $XDG_CACHE_HOME/grader, by default ~/.cache/grader."""
     base = environ.get("XDG_CACHE_HOME", "")
     if not os.path.isabs(base):  # the XDG spec: a relative path is invalid and ignored
         base = os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".cache")
-    return Path(base) / "digits-grader"
+    return Path(base) / "grader"
 
 
 # --- Explicit path: a Keras .npz or a folder of IDX files --------------------------------------

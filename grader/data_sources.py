@@ -127,7 +127,7 @@ def _source(entry: object, number: int) -> Source:
             raise SourceError(f"{where} ({kind}): {key} is required.")
     if kind == "keras_cache" and (Path(values["path"]).is_absolute() or ".." in Path(values["path"]).parts):
         raise SourceError(f"{where} (keras_cache): path = {values['path']!r}; expected a name inside "
-                          "$KERAS_HOME/datasets, such as 'mnist.npz' or 'fashion-mnist'.")
+                          "$KERAS_HOME/datasets, such as 'name.npz' or a folder's name.")
     if kind == "folder" and not Path(values["path"]).is_absolute():
         raise SourceError(f"{where} (folder): path = {values['path']!r}; expected an absolute path.")
     if kind == "package":

@@ -1,7 +1,7 @@
 """Small PNG figures for the report, drawn from plain data and returned as `data:` URIs.
 
 Plots are drawn on matplotlib's Agg canvas directly (no pyplot, no global backend switch), at a
-low resolution, so that a report with all of them stays far below a megabyte. Digits are written as
+low resolution, so that a report with all of them stays far below a megabyte. Test images are written as
 PNGs of their own pixels without matplotlib: a report that shows no plot (one epoch) never imports it.
 """
 
@@ -26,13 +26,13 @@ def png_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def digit(pixels: np.ndarray) -> str:
+def picture(pixels: np.ndarray) -> str:
     """One greyscale image (28x28, or 28x28x1) as dark ink on white; uint8 0..255 or floats 0..1."""
     image = np.asarray(pixels)
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
     if image.ndim != 2:
-        raise ValueError(f"a digit must be a 2-D image (or one with a single channel); got shape {image.shape}.")
+        raise ValueError(f"a picture must be a 2-D image (or one with a single channel); got shape {image.shape}.")
     whole = image.dtype == np.uint8
     image = np.nan_to_num(image.astype(np.float32), nan=0.0)
     top = 255.0 if whole or float(image.max(initial=0)) > 1.0 else 1.0

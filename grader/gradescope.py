@@ -41,9 +41,10 @@ class ExportError(Exception):
 
 # --- Building the zip ----------------------------------------------------------------------------
 
-def export(*, assignment: str, out: Path, data: str | None = None) -> Path:
-    """Write the Gradescope autograder zip for `assignment` to `out`; with `data`, bundle that data set."""
-    task = spec.load(assignment)
+def export(*, assignment: str | None, out: Path, data: str | None = None) -> Path:
+    """Write the Gradescope autograder zip for `assignment` (None: the course's default) to `out`; with `data`,
+    bundle that data set."""
+    task = spec.resolve(assignment)
     if not task.solution.is_file():
         raise ExportError(f"the reference solution {task.solution} is missing; the grader prepares its data with it. "
                           f"Put the solution there, next to the assignments/ folder, and export again.")
@@ -207,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", default=os.environ.get(ROOT_VARIABLE) or DEFAULT_ROOT,
                         help=f"Gradescope's root folder (default: ${ROOT_VARIABLE}, else {DEFAULT_ROOT})")
     parser.add_argument("--assignment", required=True, help="bundled assignment name or path to an assignment.toml")
-    parser.add_argument("--data", help="a Keras mnist.npz or a folder of IDX files (default: the grader's own choice)")
+    parser.add_argument("--data", help="a Keras-format .npz or a folder of IDX files (default: the spec's sources)")
     args = parser.parse_args(argv)
     results = autograde(root=Path(args.root), assignment=args.assignment, data=args.data)
     print(f"Wrote results.json: score {results['score']}", file=sys.stderr)

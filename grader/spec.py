@@ -131,7 +131,7 @@ def default_name() -> str | None:
 
 def resolve(requested: str | os.PathLike | None, submissions: Iterable[Path] = ()) -> Assignment:
     """The assignment to use: `requested` if given; else the bundled assignment the submissions are named after
-    (fashion.py, fashion.ipynb or a folder holding one is graded as the assignment whose module is fashion.py);
+    (lab.py, lab.ipynb or a folder holding one is graded as the assignment whose module is lab.py);
     else the course's default (assignments/course.toml). SpecError says what to give when none applies."""
     if requested is not None:
         return load(requested)

@@ -442,7 +442,7 @@ def _cached(tmp_path: Path) -> dict[str, str]:
 
 
 def _cache_file(tmp_path: Path) -> Path:
-    files = list((tmp_path / "cache" / "digits-grader").glob("bundled-*.npz"))
+    files = list((tmp_path / "cache" / "grader").glob("bundled-*.npz"))
     assert len(files) == 1, files
     return files[0]
 
@@ -470,7 +470,7 @@ def test_the_bundled_sample_is_parsed_once_and_kept_for_this_user_only(tmp_path,
 def test_the_cache_is_keyed_by_the_split_it_holds(tmp_path, monkeypatch):
     load_dataset(None, mnist(), environ=_cached(tmp_path))
     other = load_dataset(None, mnist(split_seed=1), environ=_cached(tmp_path))
-    assert len(list((tmp_path / "cache" / "digits-grader").glob("bundled-*.npz"))) == 2
+    assert len(list((tmp_path / "cache" / "grader").glob("bundled-*.npz"))) == 2
     _no_parsing(monkeypatch)
     again = load_dataset(None, mnist(split_seed=1), environ=_cached(tmp_path))
     assert np.array_equal(again.test_images, other.test_images)
@@ -519,8 +519,8 @@ def test_an_unwritable_cache_folder_only_costs_the_parsing(tmp_path):
 def test_the_cache_folder_follows_xdg_and_no_sandbox_may_read_it(tmp_path, monkeypatch, digits):
     from grader import isolation
 
-    assert cache_dir({"XDG_CACHE_HOME": "/x/y", "HOME": "/h"}) == Path("/x/y/digits-grader")
-    assert cache_dir({"XDG_CACHE_HOME": "relative", "HOME": "/h"}) == Path("/h/.cache/digits-grader")
-    assert cache_dir({"HOME": "/h"}) == Path("/h/.cache/digits-grader")
+    assert cache_dir({"XDG_CACHE_HOME": "/x/y", "HOME": "/h"}) == Path("/x/y/grader")
+    assert cache_dir({"XDG_CACHE_HOME": "relative", "HOME": "/h"}) == Path("/h/.cache/grader")
+    assert cache_dir({"HOME": "/h"}) == Path("/h/.cache/grader")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert tmp_path / "xdg" / "digits-grader" in isolation.sensitive(digits, None)
+    assert tmp_path / "xdg" / "grader" in isolation.sensitive(digits, None)

@@ -118,7 +118,7 @@ def test_import_grader_stays_light_and_notebook_check_is_there_when_asked():
 
 
 def test_outside_a_notebook_it_says_what_to_use_instead():
-    with pytest.raises(jupyter.NotInNotebook, match="grader check digits.py"):
+    with pytest.raises(jupyter.NotInNotebook, match="`grader check` and your .py or .ipynb"):
         jupyter.notebook_check()
 
 

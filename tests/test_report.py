@@ -375,15 +375,15 @@ def _png(uri: str) -> bytes:
     return data
 
 
-def test_a_digit_is_a_small_png_of_its_pixels() -> None:
+def test_a_picture_is_a_small_png_of_its_pixels() -> None:
     pixels = np.zeros((28, 28, 1), dtype=np.uint8)
     pixels[4:24, 13:15] = 255
-    data = _png(figures.digit(pixels))
+    data = _png(figures.picture(pixels))
     assert int.from_bytes(data[16:20], "big") == 28 and int.from_bytes(data[20:24], "big") == 28
     assert len(data) < 2000
-    _png(figures.digit(pixels[..., 0].astype(np.float32) / 255))
+    _png(figures.picture(pixels[..., 0].astype(np.float32) / 255))
     with pytest.raises(ValueError, match="2-D image"):
-        figures.digit(np.zeros((3, 28, 28)))
+        figures.picture(np.zeros((3, 28, 28)))
 
 
 def test_the_history_plot_is_small() -> None:

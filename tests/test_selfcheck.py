@@ -23,7 +23,7 @@ def results(*checks: CheckResult, accuracy: float | None = 0.9) -> dict:
 
 def test_quick_trains_on_fewer_images_and_keeps_everything_else(digits):
     quick = selfcheck.quick(digits)
-    assert quick.training.train_samples == selfcheck.QUICK_TRAIN_SAMPLES < digits.training.train_samples
+    assert quick.training.train_samples == digits.training.quick_train_samples == 2000 < digits.training.train_samples
     assert replace(quick.training, train_samples=digits.training.train_samples) == digits.training
     assert quick.checks == digits.checks  # the minimum accuracy included
     assert selfcheck.quick(digits, 10**6).training == digits.training
@@ -98,3 +98,23 @@ def test_cli_check_of_the_student_template_says_what_to_write(capsys):
     assert "Visible checks: 0/10 points." in out
     assert "Next: fix reshape first: Write the body of reshape() in place of the raise." in out
     assert "budget" not in out  # build_model is not written, so no model was trained
+
+
+def test_the_quick_budget_comes_from_the_spec(fashion):
+    assert fashion.training.quick_train_samples == 0  # fashion's self-check trains as grading does
+    assert selfcheck.quick(fashion).training == fashion.training
+
+
+def test_the_assignment_is_found_from_the_file_name_or_the_kernel(tmp_path):
+    from grader import jupyter, spec
+
+    assert spec.resolve(None, [ROOT / "assignments" / "fashion" / "fashion.ipynb"]).name == "fashion"
+    assert spec.resolve(None, [ROOT / "assignments" / "fashion"]).name == "fashion"
+    other = tmp_path / "homework.py"
+    other.write_text("")
+    assert spec.resolve(None, [other]).name == spec.default_name() == "digits"
+    with pytest.raises(spec.SpecError, match="named after different assignments"):
+        spec.resolve(None, [ROOT / "solutions" / "digits" / "digits.py", ROOT / "solutions" / "fashion" / "fashion.py"])
+    fashion = spec.load("fashion")
+    assert jupyter.defining({name: print for name in fashion.functions}) == "fashion"
+    assert jupyter.defining({"normalise": print}) is None

@@ -89,7 +89,7 @@ def test_grader_run_timings_cover_every_stage_and_sum_to_the_total(tmp_path: Pat
                    "imports: Keras and TensorFlow, the checks, the reference solution",
                    "sandbox: fork and confine (after the zygote is ready)", "check reshape (array)", "check build_model (model)",
                    "check accuracy (training)", "training: fit", "check predict (predict)", "report",
-                   "report: figures (the training plot, the digits)", "report: HTML"):
+                   "report: figures (the training plot, the test images)", "report: HTML"):
         assert wanted in names, f"no stage {wanted!r} in {names}"
     top = [s for s in record["stages"] if s["side"] == "grader" and s["depth"] == 0]
     assert sum(s["seconds"] for s in top) + record["unaccounted"] == pytest.approx(record["total"], abs=0.01)
@@ -129,7 +129,7 @@ def test_keras_is_imported_without_the_optional_packages_and_still_trains() -> N
 
 def test_a_report_without_plots_does_not_import_matplotlib() -> None:
     done = _python("import numpy as np\nfrom grader import figures\n"
-                   "figures.digit(np.zeros((28, 28), np.uint8))\n" + OPTIONAL_SEEN)
+                   "figures.picture(np.zeros((28, 28), np.uint8))\n" + OPTIONAL_SEEN)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
 
