@@ -47,7 +47,7 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
             found.append(f"{fn}() changed the images it was given.")
         if reply.header.get("weights_changed"):
             found.append(f"{fn}() changed the model's weights; it should only read them (no fit or set_weights).")
-            hint = hint or "predict should only call the model, not train it."
+            hint = hint or f"{fn}() should only call the model, not train it."
         if found:
             problems = [f"With the {label} model: " + " ".join(found)]
             break
@@ -77,7 +77,7 @@ def _compare(fn: str, got: np.ndarray | None, probs: np.ndarray, header: dict) -
         return [f"{fn}() returned {shorten(header.get('returned'))}; expected an int array of shape ({n},)."], "Return np.argmax(probabilities, axis=1)."
     if got.shape == probs.shape:
         return [f"{fn}() returned the probabilities, shape {got.shape}; expected one class index per image, shape ({n},)."], \
-            "Take the index of the largest probability: np.argmax(model.predict(images), axis=1)."
+            "Take the index of the largest output (probability or logit): np.argmax(model.predict(images), axis=1)."
     if got.shape == (classes,) and n != classes:
         return [f"{fn}() returned shape {got.shape}: the argmax was taken over the images (axis 0); expected shape ({n},)."], \
             "Use axis=1 (or axis=-1): one argmax per image, over its probabilities."
