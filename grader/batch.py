@@ -170,7 +170,9 @@ def _start_worker(task: Assignment, data: str | None, keep_gpu: bool, protect: t
     make_undumpable()
     _WORKER.update(task=task, data=data, keep_gpu=keep_gpu, protect=protect)
     _WORKER["zygote"] = Zygote(task.preload, keep_gpu=keep_gpu)  # imports TensorFlow while this process does too
-    import tensorflow  # noqa: F401
+    from grader import optional
+
+    optional.import_keras()  # without the optional packages Keras would import (see grader.optional)
 
     from grader.data import load_dataset
 

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import ROOT, SOLUTION, TEMPLATE
@@ -141,3 +142,37 @@ def test_the_program_exits_with_main_s_status_without_tearing_down(tmp_path: Pat
         assert done.returncode == status, (args, done.stdout, done.stderr)
     assert "grader" in subprocess.run([sys.executable, "-m", "grader", "--version"], capture_output=True,
                                       text=True, timeout=120).stdout
+
+
+@pytest.mark.slow
+def test_sandboxes_start_without_the_optional_packages_and_may_import_them(tmp_path: Path) -> None:
+    from grader.sandbox import Sandbox
+    from grader.spec import Limits
+    from grader.zygote import Zygote
+
+    source = tmp_path / "mod.py"
+    source.write_text("import sys\nimport numpy as np\nSEEN = [m for m in ('sklearn', 'pandas', 'scipy', "
+                      "'matplotlib', 'IPython') if m in sys.modules]\n"
+                      "def seen(x):\n    return np.array([len(SEEN)])\n"
+                      "def later(x):\n    import pandas\n    return np.array([1])\n")
+    zygote = Zygote(("numpy", "tensorflow", "keras"))
+    try:
+        sandbox = Sandbox(Limits(startup_seconds=120, import_seconds=30, call_seconds=60, memory_mb=3072), zygote).start()
+        sandbox.wait_ready()
+        target = sandbox.copy_in({source.name: source}, source.name)
+        assert sandbox.request({"op": "load", "path": str(target), "functions": ["seen"]}, timeout=30, stage="load").header["ok"]
+        x = {"x": np.zeros(1)}
+        assert sandbox.request({"op": "call", "function": "seen", "args": ["x"]}, x, timeout=30, stage="seen").arrays["result"][0] == 0
+        later = sandbox.request({"op": "call", "function": "later", "args": ["x"]}, x, timeout=60, stage="later")
+        assert later.header["ok"], later.header  # hidden while the zygote imported Keras only
+        sandbox.close()
+    finally:
+        zygote.close()
+
+
+@pytest.mark.slow
+def test_a_batch_worker_imports_keras_without_the_optional_packages() -> None:
+    done = _python("from grader import batch, spec\nbatch._start_worker(spec.load('digits'), None, False)\n"
+                   + OPTIONAL_SEEN + "\nbatch._stop_worker()")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
