@@ -1,6 +1,6 @@
 """Calibrate an assignment's accuracy threshold: train the reference model with several seeds.
 
-    python benchmarks/calibrate.py --assignment NAME [--seeds 0 1 2 3 4] [--train-samples N] [--epochs N]
+    python benchmarks/calibrate.py --assignment NAME [--budget NAME] [--data PATH] [--seeds 0 1 2 3 4] [--train-samples N] [--epochs N]
 
 Prints the reference's test accuracy per seed and the lowest; set the spec's min_accuracy a safe
 margin under it and write the figures in the spec's comments. `grader validate NAME --seeds ...`
@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from grader import spec  # noqa: E402
+from grader import budgets, spec  # noqa: E402
 from grader.data import load_dataset  # noqa: E402
 from grader.validate import reference_accuracies  # noqa: E402
 
@@ -27,11 +27,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assignment", required=True, help="bundled name or path to an assignment.toml")
     parser.add_argument("--data")
+    parser.add_argument("--budget", help="a budget the spec names in [training.budgets] (default: [training])")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--train-samples", type=int)
     parser.add_argument("--epochs", type=int)
     args = parser.parse_args()
-    task = spec.load(args.assignment)
+    task = budgets.select(spec.load(args.assignment), args.budget)
     budget = task.training
     if args.train_samples:
         budget = dataclasses.replace(budget, train_samples=args.train_samples)

@@ -9,16 +9,20 @@ submission and of the grading configuration, so an interrupted run resumes where
 
 from __future__ import annotations
 
+import collections
 import gc
+import html
 import itertools
 import json
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from grader import fingerprint, outputs, pool
+from grader import fingerprint, memo, outputs, pool
+from grader import timings as clock
 from grader.spec import Assignment
 
 
@@ -104,15 +108,48 @@ def already_graded(job: Job) -> dict[str, Any] | None:
     return None
 
 
+def record_sharing(results: dict[str, dict[str, Any]], jobs: list[Job]) -> None:
+    """Say in each result and report how many submissions of this run shared its memoized training.
+
+    A worker does not know, when it writes a report, how many later submissions will reuse its training;
+    once the run is over, this sets the count in results.json (the training check's
+    training_cache.shared) and in the report's one sentence about it, without drawing the report again.
+    """
+    counts = collections.Counter(key for r in results.values() if (key := memo.recorded(r).get("key")))
+    for job in jobs:
+        cache = memo.recorded(results.get(job.name) or {})
+        shared = counts.get(cache.get("key"), 0)
+        if shared < 2 or cache.get("shared") == shared:
+            continue
+        cache["shared"] = shared
+        outputs.write_text(job.out / "results.json",
+                           json.dumps(results[job.name], indent=2, allow_nan=False, default=str) + "\n")
+        report = job.out / "report.html"
+        try:
+            page = report.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        sentence = html.escape(memo.sharing_text(shared, bool(cache.get("reused"))))
+        patched = _CACHE_NOTE.sub(lambda _: f'<p class="note" id="training-cache">{sentence}</p>', page, count=1)
+        if patched != page:
+            outputs.write_text(report, patched)
+
+
+_CACHE_NOTE = re.compile(r'<p class="note" id="training-cache"( hidden)?>[^<]*</p>')  # submitted text is escaped: no "<"
+
+
 def run(jobs: list[Job], task: Assignment, *, data: str | None, workers: int, keep_gpu: bool = False,
         on_done: Callable[[Job, dict], None] | None = None,
-        on_start: Callable[[Job, int], None] | None = None, protect: tuple[Path, ...] = ()) -> dict[str, dict[str, Any]]:
+        on_start: Callable[[Job, int], None] | None = None, protect: tuple[Path, ...] = (),
+        trainings: Path | None = None, timings: bool = False) -> dict[str, dict[str, Any]]:
     """Grade the jobs in `workers` processes; return results by name. Never loses a job.
 
     A worker that dies (out of memory, killed) is replaced and only the job it held is tried again,
     once; if it dies again that submission is recorded as a fault and the others are graded as usual.
     `on_start(job, pid)` is told which worker process each try runs in. `protect` are paths no
     sandbox may read (the output folder, every submission of the class), besides the grader's own.
+    `trainings` is the folder of memoized trainings the workers share (grader.memo; None: each trains its own).
+    With `timings`, each results.json holds how long each stage of its grading took (extra_data.timings).
     """
     results: dict[str, dict[str, Any]] = {}
 
@@ -124,7 +161,9 @@ def run(jobs: list[Job], task: Assignment, *, data: str | None, workers: int, ke
         if on_done:
             on_done(job, results[job.name])
 
-    pool.run(jobs, _grade_job, workers=max(1, workers), start=_start_worker, start_args=(task, data, keep_gpu, protect),
+    workers = max(1, workers)
+    pool.run(jobs, _grade_job, workers=workers, start=_start_worker,
+             start_args=(task, data, keep_gpu, protect, trainings, min(workers, len(jobs)), timings),
              stop=_stop_worker, retries=1, on_result=finished, on_start=on_start)
     return results
 
@@ -160,21 +199,31 @@ def _write_fault(job: Job, task: Assignment, message: str) -> dict[str, Any]:
 # -- inside a worker process -----------------------------------------------------------------------
 
 _WORKER: dict[str, Any] = {}
+# Submissions a worker grades between two clean-ups of Keras' state and Python's garbage. Each takes about a
+# second (0.6 s and 0.5 s measured after a submission), as long as grading a submission whose training is
+# memoized; the few models of ten submissions are a few tens of megabytes meanwhile.
+CLEAN_EVERY = 10
 
 
-def _start_worker(task: Assignment, data: str | None, keep_gpu: bool, protect: tuple[Path, ...] = ()) -> None:
+def _start_worker(task: Assignment, data: str | None, keep_gpu: bool, protect: tuple[Path, ...] = (),
+                  trainings: Path | None = None, workers: int = 1, timings: bool = False) -> None:
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # one line per submission on the terminal, not TensorFlow's notes
     from grader.isolation import make_undumpable
     from grader.zygote import Zygote
 
     make_undumpable()
-    _WORKER.update(task=task, data=data, keep_gpu=keep_gpu, protect=protect)
+    _WORKER.update(task=task, data=data, keep_gpu=keep_gpu, protect=protect, timings=timings, trainings=None)
     _WORKER["zygote"] = Zygote(task.preload, keep_gpu=keep_gpu)  # imports TensorFlow while this process does too
     from grader import optional
 
     optional.import_keras()  # without the optional packages Keras would import (see grader.optional)
 
+    from grader import memo, threads
     from grader.data import load_dataset
+
+    threads.configure(workers)  # before TensorFlow's first op: this worker's share of the cores
+    if trainings is not None:
+        _WORKER["trainings"] = memo.Cache(trainings)
 
     _WORKER["dataset"] = load_dataset(data, task.data)
 
@@ -191,13 +240,19 @@ def _grade_job(job: Job) -> dict[str, Any]:
     from grader.zygote import Zygote
 
     task = _WORKER["task"]
+    if _WORKER["timings"]:
+        clock.begin(origin=time.monotonic())  # this submission's stages, from when its worker took it
     if _WORKER["zygote"].process.poll() is not None:  # it died: start another
         _WORKER["zygote"] = Zygote(task.preload, keep_gpu=_WORKER["keep_gpu"])
     result = grade(job.path, task, data=_WORKER["data"], keep_gpu=_WORKER["keep_gpu"], name=job.name,
-                   zygote=_WORKER["zygote"], dataset=_WORKER["dataset"], protect=_WORKER["protect"])
+                   zygote=_WORKER["zygote"], dataset=_WORKER["dataset"], protect=_WORKER["protect"],
+                   trainings=_WORKER["trainings"])
     results = result.to_dict()
     results["extra_data"]["fingerprint"] = job.fingerprint
-    outputs.write(results, job.out, images=_WORKER["dataset"].test_images)
-    keras.backend.clear_session()
-    gc.collect()
+    outputs.write(results, job.out, images=_WORKER["dataset"].test_images, timings=_WORKER["timings"])
+    _WORKER["graded"] = _WORKER.get("graded", 0) + 1
+    if _WORKER["graded"] % CLEAN_EVERY == 0:
+        with clock.stage("worker: free the models of the last submissions"):
+            keras.backend.clear_session()
+            gc.collect()
     return results

@@ -71,8 +71,22 @@ def build_parser() -> argparse.ArgumentParser:
                           "per check, for the test reports of GitLab, Jenkins or Azure DevOps (see docs/ci.md)")
     run.add_argument("--jobs", "-j", type=int, metavar="N",
                      help="with several submissions: grading workers (default: the cores, as memory allows)")
-    run.add_argument("--force", action="store_true",
-                     help="with several submissions: grade again those already graded with the same content and configuration")
+    run.add_argument("--force", nargs="?", const=_ALL, action="append", metavar="NAME",
+                     help="with several submissions: grade again those already graded with the same content and "
+                          "configuration; alone, all of them (put it after the submissions); with NAME, only that "
+                          "submission (its folder's name in --out, or its path; repeat --force or separate names "
+                          "with commas for several)")
+    run.add_argument("--budget", metavar="NAME",
+                     help="the training budget: default (the spec's [training]: quick, works on the bundled data) or "
+                          "one the spec names in [training.budgets], such as digits' full (the seed notebook's 60,000 "
+                          "images, 5 epochs, batch 32, 10,000 test images; needs the full MNIST: --data or the Keras "
+                          "cache)")
+    run.add_argument("--cache", metavar="DIR",
+                     help="keep memoized trainings in DIR, shared by shards and reruns (default: .training-cache in "
+                          "the --out folder): each distinct model (layers, compile settings, data, seed, budget) is trained "
+                          "once and its results reused, identical to a fresh training")
+    run.add_argument("--no-cache", action="store_true",
+                     help="train every submission's model afresh and keep nothing")
     run.add_argument("--shard", metavar="K/N", help="grade only the K-th of N equal shares of the submissions (for CI matrices)")
     run.add_argument("--pass-mark", type=_pass_mark, metavar="MARK",
                      help="least score that passes, in points (7) or percent of the maximum (70%%); sets the exit "
@@ -187,8 +201,9 @@ def _run(args: argparse.Namespace) -> int:
     reporting = github.enabled(args.github)
     outcomes = api.run(submissions=[Path(s) for s in args.submissions], assignment=args.assignment,
                        out=Path(args.out), data=args.data, keep_gpu=args.gpu, pass_mark=args.pass_mark,
-                       github=reporting, jobs=args.jobs, force=args.force, shard=args.shard,
-                       isolation=args.isolation, timings=args.timings)
+                       github=reporting, jobs=args.jobs, force=_force(args.force), shard=args.shard,
+                       isolation=args.isolation, timings=args.timings, budget=args.budget,
+                       cache=Path(args.cache) if args.cache else None, memoize=not args.no_cache)
     if args.junit:
         from grader import junit
 
@@ -197,6 +212,18 @@ def _run(args: argparse.Namespace) -> int:
     print(github.inert(text) if reporting else text)  # the submissions' words, never read as workflow commands
     _print_timings(args.timings)
     return max(outcome.exit_status for outcome in outcomes)
+
+
+_ALL = object()  # --force without a NAME
+
+
+def _force(values: list | None) -> bool | tuple[str, ...]:
+    """--force alone: True; --force NAME[,NAME] (repeatable): the names; absent: False."""
+    if not values:
+        return False
+    if any(value is _ALL for value in values):
+        return True
+    return tuple(name for value in values for name in value.split(",") if name)
 
 
 def _print_timings(wanted: bool) -> None:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import keras
 
     from grader.compilation import CompileSettings
+    from grader.memo import Cache
     from grader.training import Trained
 
 
@@ -50,6 +51,7 @@ class Context:
     reference: ModuleType
     runner: Runner
     found: Findings = field(default_factory=Findings)
+    trainings: Cache | None = None  # memoized trainings shared with the other submissions of a run, if any
 
     def probe(self, split: str, count: int | None, prepare: list[str] | tuple[str, ...]) -> np.ndarray:
         """The first `count` images of a split, prepared with the reference functions named in `prepare`."""

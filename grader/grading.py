@@ -8,9 +8,9 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from grader import isolation, optional, timings
+from grader import isolation, optional, threads, timings
 from grader.data import Dataset, load_dataset
 from grader.results import CheckResult, SubmissionResult
 from grader.runner import Runner, SubmissionError
@@ -19,13 +19,16 @@ from grader.submission import (MalformedNotebook, SubmissionNotFound, Submission
                                materialise, sandbox_files)
 from grader.zygote import Zygote
 
+if TYPE_CHECKING:
+    from grader.memo import Cache
+
 # Check kinds and the module of grader.checks that runs each; imported lazily because they import Keras.
 KINDS = {kind: kind for kind in CHECK_KINDS}
 
 
 def grade(submission: Path, assignment: Assignment, *, data: str | Path | None = None, keep_gpu: bool = False,
           name: str | None = None, zygote: Zygote | None = None, dataset: Dataset | None = None,
-          protect: tuple[Path, ...] = ()) -> SubmissionResult:
+          protect: tuple[Path, ...] = (), trainings: Cache | None = None) -> SubmissionResult:
     """Grade one submission against `assignment`; never raises for anything the submission does.
 
     `zygote`, if given, is a started Zygote for this assignment's preload modules that the
@@ -33,14 +36,18 @@ def grade(submission: Path, assignment: Assignment, *, data: str | Path | None =
     `dataset`, if given, is the already loaded data (else `data` says where to load it from).
     `protect` are more paths its sandboxes may not read (the output folder, the other submissions of a
     batch), besides the grader's own files, the solutions and the data sources.
+    `trainings`, if given, memoizes the training check's training (see grader.memo); its folder is protected too.
     """
+    if trainings is not None and trainings.directory not in protect:
+        protect = (*protect, trainings.directory)
     with tempfile.TemporaryDirectory(prefix="grader-submission-") as scratch:
         return _grade(submission, assignment, data=data, keep_gpu=keep_gpu, name=name, scratch=Path(scratch),
-                      zygote=zygote, dataset=dataset, protect=protect)
+                      zygote=zygote, dataset=dataset, protect=protect, trainings=trainings)
 
 
 def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None, keep_gpu: bool, name: str | None,
-           scratch: Path, zygote: Zygote | None, dataset: Dataset | None, protect: tuple[Path, ...]) -> SubmissionResult:
+           scratch: Path, zygote: Zygote | None, dataset: Dataset | None, protect: tuple[Path, ...],
+           trainings: Cache | None = None) -> SubmissionResult:
     started = time.monotonic()
     label = name or (submission.stem if submission.is_file() else submission.resolve().name)
     try:
@@ -67,7 +74,8 @@ def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None,
         with timings.stage("imports: Keras and TensorFlow, the checks, the reference solution"), optional.hidden():
             from grader.context import Context, load_reference
 
-            ctx = Context(assignment, dataset, load_reference(assignment.solution), runner)
+            threads.configure()  # before TensorFlow's first op; a batch worker has sized them already
+            ctx = Context(assignment, dataset, load_reference(assignment.solution), runner, trainings=trainings)
         checks = tuple(_run_check(check, ctx) for check in assignment.checks)
     finally:
         with timings.stage("sandbox: close"):

@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 import numpy as np
 
-from grader import figures
+from grader import figures, memo
 from grader import timings as clock
 
 OUTPUT_SHOWN = 5_000   # characters of printed output shown on the page
@@ -296,9 +296,12 @@ def _training(tests: list[dict], checks: list[dict], at: int | None, extra: dict
         if key in data:
             value = data[key]
             budget.append((label, "yes" if value is True else "no" if value is False else value))
+    cache = data.get("training_cache") if isinstance(data.get("training_cache"), dict) else None
+    shared = cache.get("shared") if cache and isinstance(cache.get("shared"), int) else None
     return {
         "available": True,
         "check": {"id": checks[at]["id"], "name": checks[at]["name"], "passed": checks[at]["passed"]},
+        "cache": None if cache is None else memo.sharing_text(shared, bool(cache.get("reused"))),
         "plot": plot,
         "metrics": sorted(history),
         "epochs": [{"n": i + 1, "cells": [history[m][i] if i < len(history[m]) else None for m in sorted(history)]}

@@ -56,6 +56,16 @@ class Training:
 
 
 @dataclass(frozen=True)
+class NamedBudget:
+    """A training budget besides the default `[training]` ([training.budgets.NAME]), chosen with `grader run --budget`."""
+
+    name: str
+    training: Training               # [training] with the budget's own values over it
+    min_accuracy: float | None = None  # its own threshold for the training checks, calibrated at this budget
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class GradescopeOptions:
     """What the Gradescope results.json carries besides the checks ([gradescope] in the spec)."""
 
@@ -91,6 +101,7 @@ class Assignment:
     directory: Path
     solution: Path
     gradescope: GradescopeOptions = GradescopeOptions()
+    budgets: tuple[NamedBudget, ...] = ()
 
     @property
     def max_score(self) -> float:
@@ -186,7 +197,9 @@ def _parse(table: dict, path: Path) -> Assignment:
     name = _required(head, "name", str, f"{where} [assignment]")
     module = _required(head, "module", str, f"{where} [assignment]")
     limits = _dataclass(Limits, _table(table, "limits", where, default={}), f"{where} [limits]")
-    training = _dataclass(Training, _table(table, "training", where, default={}), f"{where} [training]")
+    training_table = dict(_table(table, "training", where, default={}))
+    named = training_table.pop("budgets", {})
+    training = _dataclass(Training, training_table, f"{where} [training]")
     checks = tuple(_check(entry, f"{where} [[checks]] #{i + 1}") for i, entry in enumerate(table.get("checks", [])))
     if not checks:
         raise SpecError(f"{where}: no [[checks]] defined; an assignment needs at least one.")
@@ -211,6 +224,7 @@ def _parse(table: dict, path: Path) -> Assignment:
         directory=path.parent,
         solution=solution,
         gradescope=_gradescope(_table(table, "gradescope", where, default={}), f"{where} [gradescope]"),
+        budgets=_budgets(named, training_table, f"{where} [training.budgets]"),
     )
 
 
@@ -223,6 +237,27 @@ def _gradescope(table: dict, where: str) -> GradescopeOptions:
         if not isinstance(value, bool):
             raise SpecError(f"{where}: {key} must be true or false, got {value!r}.")
     return GradescopeOptions(**table)
+
+
+def _budgets(table: Any, base: dict, where: str) -> tuple[NamedBudget, ...]:
+    """The named budgets: each a table of [training]'s keys (over [training]'s values), min_accuracy and description."""
+    if not isinstance(table, dict):
+        raise SpecError(f"{where}: expected tables such as [training.budgets.full], got {table!r}.")
+    budgets = []
+    for name, entry in table.items():
+        if not isinstance(entry, dict):
+            raise SpecError(f"{where}: {name} must be a table ([training.budgets.{name}]), got {entry!r}.")
+        if name == "default":
+            raise SpecError(f"{where}: 'default' is [training] itself; give the other budgets other names.")
+        entry = dict(entry)
+        threshold = entry.pop("min_accuracy", None)
+        if threshold is not None and (not isinstance(threshold, (int, float)) or isinstance(threshold, bool)
+                                      or not 0 <= threshold <= 1):
+            raise SpecError(f"{where}.{name}: min_accuracy must be a number in [0, 1], got {threshold!r}.")
+        description = entry.pop("description", "")
+        training = _dataclass(Training, {**base, **entry}, f"{where}.{name}")
+        budgets.append(NamedBudget(name, training, None if threshold is None else float(threshold), str(description)))
+    return tuple(budgets)
 
 
 def _check(entry: dict, where: str) -> CheckSpec:

@@ -11,9 +11,8 @@ from __future__ import annotations
 import dataclasses
 import time
 
-import numpy as np
 
-from grader import architecture, compilation, training
+from grader import architecture, compilation, memo, training
 from grader.checks.common import blocked
 from grader.compilation import CompileSettings
 from grader.context import Blocker, Context
@@ -39,12 +38,9 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     budget = ctx.assignment.training
     settings, source = _settings(ctx, parsed, builder)
     note = f" Trained with {source} ({settings.describe()})."
-    x_train = ctx.prepare(ctx.dataset.train_images[:budget.train_samples], budget.prepare)
-    y_train = ctx.dataset.train_labels[:budget.train_samples].astype(np.int64)
-    x_test = ctx.prepare(ctx.dataset.test_images[:budget.test_samples], budget.prepare)
-    y_test = ctx.dataset.test_labels[:budget.test_samples].astype(np.int64)
+    data = memo.prepared(ctx, budget)  # prepared once per process, not once per submission
     try:
-        trained = training.train(parsed.layers, settings, x_train, y_train, x_test, y_test, budget, ctx.assignment.limits)
+        trained, provenance = memo.train(ctx.trainings, parsed.layers, settings, data, budget, ctx.assignment.limits)
     except training.OutOfTime as exc:
         return blocked(check, f"The model was trained, but {exc}, so no accuracy could be measured.{note}",
                        "Make the model smaller: fewer layers, units or filters, and pooling before Flatten.",
@@ -68,6 +64,8 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
         "stopped_early": trained.stopped_early,
         "compile_settings": f"{source}: {settings.describe()}",
     }
+    if provenance is not None:  # the report says it was trained once for the submissions with the same model
+        extra["training_cache"] = provenance.to_dict()
     spent = f"{budget.epochs} epoch(s) on {trained.train_samples:,} images, batch {budget.batch_size}, seed {budget.seed}"
     stopped = f" Training was stopped at the {budget.max_seconds:g} s budget." if trained.stopped_early else ""
     if trained.diverged:

@@ -1,0 +1,292 @@
+"""Memoized training (grader.memo): the same model trains once, and a reused result equals a fresh one."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import SOLUTION, SUBMISSIONS
+from grader import architecture, compilation, memo, training
+from grader.data import load_dataset
+
+L = architecture.Layer
+SEED_LAYERS = (L("Conv2D", {"filters": 8, "kernel_size": (3, 3)}, "conv"), L("MaxPooling2D", {"pool_size": (2, 2)}),
+               L("Flatten", {}), L("Dense", {"units": 32, "activation": "relu"}, "hidden"), L("Dropout", {"rate": 0.2}),
+               L("Dense", {"units": 10, "activation": "softmax"}, "out"))
+
+
+@pytest.fixture(scope="module")
+def data(digits) -> memo.Prepared:
+    """600 bundled training images and 200 test images, prepared as the reference does."""
+    dataset = load_dataset(None, digits.data)
+    prepare = lambda images: (images.reshape(-1, 28, 28, 1).astype("float32") / 255)  # noqa: E731
+    return memo.Prepared(prepare(dataset.train_images[:600]), dataset.train_labels[:600].astype(np.int64),
+                         prepare(dataset.test_images[:200]), dataset.test_labels[:200].astype(np.int64))
+
+
+@pytest.fixture(scope="module")
+def budget(digits):
+    return dataclasses.replace(digits.training, train_samples=600, test_samples=200)
+
+
+@pytest.fixture(scope="module")
+def settings() -> compilation.CompileSettings:
+    return compilation.reference("Adam", "sparse_categorical_crossentropy", ("accuracy",))
+
+
+def _fresh(layers, settings, data, budget, digits) -> training.Trained:
+    return training.train(layers, settings, data.x_train, data.y_train, data.x_test, data.y_test, budget, digits.limits)
+
+
+def test_a_reused_training_equals_a_fresh_one_to_the_bit(tmp_path: Path, data, budget, settings, digits) -> None:
+    cache = memo.Cache(tmp_path / "cache")
+    first, made = cache.train(SEED_LAYERS, settings, data, budget, digits.limits)
+    again, reused = cache.train(SEED_LAYERS, settings, data, budget, digits.limits)
+    fresh = _fresh(SEED_LAYERS, settings, data, budget, digits)
+    assert (made.reused, reused.reused) == (False, True) and made.key == reused.key
+    for trained in (first, again):
+        assert np.array_equal(trained.probabilities, fresh.probabilities)
+        assert all(np.array_equal(a, b) for a, b in zip(trained.model.get_weights(), fresh.model.get_weights()))
+        assert trained.accuracy == fresh.accuracy and trained.history == fresh.history
+        assert (trained.train_samples, trained.test_samples, trained.diverged) == (600, 200, "")
+    images = data.x_test[:20]  # the rebuilt model predicts as the trained one
+    assert np.array_equal(again.model.predict(images, verbose=0), fresh.model.predict(images, verbose=0))
+
+
+def test_separate_activation_layers_train_bit_for_bit_like_activation_arguments(data, budget, settings, digits) -> None:
+    """Why the key folds Activation, ReLU and Softmax layers into the layer before them: training is the same."""
+    dense = lambda units, **args: L("Dense", {"units": units, "activation": "linear", **args})  # noqa: E731
+    base = SEED_LAYERS[:3]
+    variants = [
+        SEED_LAYERS,
+        (*base, dense(32), L("Activation", {"activation": "relu"}), L("Dropout", {"rate": 0.2}), dense(10),
+         L("Softmax", {"axis": -1})),
+        (*base, dense(32), L("ReLU", {"max_value": None, "negative_slope": 0.0, "threshold": 0.0}),
+         L("Dropout", {"rate": 0.2}), dense(10), L("Activation", {"activation": "softmax"})),
+    ]
+    trained = [_fresh(layers, settings, data, budget, digits) for layers in variants]
+    for other in trained[1:]:
+        assert np.array_equal(other.probabilities, trained[0].probabilities)
+        assert all(np.array_equal(a, b) for a, b in zip(other.model.get_weights(), trained[0].model.get_weights()))
+    assert len({memo.key(layers, settings, data, budget)[0] for layers in variants}) == 1
+
+
+def test_the_key_ignores_names_and_follows_what_trains(data, budget, settings) -> None:
+    key = lambda layers=SEED_LAYERS, s=settings, d=data, b=budget: memo.key(layers, s, d, b)[0]  # noqa: E731
+    renamed = tuple(dataclasses.replace(layer, name=f"mine_{i}") for i, layer in enumerate(SEED_LAYERS))
+    assert key(renamed) == key()
+    same_defaults = dataclasses.replace(settings, optimizer_config={"learning_rate": 0.001})
+    assert key(s=same_defaults) == key()  # 'adam', Adam() and Adam(learning_rate=0.001) train alike
+    wider = (*SEED_LAYERS[:3], L("Dense", {"units": 33, "activation": "relu"}), *SEED_LAYERS[4:])
+    changed = data.x_train.copy()
+    changed[0, 0, 0, 0] += 0.5
+    others = [key(wider), key(s=dataclasses.replace(settings, optimizer_config={"learning_rate": 0.01})),
+              key(s=dataclasses.replace(settings, metrics=("acc",), metric_configs=("acc",))),
+              key(b=dataclasses.replace(budget, seed=1)), key(b=dataclasses.replace(budget, epochs=2)),
+              key(d=memo.Prepared(changed, data.y_train, data.x_test, data.y_test))]
+    assert len({key(), *others}) == 1 + len(others)
+
+
+def _stored(tmp_path: Path, data, budget, settings, digits) -> tuple[memo.Cache, str]:
+    cache = memo.Cache(tmp_path / "cache")
+    _, provenance = cache.train(SEED_LAYERS, settings, data, budget, digits.limits)
+    return cache, provenance.key
+
+
+@pytest.mark.parametrize("spoil", ["npz byte", "record value", "npz link", "record writable"])
+def test_a_kept_training_that_does_not_verify_is_trained_again(tmp_path: Path, data, budget, settings, digits,
+                                                               spoil: str) -> None:
+    cache, name = _stored(tmp_path, data, budget, settings, digits)
+    npz, record = cache.directory / f"{name}.npz", cache.directory / f"{name}.json"
+    if spoil == "npz byte":
+        raw = bytearray(npz.read_bytes())
+        raw[len(raw) // 2] ^= 1
+        npz.write_bytes(bytes(raw))
+    elif spoil == "record value":
+        text = json.loads(record.read_text())
+        text["accuracy"] = 1.0  # a forged accuracy: the record's checksum no longer matches
+        record.write_text(json.dumps(text))
+    elif spoil == "npz link":
+        elsewhere = tmp_path / "elsewhere.npz"
+        npz.rename(elsewhere)
+        npz.symlink_to(elsewhere)
+    else:
+        record.chmod(0o666)
+    assert cache.load(name, SEED_LAYERS, settings, data, digits.limits) is None
+    trained, provenance = cache.train(SEED_LAYERS, settings, data, budget, digits.limits)
+    assert not provenance.reused and trained.accuracy == pytest.approx(json.loads(record.read_text())["accuracy"])
+    assert cache.load(name, SEED_LAYERS, settings, data, digits.limits) is not None  # kept again, verified
+
+
+def test_a_cache_folder_others_may_write_or_a_link_is_refused(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    with pytest.raises(memo.CacheError, match="only writer"):
+        memo.Cache(shared)
+    (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
+    (tmp_path / "real").mkdir()
+    with pytest.raises(memo.CacheError, match="not a folder"):
+        memo.Cache(tmp_path / "link")
+    made = memo.Cache(tmp_path / "new" / "cache")
+    assert made.directory.is_dir() and made.directory.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_training_stopped_by_the_time_budget_is_not_kept(tmp_path: Path, data, budget, settings, digits) -> None:
+    cache = memo.Cache(tmp_path / "cache")
+    _, provenance = cache.train(SEED_LAYERS, settings, data, dataclasses.replace(budget, max_seconds=0), digits.limits)
+    assert not provenance.reused and not list(cache.directory.glob("*.json"))
+
+
+def test_workers_asking_for_the_same_model_at_once_train_it_once(tmp_path: Path, data, budget, settings, digits,
+                                                                 monkeypatch) -> None:
+    calls = []
+    real = training.train
+
+    def slow(*args, **kwargs):
+        calls.append(threading.get_ident())
+        threading.Event().wait(0.5)  # long enough for the other thread to find no record and ask for the lock
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "train", slow)
+    caches = [memo.Cache(tmp_path / "cache") for _ in range(2)]  # one each, as two worker processes would have
+    outcomes = [None, None]
+    threads = [threading.Thread(target=lambda i=i: outcomes.__setitem__(
+        i, caches[i].train(SEED_LAYERS, settings, data, budget, digits.limits))) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1
+    assert sorted(p.reused for _, p in outcomes) == [False, True]
+    assert np.array_equal(outcomes[0][0].probabilities, outcomes[1][0].probabilities)
+
+
+def test_grading_protects_the_cache_folder_from_the_sandbox(tmp_path: Path, fast_digits, monkeypatch) -> None:
+    from grader import grading
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def runner(*args, protect=(), **kwargs):
+        seen["protect"] = protect
+        raise Stop
+
+    monkeypatch.setattr(grading, "Runner", runner)
+    cache = memo.Cache(tmp_path / "cache")
+    with pytest.raises(Stop):
+        grading.grade(SOLUTION, fast_digits, trainings=cache)
+    assert cache.directory in seen["protect"]
+
+
+@pytest.mark.slow
+def test_a_submission_graded_fresh_and_memoized_gets_identical_results(tmp_path: Path, fast_digits) -> None:
+    """The issue's test: scores and accuracy to four decimals, predictions exactly, the report says where it came from."""
+    from grader import report
+    from grader.grading import grade
+
+    fresh = grade(SUBMISSIONS / "solution_functional.py", fast_digits).to_dict()
+    cache = memo.Cache(tmp_path / "cache")
+    first = grade(SUBMISSIONS / "solution_functional.py", fast_digits, trainings=cache).to_dict()
+    memoized = grade(SUBMISSIONS / "solution_functional.py", fast_digits, trainings=cache).to_dict()
+    assert [memo.recorded(r).get("reused") for r in (fresh, first, memoized)] == [None, False, True]
+    for results in (first, memoized):
+        assert [(t["name"], t["score"], t["status"]) for t in results["tests"]] == \
+            [(t["name"], t["score"], t["status"]) for t in fresh["tests"]]
+        assert round(results["extra_data"]["accuracy"], 4) == round(fresh["extra_data"]["accuracy"], 4)
+        assert results["extra_data"]["predictions"] == fresh["extra_data"]["predictions"]
+        history = lambda r: next(t["extra_data"]["history"] for t in r["tests"] if t["name"] == "accuracy")  # noqa: E731
+        assert history(results) == history(fresh)
+    assert "Reused from the grader" in report.render(memoized) and "Reused from the grader" not in report.render(first)
+    shared = json.loads(json.dumps(memoized))
+    memo.recorded(shared)["shared"] = 3
+    assert "Trained once for 3 submissions with the same model" in report.render(shared)
+
+
+STYLED = '''"""The seed's model in another style: functional, tf.nn.relu, a separate Softmax layer, other names."""
+import numpy as np
+import tensorflow as tf
+import keras
+
+
+def reshape(images):
+    return np.expand_dims(images, -1)
+
+
+def normalise(images):
+    return (images / 255.0).astype(np.float32)
+
+
+def build_model(input_shape=(28, 28, 1), num_classes=10):
+    inputs = keras.Input(shape=input_shape, name="pixels")
+    x = keras.layers.Conv2D(28, (3, 3), name="edges")(inputs)
+    x = keras.layers.MaxPool2D((2, 2))(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(128, activation=tf.nn.relu, name="hidden")(x)
+    x = keras.layers.Dropout(0.2)(x)
+    x = keras.layers.Dense(num_classes)(x)
+    return keras.Model(inputs, keras.layers.Softmax()(x), name="mine")
+
+
+def compile_model(model):
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.001),
+                  loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+    return model
+
+
+def predict(model, images):
+    return model.predict(images, verbose=0).argmax(axis=1)
+'''
+
+
+@pytest.mark.slow
+def test_a_batch_trains_each_distinct_model_once_and_regrades_only_what_force_names(tmp_path: Path,
+                                                                                     fast_course: Path) -> None:
+    import subprocess
+    import sys
+
+    sources = {"ada": SOLUTION.read_text(), "cy": (SUBMISSIONS / "normalise_twice.py").read_text(), "dee": STYLED,
+               "eve": (SUBMISSIONS / "model_dense64.py").read_text()}
+    for name, text in sources.items():
+        (tmp_path / "class" / name).mkdir(parents=True)
+        (tmp_path / "class" / name / "digits.py").write_text(text)
+    out, cache = tmp_path / "out", tmp_path / "shared-cache"
+
+    def run(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "grader", "run", *sorted(map(str, (tmp_path / "class").iterdir())),
+                               "--assignment", str(fast_course), "--out", str(out), "--jobs", "2", "--cache",
+                               str(cache), *extra], capture_output=True, text=True, timeout=900,
+                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+
+    done = run()
+    assert done.returncode == 1, done.stderr[-3000:]
+    results = {name: json.loads((out / name / "results.json").read_text()) for name in sources}
+    records = {name: memo.recorded(r) for name, r in results.items()}
+    assert len({records[n]["key"] for n in ("ada", "cy", "dee")}) == 1 != len({records["ada"]["key"], records["eve"]["key"]})
+    assert sorted(r["reused"] for r in records.values()) == [False, False, True, True]  # two trainings for four
+    assert [records[n].get("shared") for n in sources] == [3, 3, 3, None]
+    for name in ("ada", "cy", "dee"):
+        assert "Trained once for 3 submissions with the same model" in (out / name / "report.html").read_text()
+    assert 'id="training-cache" hidden>' in (out / "eve" / "report.html").read_text()
+    assert "2 training(s) run, 2 reused from the training cache" in done.stderr
+    assert len(list(cache.glob("*.json"))) == 2 and not (out / memo.FOLDER).exists()
+    lines = [line for line in done.stderr.splitlines() if line.startswith("[")]  # not a terminal: a line each
+    assert len(lines) == 4 and any(line.startswith("[") and "cy: 9/10 failed" in line for line in lines), lines
+
+    before = {name: (out / name / "results.json").stat().st_mtime_ns for name in sources}
+    again = run("--force", "cy")
+    assert again.returncode == 1, again.stderr[-3000:]
+    assert "3 of 4 already graded" in again.stderr and "[4/4] cy: 9/10 failed" in again.stderr
+    after = {name: (out / name / "results.json").stat().st_mtime_ns for name in sources}
+    assert [name for name in sources if after[name] != before[name]] == ["cy"]
+    assert memo.recorded(json.loads((out / "cy" / "results.json").read_text()))["reused"] is True
+    unknown = run("--force", "zed")
+    assert unknown.returncode == 2 and "--force zed: no submission of this run is called that" in unknown.stderr
