@@ -159,9 +159,9 @@ class Cache:
         """The training's results from the cache, or trained now (once, however many processes ask) and kept."""
         from grader import training
 
-        with timings.stage("training: key and cache look-up"):
+        with timings.stage("training: its key"):
             name, material = key(layers, settings, data, budget)
-            found = self.load(name, layers, settings, data, limits)
+        found = self.load(name, layers, settings, data, limits)
         if found is not None:
             return found, Provenance(name, True)
         with self._locked(name):  # another worker may be training the same model: wait for it
@@ -178,13 +178,13 @@ class Cache:
     def load(self, name: str, layers: tuple[Layer, ...], settings: CompileSettings, data: Prepared,
              limits: Limits) -> Trained | None:
         """The kept training `name` with its model rebuilt, or None if it is not kept or does not verify."""
-        record = _read_record(self.directory / f"{name}.json", name)
-        if record is None:
-            return None
-        raw = _read_own(self.directory / f"{name}.npz")
-        if raw is None or hashlib.sha256(raw).hexdigest() != record["arrays"]["sha256"]:
-            return None
-        with timings.stage("training: from the cache"):
+        with timings.stage("training: from the cache (read, verify, rebuild the model)"):
+            record = _read_record(self.directory / f"{name}.json", name)
+            if record is None:
+                return None
+            raw = _read_own(self.directory / f"{name}.npz")
+            if raw is None or hashlib.sha256(raw).hexdigest() != record["arrays"]["sha256"]:
+                return None
             return _rebuild(record, raw, layers, settings, data, limits)
 
     def store(self, name: str, material: dict, trained: Trained) -> None:

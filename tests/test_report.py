@@ -418,3 +418,15 @@ def test_the_report_names_the_sandbox_isolation_layers_and_the_missing_ones(data
     assert "landlock (ABI 7: filesystem)" in section
     assert "seccomp (&lt;ptrace&gt;)" in section
     assert "Missing on this machine: cgroup" in section
+
+
+def test_the_same_training_curve_is_drawn_once_per_process() -> None:
+    """Submissions sharing a memoized training share its history: a batch worker draws their plot once."""
+    history = {"loss": [1.25, 0.5, 0.3], "accuracy": [0.61, 0.8, 0.9]}
+    before = figures._history.cache_info().misses
+    first = figures.history(dict(history), min_accuracy=0.8, test_accuracy=0.91)
+    again = figures.history({"accuracy": [0.61, 0.8, 0.9], "loss": [1.25, 0.5, 0.3]}, min_accuracy=0.8,
+                            test_accuracy=0.91)
+    other = figures.history(history, min_accuracy=0.8, test_accuracy=0.92)
+    assert again is first and other != first
+    assert figures._history.cache_info().misses == before + 2
