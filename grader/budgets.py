@@ -1,9 +1,9 @@
 """Named training budgets: grading with the spec's `[training.budgets.NAME]` instead of its default `[training]`.
 
-The default budget is the quick one that works offline on the bundled sample; a named budget (the
-digits spec's `full`: the seed notebook's 60,000 images, 5 epochs, batch 32, the 10,000 test
-images) replaces the training values and the training checks' threshold, which is calibrated for
-it. Selecting one gives a new Assignment, so everything downstream (fingerprints, workers, the
+The default budget is the quick one that works offline on the data the spec's sources provide; a
+named budget (for example one that trains on a whole data set for several epochs, as a seed
+notebook does) replaces the training values and the training checks' threshold, which is
+calibrated for it. Selecting one gives a new Assignment, so everything downstream (fingerprints, workers, the
 training cache's keys) sees it as plain data.
 """
 

@@ -77,10 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "submission (its folder's name in --out, or its path; repeat --force or separate names "
                           "with commas for several)")
     run.add_argument("--budget", metavar="NAME",
-                     help="the training budget: default (the spec's [training]: quick, works on the bundled data) or "
-                          "one the spec names in [training.budgets], such as digits' full (the seed notebook's 60,000 "
-                          "images, 5 epochs, batch 32, 10,000 test images; needs the full MNIST: --data or the Keras "
-                          "cache)")
+                     help="the training budget: default (the spec's [training]: quick, works on the data the grader "
+                          "finds offline) or one the spec names in [training.budgets], its description in the spec "
+                          "(such as a budget on the whole data set, which then needs --data or a declared source "
+                          "holding it)")
     run.add_argument("--cache", metavar="DIR",
                      help="keep memoized trainings in DIR, shared by shards and reruns (default: .training-cache in "
                           "the --out folder): each distinct model (layers, compile settings, data, seed, budget) is trained "
