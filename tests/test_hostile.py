@@ -104,6 +104,21 @@ def assert_refused(results: dict[str, Any], *attacks: str, prefix: bool = False)
     return log
 
 
+def workflow_commands(stdout: str) -> list[str]:
+    """The lines GitHub Actions would run as workflow commands: those outside ::stop-commands:: blocks."""
+    commands, token = [], None
+    for line in stdout.splitlines():
+        stripped = line.lstrip()
+        if token is None and stripped.startswith("::stop-commands::"):
+            token = stripped.split("::", 3)[2]
+        elif token is not None and stripped == f"::{token}::":
+            token = None
+        elif token is None and stripped.startswith("::"):
+            commands.append(line)
+    assert token is None, "a stop-commands block was never closed"
+    return commands
+
+
 def scores(results: dict[str, Any]) -> dict[str, float]:
     return {test["name"]: test["score"] for test in results["tests"]}
 
@@ -387,6 +402,8 @@ def test_nothing_can_be_planted_in_the_graders_home(tmp_path: Path, grade_here, 
     home = tmp_path / "grader-home"
     (home / ".keras").mkdir(parents=True)
     (home / ".bashrc").write_text("# the grader's own\n")
+    # Keras itself writes ~/.keras/keras.json when the grader imports it, if there is none: give it one.
+    (home / ".keras" / "keras.json").write_text('{"floatx": "float32", "epsilon": 1e-07, "backend": "tensorflow"}\n')
     attack = '''
 import numpy as _np
 
@@ -412,6 +429,7 @@ _attempt("plant mnist.npz in its own home", lambda: _plant_mnist(_os.path.expand
     path = hostile(tmp_path / "submission", attack, {"home": str(home)})
     before = tree(home)
     monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the grader's own cache of parsed data
     monkeypatch.delenv("KERAS_HOME", raising=False)
     results = grade_here(path)
     assert_layers(results, "landlock")
@@ -563,7 +581,7 @@ def test_a_classmate_cannot_read_or_change_another_students_files(batch) -> None
     assert_layers(snoop, "landlock")
     log = assert_refused(snoop, "list the class folder", "read the classmate's file", "overwrite the classmate's file",
                          "replace the classmate's file", "delete the classmate's file", "find other sandboxes' copies")
-    assert "PermissionError" in log["read the classmate's file"][0]
+    assert "PermissionError" in log["read the classmate's file"][0] or "FileNotFoundError" in log["read the classmate's file"][0]
     assert batch["class_after"] == batch["before"]  # every student's files: content, timestamps, modes
     assert_as_alone(snoop, batch["alone"]["ada"])
     assert_as_alone(batch["results"]["ada"], batch["alone"]["ada"])
@@ -649,7 +667,6 @@ def test_a_submission_cannot_write_workflow_commands_or_the_step_summary(actions
     expected = [github.notice(results), *github.annotations(results, task=actions["task"],
                                                              submission=actions["submission"],
                                                              workspace=actions["workspace"])]
-    commands = [line for line in done.stdout.splitlines() if line.lstrip().startswith("::")]
-    assert commands == expected, done.stdout  # GitHub reads a command after leading spaces too
+    assert workflow_commands(done.stdout) == expected, done.stdout  # GitHub reads a command after leading spaces too
     assert github.notice(results).endswith("Points 9/10")
     assert actions["summary"] == "Output of an earlier step.\n" + github.step_summary(results) + "\n"

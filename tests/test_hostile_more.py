@@ -20,7 +20,7 @@ import pytest
 
 from conftest import SOLUTION
 from grader import github, isolation, spec
-from test_hostile import assert_refused, grade_here, grader_cli, hostile, require  # noqa: F401 - grade_here is a fixture
+from test_hostile import assert_refused, grade_here, grader_cli, hostile, require, workflow_commands  # noqa: F401 - grade_here is a fixture
 
 pytestmark = pytest.mark.slow
 
@@ -198,15 +198,6 @@ def normalise(images):
     assert results["score"] == 9, done.stderr[-2000:]
     expected = [github.notice(results), *github.annotations(results, task=spec.load(str(fast_course)),
                                                              submission=submission, workspace=workspace)]
-    lines, commands, token = done.stdout.splitlines(), [], None
-    for line in lines:
-        stripped = line.lstrip()
-        if token is None and stripped.startswith("::stop-commands::"):
-            token = stripped.split("::", 3)[2]
-        elif token is not None and stripped == f"::{token}::":
-            token = None
-        elif token is None and stripped.startswith("::"):
-            commands.append(line)
-    assert token is None, "the summary's stop-commands block was never closed"
+    lines, commands = done.stdout.splitlines(), workflow_commands(done.stdout)
     assert commands == expected, done.stdout
     assert any(forged in line for line in lines), "the forged text is printed, inert, inside the block"
