@@ -249,7 +249,10 @@ def test_without_landlock_the_protected_paths_are_hidden_by_mounts(tmp_path: Pat
     source = tmp_path / "attacks.py"
     source.write_text(ATTACKS)
     # Outside the temporary folder (which every sandbox gets privately anyway), where only the mounts protect it.
-    folder = Path(tempfile.mkdtemp(prefix=".protected-", dir=Path(__file__).resolve().parent))
+    try:
+        folder = Path(tempfile.mkdtemp(prefix=".protected-", dir=Path(__file__).resolve().parent))
+    except PermissionError:  # a read-only checkout: the temporary folder, where the private /tmp hides it too
+        folder = Path(tempfile.mkdtemp(prefix=".protected-"))
     secret = folder / "solution.py"
     secret.write_text("ANSWER = 42\n")
     try:
