@@ -7,7 +7,8 @@ npz (the floor, benchmarks/floor.py, imports nothing of the grader and parses no
 every command once untimed (the page cache, the grader's data cache). Then each round times, one
 after the other, in an order that alternates from round to round:
 
-- `grader run --timings` on the reference solution (sandbox, every check, results.json, report.html);
+- `grader run --timings --no-cache` on the reference solution (sandbox, every check, results.json,
+  report.html), training every time as the floor does, never reusing a kept training;
 - the strict floor: import Keras without the optional packages the grader keeps out too, load the
   npz, train the same budget the same way, evaluate, leave without tearing the interpreter down;
 - the plain floor: the same script as anyone would write it, every installed package imported and
@@ -124,11 +125,12 @@ def grade_rounds(rounds: int, cwd: Path) -> None:
     prepare_floor_data(data)
     python = sys.executable
     commands = {
-        "grader run": lambda i: ([python, "-m", "grader", "run", str(SOLUTION), "--out", str(cwd / f"out{i}"), "--timings"], None),
+        "grader run": lambda i: ([python, "-m", "grader", "run", str(SOLUTION), "--out", str(cwd / f"out{i}"),
+                                  "--no-cache", "--timings"], None),
         "strict floor": lambda i: ([python, str(ROOT / "benchmarks" / "floor.py"), str(data)], None),
         "plain floor": lambda i: ([python, str(ROOT / "benchmarks" / "floor.py"), str(data), "--plain"], None),
         "grader run, no isolation": lambda i: ([python, "-m", "grader", "run", str(SOLUTION), "--out",
-                                                str(cwd / f"bare{i}")], NO_ISOLATION),
+                                                str(cwd / f"bare{i}"), "--no-cache"], NO_ISOLATION),
     }
     runs: dict[str, list[Run]] = {name: [] for name in commands}
     for make in commands.values():  # untimed: the page cache, the grader's data cache

@@ -176,3 +176,14 @@ def test_a_batch_worker_imports_keras_without_the_optional_packages() -> None:
                    + OPTIONAL_SEEN + "\nbatch._stop_worker()")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.slow
+def test_grader_check_prints_its_timings_too(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "grader", "check", str(TEMPLATE), "--timings"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Visible checks: 0/10 points." in done.stdout and "took" not in done.stdout
+    for stage in ("start-up: the interpreter and the grader's modules", "zygote: imports", "check reshape (array)",
+                  "check predict (predict)", "zygote: stop"):
+        assert stage in done.stderr, stage
