@@ -5,8 +5,9 @@
 DATA.npz holds the arrays already cut to the grading budget (x_train, y_train, x_test, y_test as
 uint8) and the budget itself (epochs, batch_size, seed); `benchmarks/single.py` writes it before
 it starts timing, so the floor pays no parsing. It imports nothing of the grader. It trains as the
-grader does: the reference model, the same seed, op determinism, the same batch size and epochs,
-then predicts the test images and prints the accuracy, which should equal the grade's.
+grader does: the reference model, the same seed, op determinism, one intra-op thread and the cores
+for inter-op work (grader/threads.py), the same batch size and epochs, then predicts the test images
+and prints the accuracy, which equals the grade's.
 
 By default it is the strictest floor: it hides from Keras the optional packages it would import
 for features no grading uses (scikit-learn, pandas, matplotlib, IPython, SciPy: what a virtual
@@ -37,6 +38,8 @@ with np.load(path, allow_pickle=False) as data:
 x_train = arrays["x_train"].reshape(-1, 28, 28, 1).astype("float32") / 255
 x_test = arrays["x_test"].reshape(-1, 28, 28, 1).astype("float32") / 255
 y_train, y_test = arrays["y_train"].astype(np.int64), arrays["y_test"].astype(np.int64)
+tf.config.threading.set_intra_op_parallelism_threads(1)
+tf.config.threading.set_inter_op_parallelism_threads(len(os.sched_getaffinity(0)))
 keras.utils.set_random_seed(int(arrays["seed"]))
 tf.config.experimental.enable_op_determinism()
 model = keras.Sequential([
