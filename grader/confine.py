@@ -101,7 +101,7 @@ def _init(plan: dict[str, Any], serve: Callable[[], int], channel: tuple[int, ..
     _check(_libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None), "make the mounts private")
     _check(_libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None), "mount /proc")
     if plan.get("workdir"):
-        _private_parent(plan["workdir"])
+        _private_parent(plan["workdir"], plan.get("keep", []))
     for path in plan.get("hide", []):
         _hide(path)
     worker = _fork(lambda: (os.close(status_w), _confine_worker(plan), _serve_after_setup(serve))[2])
@@ -164,21 +164,30 @@ def _capset(mask: int) -> None:
     _check(_libc.capset(header, data), "set the capabilities")
 
 
-def _private_parent(workdir: str) -> None:
+def _private_parent(workdir: str, keep: list[str]) -> None:
     """Cover the folder that holds the sandbox's own (the temporary folder, with every other sandbox, the zygote
-    and whatever else the grader keeps there) with an empty one, and put the sandbox's own folder back in it."""
+    and whatever else the grader keeps there) with an empty one, and put back the sandbox's own folder and the
+    `keep` paths inside it (a virtual environment or a checkout that lives in the temporary folder)."""
     parent = os.path.dirname(workdir.rstrip(os.sep))
     if parent in ("", os.sep):
         return
-    keep = os.open(workdir, os.O_PATH | os.O_CLOEXEC)
+    inside = [path for path in keep if path.startswith(parent + os.sep)]
+    put_back = [workdir] + [p for p in inside if not any(p.startswith(q + os.sep) for q in inside if q != p)]
+    handles = [(path, os.open(path, os.O_PATH | os.O_CLOEXEC)) for path in put_back if os.path.exists(path)]
     try:
         _check(_libc.mount(b"tmpfs", parent.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=64k,mode=711"),
                f"cover {parent}")
-        os.mkdir(workdir, 0o711)
-        _check(_libc.mount(f"/proc/self/fd/{keep}".encode(), workdir.encode(), None, _MS_BIND | _MS_REC, None),
-               f"put {workdir} back")
+        for path, handle in handles:
+            if os.path.isdir(f"/proc/self/fd/{handle}"):
+                os.makedirs(path, 0o711, exist_ok=True)
+            else:
+                os.makedirs(os.path.dirname(path), 0o711, exist_ok=True)
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
+            _check(_libc.mount(f"/proc/self/fd/{handle}".encode(), path.encode(), None, _MS_BIND | _MS_REC, None),
+                   f"put {path} back")
     finally:
-        os.close(keep)
+        for _, handle in handles:
+            os.close(handle)
 
 
 def _hide(path: str) -> None:

@@ -107,6 +107,7 @@ def plan(available: dict[str, Any], *, workdir: Path, protect: Iterable[Path], m
     result: dict[str, Any] = {
         "cgroup": group.procs if group else [],
         "workdir": str(workdir),
+        "keep": sorted({*_python_roots(), *(os.path.realpath(p) for p in _SYSTEM_ROOTS if os.path.exists(p))}),
         "namespaces": bool(available.get("namespaces")),
         "landlock": available.get("landlock") or 0,
         "seccomp": bool(available.get("seccomp")),

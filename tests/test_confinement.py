@@ -285,3 +285,28 @@ def test_a_layer_that_fails_to_go_up_is_a_grader_fault(zygote, monkeypatch) -> N
             sandbox.wait_ready()
     assert fault.value.kind == "grader"
     assert "isolation could not be set up" in str(fault.value)
+
+
+def test_readable_roots_inside_the_temporary_folder_stay_readable(tmp_path: Path, zygote, monkeypatch) -> None:
+    """A virtual environment or checkout in /tmp (CI's clean clones often are) survives the private /tmp."""
+    _needs("namespaces")
+    import tempfile
+
+    venv = Path(tempfile.mkdtemp(prefix="venv-like-"))
+    try:
+        (venv / "lib").mkdir()
+        (venv / "lib" / "module.py").write_text("VALUE = 1\n")
+        real = isolation._python_roots
+        monkeypatch.setattr(isolation, "_python_roots", lambda: {*real(), str(venv.resolve())})
+        source = tmp_path / "attacks.py"
+        source.write_text(ATTACKS)
+        with Sandbox(LIMITS, zygote).start() as sandbox:
+            sandbox.wait_ready()
+            target = sandbox.copy_in({source.name: source}, source.name)
+            sandbox.request({"op": "load", "path": str(target), "functions": []}, timeout=10, stage="load")
+            assert _attack(sandbox, "read", venv / "lib" / "module.py")[0] == 0
+            assert _attack(sandbox, "read", tmp_path / "attacks.py")[0] != 0, "the rest of /tmp stays covered"
+    finally:
+        import shutil
+
+        shutil.rmtree(venv)
