@@ -90,12 +90,14 @@ def run(*, submissions: list[Path], assignment: str | None = None, out: Path = P
 def _grade_here(submission: Path, task: spec.Assignment, *, out: Path, data: str | None,
                 keep_gpu: bool, timings: bool = False, budget: str | None = None,
                 trainings: Any = None) -> tuple[dict[str, Any], dict[str, Path]]:
+    from grader import threads
     from grader import timings as clock
     from grader.data import load_dataset
     from grader.grading import grade
     from grader.zygote import Zygote
 
     name = submission.stem if submission.is_file() else submission.resolve().name
+    threads.configure()  # before this process imports TensorFlow
     with clock.stage("zygote: start its process"):
         zygote = Zygote(task.preload, keep_gpu=keep_gpu)  # first: its TensorFlow import is the longest step
     try:

@@ -214,17 +214,15 @@ def _start_worker(task: Assignment, data: str | None, keep_gpu: bool, protect: t
     make_undumpable()
     _WORKER.update(task=task, data=data, keep_gpu=keep_gpu, protect=protect, timings=timings, trainings=None)
     _WORKER["zygote"] = Zygote(task.preload, keep_gpu=keep_gpu)  # imports TensorFlow while this process does too
-    from grader import optional
+    from grader import memo, optional, threads
 
+    threads.configure(workers)  # before TensorFlow starts: this worker's share of the cores
     optional.import_keras()  # without the optional packages Keras would import (see grader.optional)
 
-    from grader import memo, threads
     from grader.data import load_dataset
 
-    threads.configure(workers)  # before TensorFlow's first op: this worker's share of the cores
     if trainings is not None:
         _WORKER["trainings"] = memo.Cache(trainings)
-
     _WORKER["dataset"] = load_dataset(data, task.data)
 
 

@@ -139,8 +139,10 @@ def _digest(content: bytes) -> str:
 def autograde(*, root: Path, assignment: str, data: str | None = None) -> dict[str, Any]:
     """Grade $ROOT/submission and write $ROOT/results/results.json; a crash becomes a zero-score result, never an exception."""
     try:
+        from grader import threads
         from grader.grading import grade
 
+        threads.configure()  # before TensorFlow starts: the same training threads as `grader run`
         task = spec.load(assignment)
         results = for_gradescope(grade(root / "submission", task, data=data, name="submission").to_dict(),
                                  leaderboard=task.gradescope.leaderboard)

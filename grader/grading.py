@@ -10,7 +10,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from grader import isolation, optional, threads, timings
+from grader import isolation, optional, timings
 from grader.data import Dataset, load_dataset
 from grader.results import CheckResult, SubmissionResult
 from grader.runner import Runner, SubmissionError
@@ -74,7 +74,6 @@ def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None,
         with timings.stage("imports: Keras and TensorFlow, the checks, the reference solution"), optional.hidden():
             from grader.context import Context, load_reference
 
-            threads.configure()  # before TensorFlow's first op; a batch worker has sized them already
             ctx = Context(assignment, dataset, load_reference(assignment.solution), runner, trainings=trainings)
         checks = tuple(_run_check(check, ctx) for check in assignment.checks)
     finally:

@@ -13,6 +13,7 @@ gets the cores divided among the workers, so a batch does not run more threads t
 from __future__ import annotations
 
 import os
+import sys
 
 TRAINING_THREADS = 1
 _CONFIGURED: list[int] = []
@@ -26,19 +27,27 @@ def cores() -> int:
 def configure(workers: int = 1) -> None:
     """Size the pools for `workers` grading processes on this machine; the first call in a process wins.
 
-    Must run before TensorFlow runs its first op; later, TensorFlow keeps the pools it has and
-    `intra_op()` says which it uses (a memoized training's key records it).
+    Called by the grader's own processes only (`grader run`, a batch's workers, Gradescope's
+    autograder), never in a process of the user's such as a notebook's kernel. Before TensorFlow is
+    imported it sets the variables TensorFlow reads when it starts; after, its threading options, which
+    hold until its first op. Later TensorFlow keeps the pools it has, and `intra_op()` says which it
+    uses (a memoized training's key records it).
     """
     if _CONFIGURED:
         return
+    _CONFIGURED.append(workers)
+    inter = max(1, cores() // max(1, workers))
+    if "tensorflow" not in sys.modules:
+        os.environ["TF_NUM_INTRAOP_THREADS"] = str(TRAINING_THREADS)
+        os.environ["TF_NUM_INTEROP_THREADS"] = str(inter)
+        return
     import tensorflow as tf
 
-    _CONFIGURED.append(workers)
     try:
         tf.config.threading.set_intra_op_parallelism_threads(TRAINING_THREADS)
-        tf.config.threading.set_inter_op_parallelism_threads(max(1, cores() // max(1, workers)))
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
     except RuntimeError:
-        pass  # TensorFlow already runs (grading called from a library that used it first)
+        pass  # TensorFlow already runs
 
 
 def intra_op() -> int:
