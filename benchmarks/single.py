@@ -189,12 +189,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7, help="paired rounds of grader run and the floors (default 7)")
     parser.add_argument("--check-rounds", type=int, default=7,
                         help="paired rounds of grader check and import tensorflow (default 7; 0 skips them)")
+    parser.add_argument("--isolation-rounds", type=int, default=20,
+                        help="paired sandboxes with and without isolation, by benchmarks/isolation.py (default 20; "
+                             "0 skips them): the isolation cost without a whole grade's noise")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="grader-bench-") as tmp:
         if args.rounds:
             grade_rounds(args.rounds, Path(tmp))
         if args.check_rounds:
             check_rounds(args.check_rounds, Path(tmp))
+    if args.isolation_rounds:
+        print("\nisolation, measured on its own (benchmarks/isolation.py):", flush=True)
+        subprocess.run([sys.executable, str(Path(__file__).with_name("isolation.py")), "--rounds",
+                        str(args.isolation_rounds)], check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
 
 
 if __name__ == "__main__":
