@@ -279,7 +279,9 @@ _attempt("import the grader's reference loader", lambda: __import__("grader.cont
     assert results["score"] == 0, scores(results)
     for test in results["tests"]:
         if test["name"] != "accuracy":
-            assert "PermissionError" in test["output"], (test["name"], test["output"][:500])
+            # Refused by Landlock, or not there at all when the checkout lives in the sandbox's private /tmp.
+            assert "PermissionError" in test["output"] or "FileNotFoundError" in test["output"], \
+                (test["name"], test["output"][:500])
     assert state(solution) == before
 
 
@@ -323,7 +325,8 @@ def test_the_bundled_data_and_the_keras_cache_cannot_be_read(data_theft, graded)
     assert_layers(results, "landlock")
     log = assert_refused(results, "read the bundled data", "rewrite the bundled data", "read the Keras cache",
                          "list the Keras cache")
-    assert "PermissionError" in log["read the bundled data"][0] and "PermissionError" in log["read the Keras cache"][0]
+    for attack in ("read the bundled data", "read the Keras cache"):  # the venv may live in the private /tmp
+        assert "PermissionError" in log[attack][0] or "FileNotFoundError" in log[attack][0], log[attack]
     # Not a blanket refusal: the rest of the same library stays readable, as importing it needs.
     assert log["read a library file beside the data"][0].startswith("succeeded: "), log
     assert data_theft["secret"] not in json.dumps(results)
