@@ -18,9 +18,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from grader import budgets, spec  # noqa: E402
-from grader.data import load_dataset  # noqa: E402
-from grader.validate import reference_accuracies  # noqa: E402
+from grader.assignment import budgets, spec  # noqa: E402
+from grader.assignment.data import load_dataset  # noqa: E402
+from grader.authoring.validate import reference_accuracies  # noqa: E402
 
 
 def main() -> None:

@@ -156,7 +156,7 @@ class Peaks:
                 if "spawn_main" in command:
                     kind = "worker"
                     self.workers.add(pid)
-                elif "grader.zygote" in command:  # a zygote's own parent is a worker; its forks are sandboxes
+                elif "grader.sandbox.zygote" in command:  # a zygote's own parent is a worker; its forks are sandboxes
                     kind = "zygote" if _parent(pid) in self.workers else "sandbox"
                 else:
                     continue
@@ -193,7 +193,9 @@ def _descendants(pid: int) -> list[int]:
 
 def grade_batch(paths: list[Path], out: Path, *, budget: str | None, data: str | None, jobs: int | None) -> dict:
     """Grade the class as `grader run` does (its library function), each submission's stages timed."""
-    from grader import api, batch, budgets, spec
+    from grader import api
+    from grader.assignment import budgets, spec
+    from grader.grading import batch
 
     task = budgets.select(spec.load("digits"), budget)
     started = time.monotonic()
@@ -263,7 +265,7 @@ def main() -> None:
         with Peaks() as peaks:
             batch = grade_batch(paths, root / "batch", budget=args.budget, data=args.data, jobs=args.jobs)
         results = {path.name: r for path, r in batch["results"].items()}
-        from grader import memo
+        from grader.trusted import memo
 
         trained = [n for n, r in results.items() if memo.recorded(r) and not memo.recorded(r).get("reused")]
         reused = [n for n, r in results.items() if memo.recorded(r).get("reused")]

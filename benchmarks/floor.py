@@ -6,7 +6,7 @@ DATA.npz holds the arrays already cut to the grading budget (x_train, y_train, x
 uint8) and the budget itself (epochs, batch_size, seed); `benchmarks/single.py` writes it before
 it starts timing, so the floor pays no parsing. It imports nothing of the grader. It trains as the
 grader does: the reference model, the same seed, op determinism, one intra-op thread and the cores
-for inter-op work (grader/threads.py), the same batch size and epochs, then predicts the test images
+for inter-op work (grader/trusted/threads.py), the same batch size and epochs, then predicts the test images
 and prints the accuracy, which equals the grade's.
 
 By default it is the strictest floor: it hides from Keras the optional packages it would import

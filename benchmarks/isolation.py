@@ -16,9 +16,10 @@ import statistics
 import time
 from pathlib import Path
 
-from grader import isolation, spec
-from grader.sandbox import Sandbox
-from grader.zygote import Zygote
+from grader.assignment import spec
+from grader.sandbox import isolation
+from grader.sandbox.host import Sandbox
+from grader.sandbox.zygote import Zygote
 
 ROOT = Path(__file__).resolve().parent.parent
 

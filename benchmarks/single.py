@@ -84,8 +84,8 @@ def prepare_floor_data(path: Path) -> None:
     """Write the floor's npz, before any timing: the arrays the grader trains and tests on, at its budget."""
     import numpy as np
 
-    from grader import spec
-    from grader.data import load_dataset
+    from grader.assignment import spec
+    from grader.assignment.data import load_dataset
 
     task = spec.load("digits")
     budget = task.training

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader import isolation as confinement
-from grader import passmark, spec, summary
-from grader.passmark import PassMark
+from grader.sandbox import isolation as confinement
+from grader.assignment import spec
+from grader.grading import passmark
+from grader.views import summary
+from grader.grading.passmark import PassMark
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ def run(*, submissions: list[Path], assignment: str | None = None, out: Path = P
         if pass_mark is not None or results["extra_data"].get("grader_faults"):
             text += "\n" + passmark.verdict(results, pass_mark)
         if github:
-            from grader import github as actions
+            from grader.platforms import github as actions
 
             actions.publish(results, task=task, submission=submission, pass_mark=pass_mark,
                             out=paths["results"].parent)
@@ -90,11 +92,11 @@ def run(*, submissions: list[Path], assignment: str | None = None, out: Path = P
 def _grade_here(submission: Path, task: spec.Assignment, *, out: Path, data: str | None,
                 keep_gpu: bool, timings: bool = False, budget: str | None = None,
                 trainings: Any = None) -> tuple[dict[str, Any], dict[str, Path]]:
-    from grader import threads
+    from grader.trusted import threads
     from grader import timings as clock
-    from grader.data import load_dataset
-    from grader.grading import grade
-    from grader.zygote import Zygote
+    from grader.assignment.data import load_dataset
+    from grader.grading.grade import grade
+    from grader.sandbox.zygote import Zygote
 
     name = submission.stem if submission.is_file() else submission.resolve().name
     threads.configure()  # before this process imports TensorFlow
@@ -110,7 +112,7 @@ def _grade_here(submission: Path, task: spec.Assignment, *, out: Path, data: str
         with clock.stage("zygote: stop"):
             zygote.close()
     results["extra_data"]["command"] = _command_line()
-    from grader import outputs  # Jinja2 and the report: imported once graded, not before the zygote starts
+    from grader.views import outputs  # Jinja2 and the report: imported once graded, not before the zygote starts
 
     return results, outputs.write(results, out, images=dataset.test_images, timings=timings)
 
@@ -119,10 +121,11 @@ def _grade_batch(submissions: list[Path], task: spec.Assignment, *, out: Path, d
                  jobs: int | None, force: bool | tuple[str, ...], shard: str | None, progress: bool | None,
                  budget: str | None = None, pass_mark: PassMark | None = None, trainings: Path | None = None,
                  timings: bool = False) -> list[tuple[Path, tuple[dict[str, Any], dict[str, Path]]]]:
-    from grader import batch, gradebook
-    from grader.progress import Progress
+    from grader.grading import batch
+    from grader.views import gradebook
+    from grader.views.progress import Progress
     from grader.errors import UsageError
-    from grader.data import load_dataset
+    from grader.assignment.data import load_dataset
 
     try:
         part = batch.parse_shard(shard) if shard else None
@@ -150,7 +153,7 @@ def _grade_batch(submissions: list[Path], task: spec.Assignment, *, out: Path, d
 
 
 def _with_budget(task: spec.Assignment, budget: str | None) -> spec.Assignment:
-    from grader import budgets
+    from grader.assignment import budgets
     from grader.errors import UsageError
 
     try:
@@ -160,7 +163,7 @@ def _with_budget(task: spec.Assignment, budget: str | None) -> spec.Assignment:
 
 
 def _check_budget(task: spec.Assignment, dataset: Any, budget: str | None) -> None:
-    from grader import budgets
+    from grader.assignment import budgets
     from grader.errors import UsageError
 
     try:
@@ -171,7 +174,7 @@ def _check_budget(task: spec.Assignment, dataset: Any, budget: str | None) -> No
 
 def _trainings(out: Path, cache: Path | None) -> Any:
     """The folder of memoized trainings, made and checked now, so a bad --cache stops the run before grading."""
-    from grader import memo
+    from grader.trusted import memo
     from grader.errors import UsageError
 
     try:

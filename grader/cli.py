@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from grader import validate
+    from grader.authoring import validate
 
     found = validate.validate(args.assignment, data=args.data, seeds=tuple(args.seeds))
     print(found.text)
@@ -174,7 +174,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _gradebook(args: argparse.Namespace) -> int:
-    from grader import gradebook
+    from grader.views import gradebook
 
     folders = [Path(f) for f in args.folders]
     try:
@@ -187,7 +187,7 @@ def _gradebook(args: argparse.Namespace) -> int:
 
 
 def _pass_mark(text: str):
-    from grader.passmark import PassMarkError, parse
+    from grader.grading.passmark import PassMarkError, parse
 
     try:
         return parse(text)
@@ -196,7 +196,8 @@ def _pass_mark(text: str):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from grader import api, github
+    from grader import api
+    from grader.platforms import github
 
     reporting = github.enabled(args.github)
     outcomes = api.run(submissions=[Path(s) for s in args.submissions], assignment=args.assignment,
@@ -205,7 +206,7 @@ def _run(args: argparse.Namespace) -> int:
                        isolation=args.isolation, timings=args.timings, budget=args.budget,
                        cache=Path(args.cache) if args.cache else None, memoize=not args.no_cache)
     if args.junit:
-        from grader import junit
+        from grader.platforms import junit
 
         junit.write(Path(args.junit), [outcome.results for outcome in outcomes])
     text = "\n".join(json.dumps(outcome.results, indent=2) if args.json else outcome.summary for outcome in outcomes)
@@ -235,7 +236,7 @@ def _print_timings(wanted: bool) -> None:
 
 
 def _students(folders: list[Path], args: argparse.Namespace) -> dict[str, str]:
-    from grader import canvas
+    from grader.platforms import canvas
 
     try:
         return canvas.student_names(folders, roster=Path(args.roster), match=args.match)
@@ -244,7 +245,7 @@ def _students(folders: list[Path], args: argparse.Namespace) -> dict[str, str]:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from grader import gradescope
+    from grader.platforms import gradescope
 
     if args.platform == "canvas":
         return _export_canvas(args)
@@ -260,7 +261,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _export_canvas(args: argparse.Namespace) -> int:
-    from grader import canvas
+    from grader.platforms import canvas
 
     if not args.grades or not args.roster or args.title is None:
         raise UsageError("grader export canvas needs GRADES_DIR, --roster ROSTER.csv and --title TITLE, e.g. "
@@ -275,7 +276,7 @@ def _export_canvas(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from grader import selfcheck
+    from grader.grading import selfcheck
 
     try:
         outcome = selfcheck.check(Path(args.submission), assignment=args.assignment, data=args.data, full=args.full,
@@ -288,7 +289,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _assign(args: argparse.Namespace) -> int:
-    from grader import assign
+    from grader.authoring import assign
 
     solutions = Path(args.solutions_out) if args.solutions_out else None
     try:
@@ -321,9 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the summary
     args = build_parser().parse_args(argv)
-    from grader.data import DataError
-    from grader.isolation import IsolationError
-    from grader.spec import SpecError
+    from grader.assignment.data import DataError
+    from grader.sandbox.isolation import IsolationError
+    from grader.assignment.spec import SpecError
 
     try:
         return args.handler(args)

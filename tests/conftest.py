@@ -10,7 +10,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from grader import spec  # noqa: E402
+from grader.assignment import spec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
@@ -46,7 +46,7 @@ def fast_digits(digits: spec.Assignment) -> spec.Assignment:
 @pytest.fixture(scope="session")
 def graded(fast_digits):
     """Grade a submission once per session (by path) at the small budget; returns its results dict."""
-    from grader.grading import grade
+    from grader.grading.grade import grade
 
     cache: dict[Path, dict] = {}
 
@@ -86,7 +86,7 @@ def fashion() -> spec.Assignment:
 @pytest.fixture(scope="session")
 def fashion_data(fashion: spec.Assignment):
     """Fashion-MNIST from Debian's folder, loaded once."""
-    from grader.data import load_dataset
+    from grader.assignment.data import load_dataset
 
     if not FASHION_DIR.is_dir():
         pytest.fail(f"{FASHION_DIR} is missing; the fashion tests grade on it. Install it with: "
@@ -98,8 +98,8 @@ def fashion_data(fashion: spec.Assignment):
 def graded_fashion(fashion, fashion_data):
     """Grade a fashion submission once per session (by path) at the small budget, on Debian's data, all from one
     zygote; returns its results dict."""
-    from grader.grading import grade
-    from grader.zygote import Zygote
+    from grader.grading.grade import grade
+    from grader.sandbox.zygote import Zygote
 
     task = fast(fashion)
     zygote = Zygote(task.preload)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from grader import architecture as arch
-from grader.spec import Limits
+from grader.trusted import architecture as arch
+from grader.assignment.spec import Limits
 
 EXPECTED = arch.expected_layers([
     {"class": "Conv2D", "filters": 28, "kernel_size": [3, 3]},

@@ -1,4 +1,4 @@
-"""Tests for grader.assign: the instructor's notebook is the one source of the student files and the reference."""
+"""Tests for grader.authoring.assign: the instructor's notebook is the one source of the student files and the reference."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import assign, notebook
+from grader.authoring import assign
+from grader.grading import notebook
 from grader.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from conftest import SUBMISSIONS, TEMPLATE
-from grader import batch, gradebook
+from grader.grading import batch
+from grader.views import gradebook
 
 CLASS = {  # student folder -> (file to hand in, score out of 10)
     "ada": (SUBMISSIONS.parent.parent / "solutions" / "digits" / "digits.py", 10),

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SOLUTION
-from grader import report
+from grader.views import report
 from test_report import faulty_results, hostile_results
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -59,7 +59,7 @@ def browser(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def dataset(digits):
-    from grader.data import load_dataset
+    from grader.assignment.data import load_dataset
 
     return load_dataset(None, digits.data)
 

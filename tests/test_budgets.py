@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, SOLUTION
-from grader import budgets, cli, spec
-from grader.data import Dataset
+from grader import cli
+from grader.assignment import budgets, spec
+from grader.assignment.data import Dataset
 
 
 def test_digits_names_the_seed_notebooks_budget_with_its_own_threshold(digits: spec.Assignment) -> None:
@@ -72,7 +73,7 @@ def test_budgets_in_a_spec_are_checked(tmp_path: Path) -> None:
 
 
 def test_a_budget_changes_the_fingerprint_so_a_batch_grades_again(digits: spec.Assignment) -> None:
-    from grader import fingerprint
+    from grader.grading import fingerprint
 
     full = budgets.select(digits, "full")
     assert fingerprint.configuration(full, "0" * 64) != fingerprint.configuration(digits, "0" * 64)

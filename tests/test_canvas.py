@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import canvas, cli, gradebook
+from grader import cli
+from grader.platforms import canvas
+from grader.views import gradebook
 
 ROOT = Path(__file__).resolve().parent.parent
 TITLE = "Digits (1234)"

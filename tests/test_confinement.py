@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import isolation
-from grader.sandbox import Sandbox, SandboxFault
-from grader.spec import Limits
+from grader.sandbox import isolation
+from grader.sandbox.host import Sandbox, SandboxFault
+from grader.assignment.spec import Limits
 
 LIMITS = Limits(startup_seconds=30, import_seconds=10, call_seconds=10, cpu_seconds=60, memory_mb=1024, file_mb=2)
 AVAILABLE = isolation.probe()
@@ -107,7 +107,7 @@ def _needs(*layers: str) -> None:
 
 @pytest.fixture(scope="module")
 def zygote():
-    from grader.zygote import Zygote
+    from grader.sandbox.zygote import Zygote
 
     started = Zygote(("numpy",))
     yield started

@@ -1,4 +1,4 @@
-"""Tests for grader.data and grader.data_sources: every source (npz, IDX folder, Keras cache, a folder, a
+"""Tests for grader.assignment.data and grader.assignment.data_sources: every source (npz, IDX folder, Keras cache, a folder, a
 package's sample) and its errors."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import data as data_module
-from grader.data import DataError, DataSpec, IDX_FILES, cache_dir, load_dataset, sha256_file
+from grader.assignment import data as data_module
+from grader.assignment.data import DataError, DataSpec, IDX_FILES, cache_dir, load_dataset, sha256_file
 
 # Where Debian's dataset-fashion-mnist package puts the four original *-ubyte.gz files.
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -523,7 +523,7 @@ def test_an_unwritable_cache_folder_only_costs_the_parsing(tmp_path):
 
 
 def test_the_cache_folder_follows_xdg_and_no_sandbox_may_read_it(tmp_path, monkeypatch, digits):
-    from grader import isolation
+    from grader.sandbox import isolation
 
     assert cache_dir({"XDG_CACHE_HOME": "/x/y", "HOME": "/h"}) == Path("/x/y/grader")
     assert cache_dir({"XDG_CACHE_HOME": "relative", "HOME": "/h"}) == Path("/h/.cache/grader")

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import SUBMISSIONS
-from grader import architecture, compilation, training
-from grader.spec import Limits, Training
+from grader.trusted import architecture, compilation, training
+from grader.assignment.spec import Limits, Training
 
 CHECKS = ("reshape", "normalise", "build_model", "compile_model", "accuracy", "predict")
 

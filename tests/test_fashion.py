@@ -81,7 +81,7 @@ def test_top_level_training_fails_every_check_naming_the_line_and_the_fix(graded
 
 @pytest.mark.slow
 def test_printing_past_the_limit_is_dropped_and_reported(graded_fashion, fashion_data) -> None:
-    from grader import report
+    from grader.views import report
 
     results = graded_fashion(FASHION / "print_flood.py")
     assert results["score"] == results["extra_data"]["max_score"]
@@ -92,7 +92,7 @@ def test_printing_past_the_limit_is_dropped_and_reported(graded_fashion, fashion
 
 @pytest.mark.slow
 def test_the_report_names_the_classes(graded_fashion, fashion_data) -> None:
-    from grader import report
+    from grader.views import report
 
     results = graded_fashion(FASHION / "solution_variant.py")
     assert results["extra_data"]["class_names"][9] == "Ankle boot"
@@ -112,7 +112,7 @@ def test_top_level_code_that_outlasts_the_import_limit_is_named(fashion, fashion
     import dataclasses
 
     from conftest import FASHION_DIR, fast
-    from grader.grading import grade
+    from grader.grading.grade import grade
 
     reference = (fashion.solution).read_text()
     submission = tmp_path / "fashion.py"

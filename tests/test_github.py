@@ -1,4 +1,4 @@
-"""Tests for grader.github and the workflow template: the step summary, annotations, summary.md and the legacy
+"""Tests for grader.platforms.github and the workflow template: the step summary, annotations, summary.md and the legacy
 points notice that `grader run` writes inside GitHub Actions, and the workflow students' repositories run:
 actionlint finds nothing in it, and its pull-request comment step keeps one comment up to date."""
 
@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader import cli, github, spec
+from grader import cli
+from grader.assignment import spec
+from grader.platforms import github
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "solutions" / "digits" / "digits.py"

@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import api, batch, gradebook, spec
+from grader import api
+from grader.assignment import spec
+from grader.grading import batch
+from grader.views import gradebook
 
 NAMES = ["<script>", "a b#c", "../x", "javascript:alert(1)", "..", "=SUM(A1)", "ok"]
 
@@ -92,7 +95,7 @@ def test_a_batch_gradebook_holds_only_the_runs_jobs(tmp_path: Path, monkeypatch)
     (out / "mallory").mkdir(parents=True)  # what a submission could leave behind while graded
     (out / "mallory" / "results.json").write_text(json.dumps(_results("mallory", 1.0)))
     (out / "mallory" / "report.html").write_text("")
-    monkeypatch.setattr("grader.data.load_dataset", lambda data, spec_data: types.SimpleNamespace(sha256="0" * 64))
+    monkeypatch.setattr("grader.assignment.data.load_dataset", lambda data, spec_data: types.SimpleNamespace(sha256="0" * 64))
 
     def graded(jobs, task, *, on_done=None, **options):
         results = {job.name: _results(job.name, 0.0) for job in jobs}

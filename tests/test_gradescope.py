@@ -1,4 +1,4 @@
-"""Tests for grader.gradescope: the exported autograder zip, and its run_autograder against a stand-in root."""
+"""Tests for grader.platforms.gradescope: the exported autograder zip, and its run_autograder against a stand-in root."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import cli, gradescope
+from grader import cli
+from grader.platforms import gradescope
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "solutions" / "digits" / "digits.py"
@@ -99,7 +100,7 @@ def test_wheel_installs_offline_with_the_bundled_assignments(bundle, tmp_path):
     done = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet",
                            "--target", str(target), str(tmp_path / wheel_name)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    for path in ("grader/gradescope.py", "grader/checks/array.py", "grader/assignments/digits/assignment.toml",
+    for path in ("grader/platforms/gradescope.py", "grader/checks/array.py", "grader/assignments/digits/assignment.toml",
                  "grader/solutions/digits/digits.py", "grader/templates/report.html.j2"):
         assert (target / path).is_file(), path
 
@@ -186,7 +187,7 @@ def test_the_leaderboard_is_the_test_accuracy_only_when_the_spec_asks():
 
 
 def test_the_spec_turns_the_leaderboard_on_and_refuses_what_is_not_a_switch(tmp_path, fast_course):
-    from grader import spec
+    from grader.assignment import spec
 
     assert spec.load(fast_course).gradescope.leaderboard is False
     course = tmp_path / "course"

@@ -139,7 +139,8 @@ threading.Thread(target=_forge, daemon=True).start()
 """
     submission = tmp_path / "digits.py"
     submission.write_text(source)
-    from grader import grading, outputs
+    from grader.grading import grade as grading
+    from grader.views import outputs
 
     result = grading.grade(submission, fast_digits)
     outputs.write(result.to_dict(), out)
@@ -157,7 +158,7 @@ def test_the_trained_model_is_not_run_again_on_images_it_has_predicted(fast_digi
     import numpy as np
 
     from conftest import SOLUTION
-    from grader.grading import grade
+    from grader.grading.grade import grade
 
     called = []
     call = keras.Model.__call__

@@ -32,7 +32,10 @@ from typing import Any
 import pytest
 
 from conftest import SOLUTION, SUBMISSIONS, TEMPLATE
-from grader import github, isolation, outputs, spec, summary
+from grader.assignment import spec
+from grader.platforms import github
+from grader.sandbox import isolation
+from grader.views import outputs, summary
 
 pytestmark = pytest.mark.slow
 
@@ -173,7 +176,7 @@ def grader_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subp
 @pytest.fixture(scope="module")
 def grade_here(fast_digits):
     """Grade a submission in this process at the small budget, through the real grader; returns results.json's dict."""
-    from grader.grading import grade
+    from grader.grading.grade import grade
 
     return lambda path: grade(path, fast_digits).to_dict()
 
@@ -270,7 +273,7 @@ def predict(model, images):
 
 
 _attempt("read the reference solution", lambda: open(TARGETS["solution"]).read(80))
-_attempt("import the grader's reference loader", lambda: __import__("grader.context", fromlist=["x"]).load_reference)
+_attempt("import the grader's reference loader", lambda: __import__("grader.checks.context", fromlist=["x"]).load_reference)
 '''
     before = state(solution)
     results = grade_here(hostile(tmp_path, attack, {"solution": str(solution)}, base=TEMPLATE))

@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 
 from conftest import SOLUTION
-from grader import github, isolation, spec
+from grader.assignment import spec
+from grader.platforms import github
+from grader.sandbox import isolation
 from test_hostile import assert_refused, grade_here, grader_cli, hostile, require, workflow_commands  # noqa: F401 - grade_here is a fixture
 
 pytestmark = pytest.mark.slow
@@ -108,9 +110,9 @@ def test_without_landlock_a_sandbox_cannot_read_another_sandboxs_copy_of_a_submi
     The test starts a classmate's sandbox, as a batch worker would, and grades a submission that looks
     for its copy.
     """
-    from grader.grading import grade
-    from grader.sandbox import Sandbox
-    from grader.zygote import Zygote
+    from grader.grading.grade import grade
+    from grader.sandbox.host import Sandbox
+    from grader.sandbox.zygote import Zygote
 
     require("namespaces", "uid")
     monkeypatch.setenv("GRADER_ISOLATION_DISABLE", "landlock")
@@ -162,7 +164,7 @@ def test_without_landlock_an_honest_submission_still_scores_full_marks(fast_digi
     conda, a venv in ~: here sys.base_prefix is under /root/.pyenv): only what is not on the way to the
     readable roots is covered, so the reference still earns full marks.
     """
-    from grader.grading import grade
+    from grader.grading.grade import grade
 
     require("namespaces")
     monkeypatch.setenv("GRADER_ISOLATION_DISABLE", "landlock")

@@ -11,7 +11,8 @@ import junitparser
 import pytest
 import xmlschema
 
-from grader import cli, junit
+from grader import cli
+from grader.platforms import junit
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = xmlschema.XMLSchema(Path(__file__).resolve().parent / "schemas" / "junit.xsd")

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import jupyter, spec
+from grader.assignment import spec
+from grader.platforms import jupyter
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "solutions" / "digits" / "digits.py"
@@ -108,9 +109,9 @@ def test_html_escapes_everything_the_submission_said(digits):
 
 def test_import_grader_stays_light_and_notebook_check_is_there_when_asked():
     code = ("import sys, grader\n"
-            "light = not any(m in sys.modules for m in ('grader.jupyter', 'grader.selfcheck', 'numpy', 'IPython'))\n"
+            "light = not any(m in sys.modules for m in ('grader.platforms.jupyter', 'grader.grading.selfcheck', 'numpy', 'IPython'))\n"
             "from grader import notebook_check\n"
-            "from grader.jupyter import notebook_check as real\n"
+            "from grader.platforms.jupyter import notebook_check as real\n"
             "try:\n    grader.nothing\nexcept AttributeError as e:\n    missing = str(e)\n"
             "print(light, notebook_check is real, missing)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -175,5 +176,5 @@ def test_docs_tell_students_and_instructors_about_notebook_check():
     line = "from grader import notebook_check; notebook_check()"
     assert line in (ROOT / "README.md").read_text()
     doc = (ROOT / "docs" / "notebooks.md").read_text()
-    for term in (line, "full=True", "HIDDEN", "same sandbox as `grader check`", "grader/jupyter.py"):
+    for term in (line, "full=True", "HIDDEN", "same sandbox as `grader check`", "grader/platforms/jupyter.py"):
         assert term in doc, term

@@ -1,4 +1,4 @@
-"""Memoized training (grader.memo): the same model trains once, and a reused result equals a fresh one."""
+"""Memoized training (grader.trusted.memo): the same model trains once, and a reused result equals a fresh one."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from conftest import SOLUTION, SUBMISSIONS
-from grader import architecture, compilation, memo, training
-from grader.data import load_dataset
+from grader.trusted import architecture, compilation, memo, training
+from grader.assignment.data import load_dataset
 
 L = architecture.Layer
 SEED_LAYERS = (L("Conv2D", {"filters": 8, "kernel_size": (3, 3)}, "conv"), L("MaxPooling2D", {"pool_size": (2, 2)}),
@@ -138,6 +138,17 @@ def test_a_cache_folder_others_may_write_or_a_link_is_refused(tmp_path: Path) ->
     assert made.directory.is_dir() and made.directory.stat().st_mode & 0o777 == 0o700
 
 
+def test_grader_run_refuses_a_cache_others_may_write_before_grading(tmp_path: Path, capsys) -> None:
+    from grader import cli
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    status = cli.main(["run", str(SOLUTION), "--out", str(tmp_path / "out"), "--cache", str(shared)])
+    assert status == 2 and "the grader must be its only writer" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
 def test_a_training_stopped_by_the_time_budget_is_not_kept(tmp_path: Path, data, budget, settings, digits) -> None:
     cache = memo.Cache(tmp_path / "cache")
     _, provenance = cache.train(SEED_LAYERS, settings, data, dataclasses.replace(budget, max_seconds=0), digits.limits)
@@ -169,7 +180,7 @@ def test_workers_asking_for_the_same_model_at_once_train_it_once(tmp_path: Path,
 
 
 def test_grading_protects_the_cache_folder_from_the_sandbox(tmp_path: Path, fast_digits, monkeypatch) -> None:
-    from grader import grading
+    from grader.grading import grade as grading
 
     seen = {}
 
@@ -190,8 +201,8 @@ def test_grading_protects_the_cache_folder_from_the_sandbox(tmp_path: Path, fast
 @pytest.mark.slow
 def test_a_submission_graded_fresh_and_memoized_gets_identical_results(tmp_path: Path, fast_digits) -> None:
     """The issue's test: scores and accuracy to four decimals, predictions exactly, the report says where it came from."""
-    from grader import report
-    from grader.grading import grade
+    from grader.views import report
+    from grader.grading.grade import grade
 
     fresh = grade(SUBMISSIONS / "solution_functional.py", fast_digits).to_dict()
     cache = memo.Cache(tmp_path / "cache")

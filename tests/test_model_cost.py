@@ -7,8 +7,8 @@ import json
 import keras
 import pytest
 
-from grader import architecture as arch
-from grader import model_cost
+from grader.trusted import architecture as arch
+from grader.trusted import model_cost
 
 # (layer, input shape of one image): every whitelisted layer kind, with the arguments that change its size.
 CASES = [

@@ -1,4 +1,4 @@
-"""Tests for grader.notebook and materialise: a notebook becomes a module of its definitions only."""
+"""Tests for grader.grading.notebook and materialise: a notebook becomes a module of its definitions only."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import notebook
-from grader.submission import MalformedNotebook, SubmissionNotFound, materialise
+from grader.grading import notebook
+from grader.grading.submission import MalformedNotebook, SubmissionNotFound, materialise
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "solutions" / "digits" / "digits.py"
@@ -62,12 +62,12 @@ def test_keeps_imports_definitions_and_constants_in_order():
 
 def test_imports_of_the_grader_itself_are_left_out():
     source = module_of(
-        "import numpy as np\nimport grader.data\nfrom grader.selfcheck import check\nfrom graders_helper import x\n",
-        "dataset = grader.data.load_dataset(None)\nSPEC = grader.spec\n",
+        "import numpy as np\nimport grader.assignment.data\nfrom grader.grading.selfcheck import check\nfrom graders_helper import x\n",
+        "dataset = grader.assignment.data.load_dataset(None)\nSPEC = grader.assignment.spec\n",
         "def f():\n    return np.zeros(1)\n",
     )
     assert "import numpy as np" in source and "from graders_helper import x" in source
-    assert "grader.data" not in source and "grader.selfcheck" not in source and "SPEC" not in source
+    assert "grader.assignment.data" not in source and "grader.grading.selfcheck" not in source and "SPEC" not in source
 
 
 def test_leaves_out_top_level_work():
@@ -217,7 +217,7 @@ def test_materialise_leaves_modules_alone_and_writes_notebooks_as_modules(tmp_pa
 
 @pytest.mark.slow
 def test_notebook_with_magics_and_top_level_training_grades_like_the_module(tmp_path, fast_digits):
-    from grader.grading import grade
+    from grader.grading.grade import grade
 
     marker = tmp_path / "top-level-code-ran.txt"
     book = write_notebook(
@@ -228,8 +228,8 @@ def test_notebook_with_magics_and_top_level_training_grades_like_the_module(tmp_
         "%%time\nimport time\n"
         f"open({str(marker)!r}, 'w').write('ran')\n"
         "time.sleep(300)\n",
-        "import grader.data, grader.spec\n"
-        "dataset = grader.data.load_dataset(None, grader.spec.load('digits').data)\n"
+        "import grader.assignment.data, grader.assignment.spec\n"
+        "dataset = grader.assignment.data.load_dataset(None, grader.assignment.spec.load('digits').data)\n"
         "x = normalise(reshape(dataset.train_images))\n"
         "model = compile_model(build_model())\n"
         "history = model.fit(x, dataset.train_labels, epochs=5)\n"
@@ -246,7 +246,7 @@ def test_notebook_with_magics_and_top_level_training_grades_like_the_module(tmp_
 
 @pytest.mark.slow
 def test_notebook_with_a_syntax_error_fails_every_check_naming_the_cell(tmp_path, fast_digits):
-    from grader.grading import grade
+    from grader.grading.grade import grade
 
     book = write_notebook(tmp_path / "digits.ipynb", REFERENCE.read_text(encoding="utf-8"),
                           ("markdown", "## Plot"), "import matplotlib.pyplot as plt\nplt.plot([1, 2]\n")
@@ -259,7 +259,7 @@ def test_notebook_with_a_syntax_error_fails_every_check_naming_the_cell(tmp_path
 
 @pytest.mark.slow
 def test_student_notebook_grades_to_zero_as_not_implemented(fast_digits):
-    from grader.grading import grade
+    from grader.grading.grade import grade
 
     result = grade(STUDENT_NOTEBOOK, fast_digits)
     assert result.score == 0

@@ -1,4 +1,4 @@
-"""Tests for grader.outputs: results.json and report.html written in one step each, the record kept whatever happens."""
+"""Tests for grader.views.outputs: results.json and report.html written in one step each, the record kept whatever happens."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import sys
 import time
 from pathlib import Path
 
-from grader import outputs, report, timings
+from grader import timings
+from grader.views import outputs, report
 from grader.results import CheckResult, SubmissionResult
 
 
@@ -40,7 +41,7 @@ def test_timings_are_stored_with_the_report_s_own_stage(tmp_path: Path, monkeypa
 
 
 def test_importing_outputs_imports_neither_jinja2_nor_the_report() -> None:
-    done = subprocess.run([sys.executable, "-c", "import sys, grader.outputs, grader.github; "
-                           "print(sorted(m for m in ('jinja2', 'grader.report', 'matplotlib') if m in sys.modules))"],
+    done = subprocess.run([sys.executable, "-c", "import sys, grader.views.outputs, grader.platforms.github; "
+                           "print(sorted(m for m in ('jinja2', 'grader.views.report', 'matplotlib') if m in sys.modules))"],
                           capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "[]", done.stderr

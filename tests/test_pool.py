@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from grader import pool
+from grader.grading import pool
 
 
 def _ready() -> None:

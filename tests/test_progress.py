@@ -9,8 +9,8 @@ import pytest
 
 from conftest import ROOT
 from grader import cli
-from grader.passmark import parse
-from grader.progress import Progress
+from grader.grading.passmark import parse
+from grader.views.progress import Progress
 
 
 class Terminal(io.StringIO):

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from grader import protocol
+from grader.sandbox import protocol
 
 
 def _pipe_with(data: bytes) -> int:

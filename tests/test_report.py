@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, SOLUTION
-from grader import figures, report, summary
+from grader.views import figures, report, summary
 from grader.results import CheckResult, SubmissionResult
 
 HOSTILE = "<script>alert(1)</script>"
@@ -170,7 +170,7 @@ def missing_results() -> dict:
 @pytest.fixture(scope="session")
 def dataset(digits):
     """The test split that predictions' `index` refers to (the data grading loads by default)."""
-    from grader.data import load_dataset
+    from grader.assignment.data import load_dataset
 
     return load_dataset(None, digits.data)
 

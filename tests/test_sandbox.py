@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.sandbox import Sandbox, SandboxFault
-from grader.spec import Limits
+from grader.sandbox.host import Sandbox, SandboxFault
+from grader.assignment.spec import Limits
 
 LIMITS = Limits(startup_seconds=30, import_seconds=10, call_seconds=5, cpu_seconds=30, memory_mb=1024, file_mb=2)
 
@@ -60,7 +60,7 @@ def orphan(x):
 @pytest.fixture(scope="module")
 def zygote():
     """A zygote that preloads numpy only: forking from it is as quick as the tests want."""
-    from grader.zygote import Zygote
+    from grader.sandbox.zygote import Zygote
 
     started = Zygote(("numpy",))
     yield started
@@ -230,7 +230,7 @@ def test_a_detached_daemon_does_not_outlive_its_sandbox(tmp_path: Path, zygote) 
 
 
 def test_a_forked_sandbox_reports_its_exit_status_and_starts_fresh(tmp_path: Path) -> None:
-    from grader.zygote import Zygote
+    from grader.sandbox.zygote import Zygote
 
     source = tmp_path / "mod.py"
     source.write_text(MODULE)

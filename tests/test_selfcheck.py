@@ -1,4 +1,4 @@
-"""Tests for grader.selfcheck and `grader check`: the public checks, quickly, with what to do next."""
+"""Tests for grader.grading.selfcheck and `grader check`: the public checks, quickly, with what to do next."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import selfcheck
+from grader.grading import selfcheck
 from grader.cli import main
 from grader.results import CheckResult, SubmissionResult
 
@@ -106,7 +106,8 @@ def test_the_quick_budget_comes_from_the_spec(fashion):
 
 
 def test_the_assignment_is_found_from_the_file_name_or_the_kernel(tmp_path):
-    from grader import jupyter, spec
+    from grader.assignment import spec
+    from grader.platforms import jupyter
 
     assert spec.resolve(None, [ROOT / "assignments" / "fashion" / "fashion.ipynb"]).name == "fashion"
     assert spec.resolve(None, [ROOT / "assignments" / "fashion"]).name == "fashion"

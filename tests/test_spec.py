@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import spec
+from grader.assignment import spec
 
 
 def test_the_digits_spec_describes_the_exercise(digits: spec.Assignment) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from conftest import SOLUTION
-from grader import submission
-from grader.submission import (SubmissionNotFound, SubmissionTooLarge, UnsafeSubmission, copy_files, locate,
+from grader.grading import submission
+from grader.grading.submission import (SubmissionNotFound, SubmissionTooLarge, UnsafeSubmission, copy_files, locate,
                                materialise, sandbox_files)
 
 

@@ -1,4 +1,4 @@
-"""TensorFlow's thread pools in the grader's own processes (grader.threads)."""
+"""TensorFlow's thread pools in the grader's own processes (grader.trusted.threads)."""
 
 from __future__ import annotations
 

@@ -146,9 +146,9 @@ def test_the_program_exits_with_main_s_status_without_tearing_down(tmp_path: Pat
 
 @pytest.mark.slow
 def test_sandboxes_start_without_the_optional_packages_and_may_import_them(tmp_path: Path) -> None:
-    from grader.sandbox import Sandbox
-    from grader.spec import Limits
-    from grader.zygote import Zygote
+    from grader.sandbox.host import Sandbox
+    from grader.assignment.spec import Limits
+    from grader.sandbox.zygote import Zygote
 
     source = tmp_path / "mod.py"
     source.write_text("import sys\nimport numpy as np\nSEEN = [m for m in ('sklearn', 'pandas', 'scipy', "

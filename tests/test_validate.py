@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from grader import spec, validate
+from grader.assignment import spec
+from grader.authoring import validate
 from grader.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

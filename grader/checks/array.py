@@ -11,12 +11,12 @@ import time
 
 import numpy as np
 
-from grader.bounds import shorten
+from grader.trusted.bounds import shorten
 from grader.checks.common import from_error
-from grader.context import Context
+from grader.checks.context import Context
 from grader.results import CheckResult
-from grader.runner import SubmissionError
-from grader.spec import CheckSpec
+from grader.sandbox.runner import SubmissionError
+from grader.assignment.spec import CheckSpec
 
 
 def run(check: CheckSpec, ctx: Context) -> CheckResult:

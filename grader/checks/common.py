@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from grader.results import CheckResult
-from grader.runner import SubmissionError
-from grader.spec import CheckSpec
+from grader.sandbox.runner import SubmissionError
+from grader.assignment.spec import CheckSpec
 
 
 def from_error(check: CheckSpec, error: SubmissionError, *, prefix: str = "", hint: str = "") -> CheckResult:

@@ -11,13 +11,13 @@ import time
 
 import keras
 
-from grader import architecture, compilation
-from grader.bounds import shorten
+from grader.trusted import architecture, compilation
+from grader.trusted.bounds import shorten
 from grader.checks.common import from_error
-from grader.context import Context
+from grader.checks.context import Context
 from grader.results import CheckResult
-from grader.runner import SubmissionError
-from grader.spec import CheckSpec
+from grader.sandbox.runner import SubmissionError
+from grader.assignment.spec import CheckSpec
 
 _LOSS_ADVICE = {
     "categorical_crossentropy": "categorical_crossentropy expects one-hot labels, but the labels here are integers "

@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 
-from grader import architecture
-from grader.bounds import shorten
+from grader.trusted import architecture
+from grader.trusted.bounds import shorten
 from grader.checks.common import from_error
-from grader.context import Blocker, Context
+from grader.checks.context import Blocker, Context
 from grader.results import CheckResult
-from grader.runner import SubmissionError
-from grader.spec import CheckSpec
+from grader.sandbox.runner import SubmissionError
+from grader.assignment.spec import CheckSpec
 
 
 def run(check: CheckSpec, ctx: Context) -> CheckResult:

@@ -15,13 +15,13 @@ import time
 import keras
 import numpy as np
 
-from grader.bounds import shorten
+from grader.trusted.bounds import shorten
 from grader.checks.common import from_error
 from grader.checks.models import trusted
-from grader.context import Context
+from grader.checks.context import Context
 from grader.results import CheckResult
-from grader.runner import SubmissionError
-from grader.spec import CheckSpec
+from grader.sandbox.runner import SubmissionError
+from grader.assignment.spec import CheckSpec
 
 TRANSFORMS = ("softmax", "identity")
 SUM_TOLERANCE = 1e-3  # rows of probabilities further than this from 1 do not sum to 1

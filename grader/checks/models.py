@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import keras
 
-from grader import training
-from grader.context import Context
+from grader.trusted import training
+from grader.checks.context import Context
 
 
 def trusted(ctx: Context, fn: str) -> tuple[list[tuple[str, keras.Model]], str]:

@@ -12,12 +12,12 @@ import dataclasses
 import time
 
 
-from grader import architecture, compilation, memo, training
+from grader.trusted import architecture, compilation, memo, training
 from grader.checks.common import blocked
-from grader.compilation import CompileSettings
-from grader.context import Blocker, Context
+from grader.trusted.compilation import CompileSettings
+from grader.checks.context import Blocker, Context
 from grader.results import CheckResult
-from grader.spec import CheckSpec
+from grader.assignment.spec import CheckSpec
 
 
 def run(check: CheckSpec, ctx: Context) -> CheckResult:

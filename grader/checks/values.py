@@ -11,11 +11,11 @@ import time
 from typing import Any
 
 from grader.checks.common import from_error
-from grader.context import Context
-from grader.bounds import shorten
+from grader.checks.context import Context
+from grader.trusted.bounds import shorten
 from grader.results import CheckResult
-from grader.runner import SubmissionError
-from grader.spec import CheckSpec
+from grader.sandbox.runner import SubmissionError
+from grader.assignment.spec import CheckSpec
 
 MISSING = object()
 

@@ -1,0 +1,92 @@
+"""What every check gets: the assignment, the data, the trusted reference, the sandboxed submission."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from grader.assignment.data import Dataset
+from grader.sandbox.runner import Runner
+from grader.trusted import architecture
+from grader.assignment.spec import Assignment, CheckSpec, SpecError
+
+if TYPE_CHECKING:
+    import keras
+
+    from grader.trusted.compilation import CompileSettings
+    from grader.trusted.memo import Cache
+    from grader.trusted.training import Trained
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """Why a later check has nothing to build on: the check that failed and what it said."""
+
+    check: str
+    reason: str
+
+
+@dataclass
+class Findings:
+    """What checks found that later checks build on; each field is set by one kind and read by others."""
+
+    model: architecture.ParsedModel | None = None  # model: the submission's layers, validated
+    built: keras.Model | None = None               # model: those layers, built by the grader
+    model_blocker: Blocker | None = None           # model: why there is no model to train
+    compile: CompileSettings | None = None         # compile: the submission's settings, when they passed
+    trained: Trained | None = None                 # training: the model the grader trained, and its accuracy
+
+
+@dataclass
+class Context:
+    """Shared by the checks of one submission; `found` carries typed results from one check to the next."""
+
+    assignment: Assignment
+    dataset: Dataset
+    reference: ModuleType
+    runner: Runner
+    found: Findings = field(default_factory=Findings)
+    trainings: Cache | None = None  # memoized trainings shared with the other submissions of a run, if any
+
+    def probe(self, split: str, count: int | None, prepare: list[str] | tuple[str, ...]) -> np.ndarray:
+        """The first `count` images of a split, prepared with the reference functions named in `prepare`."""
+        if split not in ("train_images", "test_images"):
+            raise SpecError(f"probe {split!r} is not train_images or test_images; the test labels are never a probe.")
+        images = getattr(self.dataset, split)
+        images = images[:count] if count else images
+        return self.prepare(images, prepare)
+
+    @property
+    def model_check(self) -> CheckSpec:
+        """The assignment's model check: the expected layers and input shape live in its parameters."""
+        return next(c for c in self.assignment.checks if c.kind == "model")
+
+    def expected_layers(self) -> tuple[architecture.Layer, ...]:
+        """The layers the assignment expects, as the model check's spec lists them."""
+        return architecture.expected_layers(self.model_check.params["layers"])
+
+    def build(self, layers: tuple[architecture.Layer, ...]):
+        """A keras model of `layers` on the model check's input shape, within the assignment's size limits."""
+        return architecture.build(layers, tuple(self.model_check.params["input_shape"]), self.assignment.limits)
+
+    def prepare(self, images: np.ndarray, steps: list[str] | tuple[str, ...]) -> np.ndarray:
+        """Apply the reference solution's functions to a copy of `images`."""
+        out = np.array(images, copy=True)
+        for step in steps:
+            out = np.asarray(getattr(self.reference, step)(out))
+        return out
+
+
+def load_reference(path: Path) -> ModuleType:
+    """Import the assignment's reference solution (trusted code shipped with the grader)."""
+    if not path.is_file():
+        raise SpecError(f"the reference solution {path} is missing; every assignment needs solutions/<name>/<module>.")
+    spec = importlib.util.spec_from_file_location(f"_reference_{path.parent.name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

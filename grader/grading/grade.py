@@ -1,0 +1,157 @@
+"""Grading one submission: start its sandbox, run every check, collect the results as plain data."""
+
+from __future__ import annotations
+
+import importlib
+import platform
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from grader import optional, timings
+from grader.sandbox import isolation
+from grader.assignment.data import Dataset, load_dataset
+from grader.results import CheckResult, SubmissionResult
+from grader.sandbox.runner import Runner, SubmissionError
+from grader.assignment.spec import CHECK_KINDS, Assignment, CheckSpec
+from grader.grading.submission import (MalformedNotebook, SubmissionNotFound, SubmissionTooLarge, UnsafeSubmission, locate,
+                               materialise, sandbox_files)
+from grader.sandbox.zygote import Zygote
+
+if TYPE_CHECKING:
+    from grader.trusted.memo import Cache
+
+# Check kinds and the module of grader.checks that runs each; imported lazily because they import Keras.
+KINDS = {kind: kind for kind in CHECK_KINDS}
+
+
+def grade(submission: Path, assignment: Assignment, *, data: str | Path | None = None, keep_gpu: bool = False,
+          name: str | None = None, zygote: Zygote | None = None, dataset: Dataset | None = None,
+          protect: tuple[Path, ...] = (), trainings: Cache | None = None) -> SubmissionResult:
+    """Grade one submission against `assignment`; never raises for anything the submission does.
+
+    `zygote`, if given, is a started Zygote for this assignment's preload modules that the
+    submission's sandboxes are forked from (batch grading shares one); else one is started here.
+    `dataset`, if given, is the already loaded data (else `data` says where to load it from).
+    `protect` are more paths its sandboxes may not read (the output folder, the other submissions of a
+    batch), besides the grader's own files, the solutions and the data sources.
+    `trainings`, if given, memoizes the training check's training (see grader.trusted.memo); its folder is protected too.
+    """
+    if trainings is not None and trainings.directory not in protect:
+        protect = (*protect, trainings.directory)
+    with tempfile.TemporaryDirectory(prefix="grader-submission-") as scratch:
+        return _grade(submission, assignment, data=data, keep_gpu=keep_gpu, name=name, scratch=Path(scratch),
+                      zygote=zygote, dataset=dataset, protect=protect, trainings=trainings)
+
+
+def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None, keep_gpu: bool, name: str | None,
+           scratch: Path, zygote: Zygote | None, dataset: Dataset | None, protect: tuple[Path, ...],
+           trainings: Cache | None = None) -> SubmissionResult:
+    started = time.monotonic()
+    label = name or (submission.stem if submission.is_file() else submission.resolve().name)
+    try:
+        with timings.stage("submission: find it and copy it for the sandbox"):
+            located = locate(submission, assignment)
+            module = materialise(located, scratch)
+            files = sandbox_files(submission, module)
+    except MalformedNotebook as exc:
+        return all_failed(assignment, label, str(exc), fault="syntax", seconds=time.monotonic() - started,
+                          hint="Open the notebook in Jupyter, save it again, and hand in the saved .ipynb file.")
+    except (UnsafeSubmission, SubmissionTooLarge) as exc:
+        return all_failed(assignment, label, str(exc), fault="unsafe", seconds=time.monotonic() - started,
+                          hint="Hand in your own files only, as plain files, not links.")
+    except SubmissionNotFound as exc:
+        return all_failed(assignment, label, str(exc), fault="missing", seconds=time.monotonic() - started,
+                          hint=f"Hand in {assignment.module}.")
+    secrets = (*isolation.sensitive(assignment, data), *protect)
+    runner = Runner(module, assignment, keep_gpu=keep_gpu, zygote=zygote, protect=secrets, files=files)
+    runner.open_in_background()  # the zygote imports TensorFlow, then forks the sandbox, while this process imports it
+    try:
+        if dataset is None:
+            with timings.stage("data: load"):
+                dataset = load_dataset(data, assignment.data)
+        with timings.stage("imports: Keras and TensorFlow, the checks, the reference solution"), optional.hidden():
+            from grader.checks.context import Context, load_reference
+
+            ctx = Context(assignment, dataset, load_reference(assignment.solution), runner, trainings=trainings)
+        checks = tuple(_run_check(check, ctx) for check in assignment.checks)
+    finally:
+        with timings.stage("sandbox: close"):
+            runner.shutdown()
+    grader_faults = [c.name for c in checks if c.fault == "grader"]
+    extra = {
+        "accuracy": ctx.found.trained.accuracy if ctx.found.trained is not None else None,
+        "data": {"source": dataset.source, "path": dataset.path, "sha256": dataset.sha256},
+        "seed": assignment.training.seed,
+        "versions": _versions(),
+        "module": located.name,
+        "grader_faults": grader_faults,
+        "isolation": runner.isolation,
+        "class_names": list(assignment.data.class_names),
+        "output_dropped": runner.output_dropped,
+    }
+    trained = ctx.found.trained
+    if trained is not None:
+        extra["predictions"] = _predictions(trained, dataset.test_labels[: trained.test_samples])
+    return SubmissionResult(assignment.name, label, checks, time.monotonic() - started, runner.output[-20000:], extra)
+
+
+def _run_check(check: CheckSpec, ctx) -> CheckResult:
+    with timings.stage(f"check {check.name} ({check.kind})"):
+        return _timed_check(check, ctx)
+
+
+def _timed_check(check: CheckSpec, ctx) -> CheckResult:
+    started = time.monotonic()
+    run: Callable = importlib.import_module(f"grader.checks.{KINDS[check.kind]}").run
+    try:
+        return run(check, ctx)
+    except SubmissionError as error:  # a check that did not catch it itself
+        from grader.checks.common import from_error
+
+        return from_error(check, error).timed(time.monotonic() - started)
+    except Exception as exc:  # noqa: BLE001 - a bug in the grader must not lose the other checks
+        return CheckResult.failed(check.name, check.points,
+                                  f"The grader itself failed while running this check ({type(exc).__name__}: {exc}); "
+                                  "this is not your fault. Tell your instructor.",
+                                  fault="grader", visibility=check.visibility,
+                                  details="".join(traceback.format_exception(exc))[-4000:]).timed(time.monotonic() - started)
+
+
+def all_failed(assignment: Assignment, label: str, message: str, *, fault: str, hint: str = "",
+               seconds: float = 0.0) -> SubmissionResult:
+    """A result in which every check failed for one reason (nothing to grade, or the grader itself failed)."""
+    checks = tuple(CheckResult.failed(c.name, c.points, message, fault=fault, visibility=c.visibility, hint=hint)
+                   for c in assignment.checks)
+    faults = [c.name for c in checks] if fault == "grader" else []
+    return SubmissionResult(assignment.name, label, checks, seconds, extra={"grader_faults": faults})
+
+
+def _predictions(trained, labels) -> dict:
+    """What the report needs about the trained model's test predictions, as plain data."""
+    import numpy as np
+
+    probs = trained.probabilities
+    predicted = np.argmax(probs, axis=1)
+    confidence = probs[np.arange(len(probs)), predicted]
+    classes = probs.shape[1]
+    confusion = np.zeros((classes, classes), dtype=int)
+    np.add.at(confusion, (labels.astype(int), predicted), 1)
+    wrong = np.flatnonzero(predicted != labels)
+    worst = wrong[np.argsort(-confidence[wrong])][:8]
+    sample = np.arange(min(24, len(labels)))
+    row = lambda i: {"index": int(i), "predicted": int(predicted[i]), "label": int(labels[i]),
+                     "confidence": round(float(confidence[i]), 4)}
+    return {"samples": [row(i) for i in sample], "confident_mistakes": [row(i) for i in worst],
+            "confusion": confusion.tolist()}
+
+
+def _versions() -> dict[str, str]:
+    import keras
+    import numpy
+    import tensorflow
+
+    return {"python": platform.python_version(), "tensorflow": tensorflow.__version__, "keras": keras.__version__,
+            "numpy": numpy.__version__}

@@ -1,0 +1,90 @@
+"""Code at the top level of a submitted module: found without running it, and explained when it fails the import.
+
+The grader imports a submission to test its functions, so every statement at the top level of the
+file runs then, in the sandbox: without a network, within the import's time and memory limits,
+before any check. Imports, definitions and constants are what a module should hold there; work
+such as downloading data, training or plotting belongs under `if __name__ == "__main__":`, where it
+runs when the student runs the file and not when it is imported. Nothing here runs the code.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.grading import notebook
+
+SHOWN = 3  # top-level statements named when the import failed without saying where
+MAX_LINES = 6  # of one statement, shown in the fix
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A top-level statement that does work when its module is imported."""
+
+    line: int
+    code: str  # its first line, stripped
+    text: str = ""  # the whole statement, as written (at most MAX_LINES lines)
+
+
+def work(source: str) -> list[Statement]:
+    """The top-level statements of `source` that do work when it is imported (none if it does not parse)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    lines = source.splitlines()
+    defined = notebook.names_at_start()
+    found = []
+    for node in tree.body:
+        if _inert(node) or notebook.keeps(node, defined):
+            continue
+        body = lines[node.lineno - 1:(node.end_lineno or node.lineno)]
+        text = "\n".join(body[:MAX_LINES]) + ("\n..." if len(body) > MAX_LINES else "")
+        found.append(Statement(node.lineno, body[0].strip() if body else "", text))
+    return found
+
+
+def work_in(path: Path) -> list[Statement]:
+    """`work` of the module at `path`; none if it cannot be read."""
+    try:
+        return work(path.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return []
+
+
+def explain(module: str, statements: list[Statement]) -> str:
+    """Why top-level code broke the import, naming its line(s), and the `if __name__ == "__main__":` fix."""
+    if not statements:
+        return ""
+    named = statements[:SHOWN]
+    where = ", ".join(f"line {s.line} (`{_short(s.code)}`)" for s in named)
+    more = f" and {len(statements) - SHOWN} more" if len(statements) > SHOWN else ""
+    lead = "is top-level code: it runs" if len(named) == 1 and not more else "are top-level code: they run"
+    block = "\n".join("\n".join(f"        {line}" for line in (s.text or s.code).splitlines()) for s in named)
+    return (f"{where[0].upper()}{where[1:]}{more} of {module} {lead} when the grader imports {module} to "
+            "test your functions, before any check, in a sandbox with no network and a time limit. Keep only "
+            "imports, functions and constants at the top level, and move the rest (loading data, training, "
+            'plotting) under `if __name__ == "__main__":` at the end of the file, where it runs when you run the '
+            f'file yourself but not when it is imported:\n\n    if __name__ == "__main__":\n{block}')
+
+
+def _inert(node: ast.stmt) -> bool:
+    """A docstring or other bare constant, `pass`, or the `if __name__ == "__main__":` block itself."""
+    if isinstance(node, ast.Pass) or (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)):
+        return True
+    return isinstance(node, ast.If) and not node.orelse and _is_main_test(node.test)
+
+
+def _is_main_test(test: ast.expr) -> bool:
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = [test.left, test.comparators[0]]
+    names = [s for s in sides if isinstance(s, ast.Name) and s.id == "__name__"]
+    texts = [s for s in sides if isinstance(s, ast.Constant) and s.value == "__main__"]
+    return len(names) == 1 and len(texts) == 1
+
+
+def _short(code: str, limit: int = 70) -> str:
+    return code if len(code) <= limit else code[:limit - 1] + "…"

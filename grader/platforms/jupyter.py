@@ -1,0 +1,153 @@
+"""Checks inside Jupyter: `from grader import notebook_check; notebook_check()` in a cell.
+
+It grades the functions the live kernel has, with the quick self-check of `grader check`, and shows
+each check's verdict and what to fix as HTML in the cell. No saved file and no terminal: the module
+graded is made from the kernel's cell history (as typed) read as a notebook, keeping only its
+imports, definitions and constants as for a handed-in notebook (grader.grading.notebook), followed by the
+assignment's functions as the kernel has them now (their source, from `inspect`), so the latest
+definitions win. That module runs in the sandbox, exactly as `grader check` runs a file; nothing of
+it runs in the kernel or in the grader's process.
+"""
+
+from __future__ import annotations
+
+import inspect
+import tempfile
+import textwrap
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from grader.assignment import spec
+from grader.grading import notebook, selfcheck
+from grader.assignment.spec import Assignment
+
+HEADER = "# The assignment's functions as the kernel defines them now (their source, from inspect)."
+
+
+class NotInNotebook(Exception):
+    """notebook_check() was called outside an IPython kernel; the message says what to use instead."""
+
+
+def notebook_check(assignment: str | Path | None = None, *, full: bool = False, data: str | Path | None = None,
+                   isolation: str = "auto") -> None:
+    """Self-check this notebook's functions in the sandbox and show the verdicts as HTML in the cell.
+
+    `assignment` is a bundled name or an assignment.toml path (None: the bundled assignment whose functions this
+    notebook defines, else the course's default); `full` trains with the grading budget.
+    """
+    from IPython import get_ipython
+    from IPython.display import display
+
+    shell = get_ipython()
+    if shell is None:
+        raise NotInNotebook("notebook_check() checks the functions of a running Jupyter notebook; outside one, "
+                            "check a file with `grader check` and your .py or .ipynb in a terminal.")
+    # The cells as typed (magics included), not `In`, where IPython has rewritten magics as calls.
+    history = getattr(shell.history_manager, "input_hist_raw", None) or shell.user_ns.get("In", [])
+    outcome, html = check_kernel(history, shell.user_ns, assignment=assignment, full=full, data=data,
+                                 isolation=isolation)
+    display({"text/html": html, "text/plain": outcome.text}, raw=True)
+
+
+def check_kernel(history: Iterable[str], namespace: Mapping[str, Any], *, assignment: str | Path | Assignment | None = None,
+                 full: bool = False, data: str | Path | None = None,
+                 isolation: str = "auto") -> tuple[selfcheck.SelfCheck, str]:
+    """Self-check the module `kernel_source` makes; returns the outcome and its HTML."""
+    task = assignment if isinstance(assignment, Assignment) else spec.resolve(assignment or defining(namespace))
+    source = kernel_source(history, namespace, task.functions)
+    with tempfile.TemporaryDirectory(prefix="grader-notebook-") as folder:
+        module = Path(folder) / task.module
+        module.write_text(source, encoding="utf-8")
+        outcome = selfcheck.check(module, assignment=task, data=data, full=full, isolation=isolation)
+    return outcome, render(outcome.results, task, task if full else selfcheck.quick(task))
+
+
+def defining(namespace: Mapping[str, Any]) -> str | None:
+    """The one bundled assignment all of whose functions the kernel defines, if exactly one is."""
+    found = [name for name in spec.available()
+             if all(callable(namespace.get(fn)) for fn in spec.load(name).functions)]
+    return found[0] if len(found) == 1 else None
+
+
+def kernel_source(history: Iterable[str], namespace: Mapping[str, Any], functions: Iterable[str]) -> str:
+    """A module of the kernel's work: the history's imports, definitions and constants, then `functions` as
+    the kernel has them now. Cells that did not compile (so defined nothing) are left out."""
+    cells = []
+    for source in history:
+        code = notebook.strip_ipython(source) if isinstance(source, str) else None
+        if not code or not code.strip():
+            continue
+        try:
+            compile(code, "<cell>", "exec")
+        except (SyntaxError, ValueError):
+            continue
+        cells.append({"cell_type": "code", "source": source})
+    module = notebook.to_module({"cells": cells}, "this notebook")
+    live = [text for name in functions if (text := live_source(namespace.get(name)))]
+    return module + ("\n\n" + HEADER + "\n\n" + "\n\n".join(live) if live else "")
+
+
+def live_source(value: Any) -> str | None:
+    """The source of a function defined in the kernel (not imported from a module), or None."""
+    if not inspect.isfunction(value) or value.__module__ not in ("__main__", None):
+        return None
+    try:
+        source = textwrap.dedent(inspect.getsource(value))
+    except (OSError, TypeError):
+        return None
+    try:
+        compile(source, "<function>", "exec")
+    except (SyntaxError, ValueError):
+        return None
+    return source.rstrip() + "\n"
+
+
+# --- The verdicts as HTML ------------------------------------------------------------------------
+
+def render(results: dict[str, Any], task: Assignment, budget: Assignment) -> str:
+    """The self-check as an HTML fragment for a notebook cell (Jinja2, autoescaped)."""
+    from grader.views import report
+
+    return report.environment().get_template("notebook_check.html.j2").render(view(results, task, budget))
+
+
+def view(results: dict[str, Any], task: Assignment, budget: Assignment) -> dict[str, Any]:
+    """The plain data the HTML is drawn from: one row per check, hidden ones by name only, and what to do next."""
+    rows, previous = [], None
+    for test in results["tests"]:
+        info = test["extra_data"]
+        if test["visibility"] != "visible":
+            rows.append({"name": test["name"], "verdict": "hidden",
+                         "note": selfcheck.WHEN_SHOWN.get(test["visibility"], selfcheck.WHEN_SHOWN["hidden"])})
+            continue
+        row = {"name": test["name"], "verdict": "passed" if test["status"] == "passed" else "failed",
+               "points": f"{test['score']:g}/{test['max_score']:g}", "note": "", "feedback": "", "hint": "",
+               "details": ""}
+        if row["verdict"] == "failed":
+            if info.get("feedback") == previous:
+                row["note"] = "The same problem as above."
+            else:
+                _, _, details = str(test["output"]).partition("\n\n")
+                lines = details.splitlines()
+                keep = lines and info.get("fault") not in ("not_implemented", "missing")
+                row.update(feedback=info.get("feedback", ""), hint=info.get("hint", ""),
+                           details="\n".join(lines[: selfcheck.MAX_DETAIL_LINES]
+                                             + (["..."] if len(lines) > selfcheck.MAX_DETAIL_LINES else []))
+                           if keep else "")
+            previous = info.get("feedback")
+        rows.append(row)
+    visible = [t for t in results["tests"] if t["visibility"] == "visible"]
+    hidden = [t for t in results["tests"] if t["visibility"] != "visible"]
+    failed = [t for t in visible if t["status"] != "passed"]
+    if not failed:
+        step = "Every visible check passed." if visible else ""
+    elif len(failed) > 1 and len({t["extra_data"].get("feedback") for t in failed}) == 1:
+        step = "Next: fix the problem above; every check failed because of it."
+    else:
+        hint = failed[0]["extra_data"].get("hint")
+        step = f"Next: fix {failed[0]['name']} first" + (f": {hint}" if hint else ".")
+    return {"title": f"{task.name}: {task.title}", "rows": rows, "passed": not failed and bool(visible),
+            "score": f"{sum(t['score'] for t in visible):g}", "top": f"{sum(t['max_score'] for t in visible):g}",
+            "hidden": len(hidden), "hidden_points": f"{sum(t['max_score'] for t in hidden):g}", "next": step,
+            "faults": results["extra_data"].get("grader_faults") or [],
+            "budget": selfcheck.budget_note(task, budget) if results["extra_data"].get("accuracy") is not None else ""}

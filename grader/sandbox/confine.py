@@ -1,0 +1,264 @@
+"""Inside a freshly forked sandbox child: put up every isolation layer the plan asks for, before any submitted code.
+
+Three processes make one sandbox. The *keeper*, forked by the zygote, joins the sandbox's control
+group, unshares new pid, network, mount and IPC namespaces (and a user namespace when not root)
+and forks the *init*: pid 1 of the new pid namespace, which mounts a /proc that shows only the
+sandbox, reaps orphans, and dies with the keeper (parent-death signal); when pid 1 dies the kernel
+kills everything in its namespace. The init forks the *worker*, which drops to a uid of its own
+(as root), drops its capabilities, becomes non-dumpable, sets no_new_privs, restricts itself with
+Landlock and a seccomp filter, and only then serves requests. Each process mirrors its child's
+exit status up the chain, so the grader sees the worker's.
+
+A layer the plan asks for that fails to go up is fatal: the child exits with `SETUP_FAILED` and
+the grader reports its own fault, rather than grading with less isolation than it announced.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import struct
+import sys
+from typing import Any, Callable
+
+from grader.sandbox import landlock, seccomp
+
+SETUP_FAILED = 71
+_CLONE_NEWNS, _CLONE_NEWIPC, _CLONE_NEWUSER = 0x00020000, 0x08000000, 0x10000000
+_CLONE_NEWPID, _CLONE_NEWNET = 0x20000000, 0x40000000
+_MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE, _MS_BIND, _MS_RDONLY, _MS_REMOUNT = (
+    2, 4, 8, 0x4000, 0x40000, 0x1000, 1, 32)
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_KEEPCAPS, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS = 1, 4, 8, 24, 38
+_CAP_DAC_READ_SEARCH, _LAST_CAP = 2, 63
+_CAPABILITY_VERSION_3 = 0x20080522
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class SetupError(OSError):
+    """An isolation layer the plan asked for could not be put up."""
+
+
+def enter(plan: dict[str, Any], serve: Callable[[], int], channel: tuple[int, ...]) -> int:
+    """Become a confined sandbox as `plan` says and run `serve` in it; return the exit status to use.
+
+    `channel` are the descriptors only the worker keeps: the keeper and the init close them, so
+    that the grader sees the channel close as soon as the worker is gone.
+    """
+    try:
+        return _enter(plan, serve, channel)
+    except OSError:  # SetupError and whatever the kernel refused on the way: never serve half-confined
+        import traceback
+
+        traceback.print_exc()
+        return SETUP_FAILED
+
+
+def _enter(plan: dict[str, Any], serve: Callable[[], int], channel: tuple[int, ...]) -> int:
+    for path in plan.get("cgroup", []):
+        _write(path, str(os.getpid()))
+    if plan.get("drop_uid"):
+        plan = {**plan, "uid": plan["drop_uid"] + os.getpid()}  # one uid per sandbox: pids are unique
+        for path in plan.get("chown", []):
+            os.chown(path, plan["uid"], plan["uid"])
+    if not plan.get("namespaces"):
+        _confine_worker(plan)
+        return _serve_after_setup(serve)
+    _unshare_namespaces(plan)
+    status_r, status_w = os.pipe()
+    init = _fork(lambda: _init(plan, serve, channel, status_w))
+    for fd in (*channel, status_w):
+        os.close(fd)
+    code = _mirror(init)
+    try:
+        reported = os.read(status_r, 4)  # how the worker ended: the init cannot end itself by a signal
+    except OSError:
+        reported = b""
+    if len(reported) == 4:
+        code = _mirror_status(struct.unpack("=i", reported)[0])
+    return code
+
+
+def _unshare_namespaces(plan: dict[str, Any]) -> None:
+    flags = _CLONE_NEWPID | _CLONE_NEWNET | _CLONE_NEWNS | _CLONE_NEWIPC
+    uid, gid = os.getuid(), os.getgid()
+    if uid != 0:
+        flags |= _CLONE_NEWUSER
+    _check(_libc.unshare(flags), "unshare the pid, network, mount and IPC namespaces")
+    if uid != 0:  # map our own ids to root inside, so that the init may mount its /proc
+        # A non-dumpable process's /proc/self files belong to root: it could not write its own maps.
+        _check(_libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0), "make the process dumpable while it maps its ids")
+        _write("/proc/self/setgroups", "deny")
+        _write("/proc/self/uid_map", f"0 {uid} 1")
+        _write("/proc/self/gid_map", f"0 {gid} 1")
+        _check(_libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0), "make the process non-dumpable again")
+
+
+def _init(plan: dict[str, Any], serve: Callable[[], int], channel: tuple[int, ...], status_w: int) -> int:
+    """pid 1 of the sandbox's namespace: mount its /proc, start the worker, reap until the worker ends."""
+    _check(_libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "set the parent-death signal")
+    _check(_libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None), "make the mounts private")
+    _check(_libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None), "mount /proc")
+    if plan.get("workdir"):
+        _private_parent(plan["workdir"], plan.get("keep", []))
+    for path in plan.get("hide", []):
+        _hide(path)
+    worker = _fork(lambda: (os.close(status_w), _confine_worker(plan), _serve_after_setup(serve))[2])
+    for fd in channel:
+        os.close(fd)
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            return SETUP_FAILED
+        if pid == worker:
+            os.write(status_w, struct.pack("=i", status))
+            return 0
+
+
+def _confine_worker(plan: dict[str, Any]) -> None:
+    """Drop privileges and lock this process in, in the order the kernel requires."""
+    uid = plan.get("uid")
+    if uid is not None:
+        _drop_to(uid, keep_read=bool(plan.get("keep_read_cap")))
+    elif os.getuid() == 0 and plan.get("namespaces"):
+        _capset(0)  # root inside our own user namespace: keep the id, lose the capabilities
+    _check(_libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "set the parent-death signal")
+    _check(_libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0), "make the process non-dumpable")
+    _check(_libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "set no_new_privs")  # Landlock and seccomp need it
+    if plan.get("landlock"):
+        landlock.restrict(read=plan.get("read", []), write=plan.get("write", []), version=int(plan["landlock"]))
+    if plan.get("seccomp"):
+        seccomp.install()
+
+
+def _serve_after_setup(serve: Callable[[], int]) -> int:
+    """Serve; an OSError escaping it is the submission's doing, not a failed layer."""
+    try:
+        return serve()
+    except OSError:
+        import traceback
+
+        traceback.print_exc()
+        return 70
+
+
+def _drop_to(uid: int, *, keep_read: bool) -> None:
+    """From root to `uid`, keeping at most CAP_DAC_READ_SEARCH (Landlock then decides what may be read)."""
+    keep = 1 << _CAP_DAC_READ_SEARCH if keep_read else 0
+    _check(_libc.prctl(_PR_SET_KEEPCAPS, 1, 0, 0, 0), "keep capabilities across the uid change")
+    for cap in range(_LAST_CAP + 1):
+        if not keep >> cap & 1 and _libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() != 22:
+            raise SetupError(ctypes.get_errno(), f"could not drop capability {cap} from the bounding set")
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    _capset(keep)
+    _libc.prctl(_PR_SET_KEEPCAPS, 0, 0, 0, 0)
+
+
+def _capset(mask: int) -> None:
+    header = (ctypes.c_uint32 * 2)(_CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)(mask & 0xFFFFFFFF, mask & 0xFFFFFFFF, 0, mask >> 32, mask >> 32, 0)
+    _check(_libc.capset(header, data), "set the capabilities")
+
+
+def _private_parent(workdir: str, keep: list[str]) -> None:
+    """Cover the folder that holds the sandbox's own (the temporary folder, with every other sandbox, the zygote
+    and whatever else the grader keeps there) with an empty one, and put back the sandbox's own folder and the
+    `keep` paths inside it (a virtual environment or a checkout that lives in the temporary folder)."""
+    parent = os.path.dirname(workdir.rstrip(os.sep))
+    if parent in ("", os.sep):
+        return
+    inside = [path for path in keep if path.startswith(parent + os.sep)]
+    put_back = [workdir] + [p for p in inside if not any(p.startswith(q + os.sep) for q in inside if q != p)]
+    handles = [(path, os.open(path, os.O_PATH | os.O_CLOEXEC)) for path in put_back if os.path.exists(path)]
+    try:
+        _check(_libc.mount(b"tmpfs", parent.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=64k,mode=711"),
+               f"cover {parent}")
+        for path, handle in handles:
+            if os.path.isdir(f"/proc/self/fd/{handle}"):
+                os.makedirs(path, 0o711, exist_ok=True)
+            else:
+                os.makedirs(os.path.dirname(path), 0o711, exist_ok=True)
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
+            _check(_libc.mount(f"/proc/self/fd/{handle}".encode(), path.encode(), None, _MS_BIND | _MS_REC, None),
+                   f"put {path} back")
+    finally:
+        for _, handle in handles:
+            os.close(handle)
+
+
+def _hide(path: str) -> None:
+    """Without Landlock: cover a path the submission must not read (an empty read-only tmpfs, or /dev/null)."""
+    target = path.encode()
+    if os.path.isdir(path):
+        _check(_libc.mount(b"tmpfs", target, b"tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC | _MS_RDONLY, b"size=4k"),
+               f"hide {path}")
+    elif os.path.exists(path):
+        _check(_libc.mount(b"/dev/null", target, None, _MS_BIND, None), f"hide {path}")
+
+
+def _fork(body: Callable[[], int]) -> int:
+    pid = os.fork()
+    if pid == 0:
+        code = SETUP_FAILED
+        try:
+            code = body()
+        except BaseException:  # noqa: BLE001 - report and leave; nothing may run on past a failed layer
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            _exit(code)
+    return pid
+
+
+def _mirror(pid: int) -> int:
+    """Wait for `pid` and end this process the way it ended."""
+    while True:
+        try:
+            done, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            return SETUP_FAILED
+        except InterruptedError:
+            continue
+        if done == pid:
+            return _mirror_status(status)
+
+
+def _mirror_status(status: int) -> int:
+    """End this process by the signal that ended the child, or return its exit code."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+            os.kill(os.getpid(), sig)
+        except (OSError, ValueError):
+            pass
+        return 128 + sig
+    return os.WEXITSTATUS(status)
+
+
+def _exit(code: int) -> None:
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code)
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        with open(path, "w") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise SetupError(exc.errno, f"could not write {path}: {exc.strerror}") from exc
+
+
+def _check(result: int, what: str) -> int:
+    if result != 0:
+        code = ctypes.get_errno()
+        raise SetupError(code, f"could not {what}: {os.strerror(code)}")
+    return result

@@ -1,0 +1,358 @@
+"""A pre-started process that forks sandboxes, so TensorFlow's start-up is paid once, not per child.
+
+The zygote is a fresh `python -I` interpreter started with a scrubbed environment in an empty
+temporary directory. It imports the assignment's preload modules (numpy, TensorFlow, Keras) and
+then only forks: it never runs a TensorFlow op (a child forked after one hangs at its own first
+op) and never holds grading data, so a child inherits nothing the submission may not see.
+
+Each forked child starts a new session, moves into its own fresh directory, replaces its
+environment, closes every descriptor but its two channel pipes, sets its rlimits and only then
+serves requests (worker.serve).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+MAX_MESSAGE = 16 << 20
+_VERSIONS: dict[str, str] = {}
+
+
+class ZygoteError(Exception):
+    """The zygote could not be started or stopped answering; a fault of the grader, not the submission."""
+
+
+class Zygote:
+    """The grader's handle on a zygote process: start it, fork sandboxes from it, stop it."""
+
+    def __init__(self, preload: tuple[str, ...], *, keep_gpu: bool = False) -> None:
+        self.preload = preload
+        self.directory = Path(tempfile.mkdtemp(prefix="grader-zygote-"))
+        env = environment(self.directory, self.directory, keep_gpu=keep_gpu)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._socket = ours
+        self._lock = threading.Lock()
+        self._spawned = time.monotonic()
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-m", "grader.sandbox.zygote", str(theirs.fileno()), *preload],
+            cwd=self.directory, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=open(self.directory / "zygote.log", "wb"), pass_fds=(theirs.fileno(),), start_new_session=True,
+        )
+        theirs.close()
+        self.versions: dict[str, str] | None = None
+
+    def wait_ready(self, timeout: float) -> dict[str, str]:
+        """Block until the preload modules are imported; return their versions."""
+        if self.versions is None:
+            ready = self._receive(timeout)
+            self.versions = ready.get("versions", {})
+            self._record(ready.get("times") or {})
+        return self.versions
+
+    def _record(self, times: dict[str, float]) -> None:
+        from grader import timings
+
+        main, ready = times.get("main"), times.get("ready")
+        if isinstance(main, float) and isinstance(ready, float):
+            timings.add("zygote: interpreter start-up", self._spawned, main, side="zygote", depth=0)
+            timings.add(f"zygote: imports ({', '.join(self.preload)})", main, ready, side="zygote", depth=0)
+
+    def fork(self, read_fd: int, write_fd: int, *, workdir: Path, env: dict[str, str], limits: str,
+             confinement: dict[str, Any], timeout: float) -> int:
+        """Fork a sandbox child that talks over the given pipe ends, confined as `confinement` says; return its pid."""
+        self.wait_ready(timeout)
+        message = {"op": "fork", "workdir": str(workdir), "env": env, "limits": limits, "confinement": confinement}
+        with self._lock:
+            try:
+                _send(self._socket, message, [read_fd, write_fd])
+            except OSError as exc:
+                raise ZygoteError(f"the zygote process is gone ({exc})") from exc
+            return int(self._receive(timeout)["pid"])
+
+    def exit_status(self, pid: int, timeout: float = 10) -> int | None:
+        """The exit status of a forked child in subprocess' convention (negative: killed by that signal)."""
+        with self._lock:
+            try:
+                _send(self._socket, {"op": "wait", "pid": pid, "timeout": timeout})
+                return self._receive(timeout + 5).get("status")
+            except (OSError, ZygoteError):
+                return None
+
+    def sweep(self, timeout: float = 10) -> None:
+        """Kill every process left behind by the sandboxes forked so far, daemons that left their session included.
+
+        The zygote is a child subreaper: whatever a sandbox started and orphaned is re-parented to it,
+        so it can find them all, however they detached themselves.
+        """
+        with self._lock:
+            try:
+                _send(self._socket, {"op": "sweep"})
+                self._receive(timeout)
+            except (OSError, ZygoteError):
+                pass
+
+    def close(self) -> None:
+        """Stop the zygote; the children it forked are in their own sessions and are killed by their sandboxes."""
+        import shutil
+
+        self._socket.close()
+        try:
+            self.process.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            # It holds nothing to save, and an orderly interpreter shutdown with TensorFlow loaded takes seconds.
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def _receive(self, timeout: float) -> dict[str, Any]:
+        self._socket.settimeout(timeout)
+        try:
+            message, _ = _receive(self._socket)
+        except (socket.timeout, OSError) as exc:
+            raise ZygoteError(f"the zygote process did not answer within {timeout:g} s ({exc}); "
+                              f"see {self.directory / 'zygote.log'}") from exc
+        if message is None:
+            raise ZygoteError(f"the zygote process exited (status {self.process.poll()}); "
+                              f"its log: {_tail(self.directory / 'zygote.log')}")
+        return message
+
+
+# -- the control channel: length-prefixed JSON, descriptors riding on the first part -----------------------
+
+def _send(sock: socket.socket, message: dict[str, Any], fds: list[int] | tuple[int, ...] = ()) -> None:
+    data = json.dumps(message).encode()
+    frame = len(data).to_bytes(8, "big") + data
+    sent = socket.send_fds(sock, [frame], list(fds)) if fds else sock.send(frame)
+    if sent < len(frame):
+        sock.sendall(frame[sent:])
+
+
+def _receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
+    """One message and the descriptors that came with it; (None, []) when the other side has closed."""
+    data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 2)
+    if not data:
+        return None, fds
+    while len(data) < 8:
+        more = sock.recv(8 - len(data))
+        if not more:
+            return None, fds
+        data += more
+    size = int.from_bytes(data[:8], "big")
+    if size > MAX_MESSAGE:
+        raise OSError(f"a control message of {size:,} bytes is over the limit")
+    body = bytearray(data[8:])
+    while len(body) < size:
+        more = sock.recv(min(size - len(body), 1 << 20))
+        if not more:
+            return None, fds
+        body += more
+    return json.loads(bytes(body)), fds
+
+
+def environment(home: Path, tmp: Path, *, keep_gpu: bool = False) -> dict[str, str]:
+    """The whole environment of a sandboxed process: nothing of the grader's own (tokens, paths) leaks in."""
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "TMPDIR": str(tmp),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "TF_ENABLE_ONEDNN_OPTS": "0",
+        "KERAS_HOME": str(home / ".keras"),
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": str(tmp),
+    }
+    if not keep_gpu:
+        env["CUDA_VISIBLE_DEVICES"] = "-1"  # the grader trains; submitted code needs no GPU
+    return env
+
+
+def _tail(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")[-2000:]
+    except OSError:
+        return "(none)"
+
+
+# -- the zygote process ------------------------------------------------------------------------------
+
+def main(argv: list[str]) -> int:
+    started = time.monotonic()  # the same clock as the grader's: it times this start-up in its own terms
+    control = socket.socket(fileno=int(argv[0]))
+    _become_subreaper()
+    from grader.sandbox.isolation import make_undumpable
+
+    make_undumpable()
+    versions = {}
+    from grader import optional
+
+    with optional.hidden():  # what Keras would import for features no sandbox needs; a submission still may
+        for name in argv[1:]:
+            module = importlib.import_module(name)
+            versions[name] = getattr(module, "__version__", "")
+    from grader.sandbox import confine, worker  # noqa: F401 - imported here: a confined child may not read the grader's files
+
+    _VERSIONS.update(versions)
+    _send(control, {"versions": versions, "times": {"main": started, "ready": time.monotonic()}})
+    statuses: dict[int, int] = {}
+    while True:
+        try:
+            request, fds = _receive(control)
+        except OSError:
+            return 0
+        if request is None:
+            return 0
+        _reap(statuses)
+        if request["op"] == "fork":
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:
+                _child(control, fds, request)  # never returns
+            for fd in fds:
+                os.close(fd)
+            _send(control, {"pid": pid})
+        elif request["op"] == "sweep":
+            _send(control, {"killed": _sweep(statuses)})
+        elif request["op"] == "wait":
+            _send(control, {"status": _wait(request["pid"], request.get("timeout", 10), statuses)})
+
+
+def _become_subreaper() -> None:
+    import ctypes
+
+    PR_SET_CHILD_SUBREAPER = 36
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: orphans go to init, and sandboxes' process groups are still killed
+
+
+def _children() -> list[int]:
+    me = str(os.getpid())
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if fields[1] == me:
+                found.append(int(entry))
+    return found
+
+
+def _sweep(statuses: dict[int, int]) -> int:
+    import signal
+    import time
+
+    killed = 0
+    for _ in range(20):  # killing a parent can re-parent its children here: repeat until none are left
+        children = [pid for pid in _children() if pid not in statuses]
+        if not children:
+            break
+        for pid in children:
+            for kill in (lambda p: os.killpg(p, signal.SIGKILL), lambda p: os.kill(p, signal.SIGKILL)):
+                try:
+                    kill(pid)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            killed += 1
+        time.sleep(0.05)
+        _reap(statuses)
+    return killed
+
+
+def _reap(statuses: dict[int, int]) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        statuses[pid] = _code(status)
+
+
+def _wait(pid: int, timeout: float, statuses: dict[int, int]) -> int | None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while pid not in statuses:
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return statuses.pop(pid, None)
+        if done:
+            return _code(status)
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.01)
+    return statuses.pop(pid)
+
+
+def _code(status: int) -> int:
+    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
+
+def _child(control: socket.socket, fds: list[int], request: dict[str, Any]) -> None:
+    """Become a sandbox: a new session, a fresh directory and environment, limits, then serve."""
+    code = 70
+    try:
+        read_fd, write_fd = fds
+        control.close()
+        os.setsid()
+        workdir = Path(request["workdir"])
+        log = os.open(workdir / "output.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        keep = sorted({0, 1, 2, read_fd, write_fd})
+        start = 3
+        for fd in keep[3:] + [1 << 16]:
+            os.closerange(start, fd)
+            start = fd + 1
+        os.chdir(workdir / "home")
+        os.environ.clear()
+        os.environ.update(request["env"])
+        tempfile.tempdir = None
+        from grader.sandbox import confine, worker
+
+        def serve() -> int:
+            worker.limit(*(int(v) for v in request["limits"].split(",")))
+            return worker.serve(read_fd, write_fd, dict(_VERSIONS))
+
+        code = confine.enter(request.get("confinement") or {}, serve, (read_fd, write_fd))
+    except BaseException:  # noqa: BLE001 - nothing may propagate back into the zygote's loop
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+if __name__ == "__main__":
+    status = main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)  # it holds nothing to save, and tearing down an interpreter with TensorFlow loaded takes a second

@@ -1,0 +1,381 @@
+"""Trainings memoized across a cohort: the same model, settings, data, seed and budget are trained once.
+
+The grader trains a submission's model itself, with fixed seeds, op determinism and a fixed
+thread count (grader.trusted.threads), from validated plain data. What it trains is therefore a function of
+a few values, and a class of 200 mostly builds the same model: this module keys each training by a
+canonical form of those values and keeps its results, so that the first submission with a given
+model trains it and the others reuse it, with results identical to a fresh training.
+
+The key covers the layers (names dropped; separate Activation/ReLU/Softmax layers folded into the
+layer before them, which trains bit for bit the same: tests/test_memo.py trains both), the compile
+settings the model is trained with, the sha256 of the prepared arrays it trains and is tested on,
+the budget and seed, the versions of Python, TensorFlow, Keras and numpy, the intra-op thread
+count, the machine and the grader's own training code. A cache is a folder only the trusted
+grader writes (mode 0700, outside every sandbox's reach: see grader.sandbox.isolation): per key a JSON
+record and an npz of the weights and test-set outputs (read with allow_pickle=False), each written
+to a temporary file and renamed, the npz's sha256 in the record and the record's own checksum
+verified on every load. Anything that does not verify, is a link or could have been written by
+another user is ignored and trained again. Trainings stopped by the wall-clock budget depend on
+the machine's speed and are never kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import functools
+import hashlib
+import json
+import os
+import platform
+import stat
+import tempfile
+import time
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+import numpy as np
+
+from grader import timings
+
+if TYPE_CHECKING:
+    from grader.trusted.architecture import Layer
+    from grader.trusted.compilation import CompileSettings
+    from grader.assignment.spec import Limits, Training
+    from grader.trusted.training import Trained
+
+FORMAT = 1
+FOLDER = ".training-cache"  # in the output folder; a submission's folder name never starts with a dot
+_TRAINING_CODE = ("training.py", "architecture.py", "compilation.py", "layer_args.py", "threads.py")
+_O_FLAGS = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+class CacheError(Exception):
+    """A cache folder the grader will not use; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a training's results came from: its key, and whether they were reused rather than trained here."""
+
+    key: str
+    reused: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "reused": self.reused}
+
+
+class Prepared:
+    """The arrays a model is trained and tested on, prepared by the reference functions, and their sha256."""
+
+    def __init__(self, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray) -> None:
+        self.x_train, self.y_train, self.x_test, self.y_test = x_train, y_train, x_test, y_test
+
+    @functools.cached_property
+    def digest(self) -> str:
+        digest = hashlib.sha256()
+        for name in ("x_train", "y_train", "x_test", "y_test"):
+            array = np.ascontiguousarray(getattr(self, name))
+            digest.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
+            digest.update(array.data)
+        return digest.hexdigest()
+
+
+_PREPARED: dict[tuple, tuple[Any, Prepared]] = {}
+
+
+def prepared(ctx: Any, budget: Training) -> Prepared:
+    """The training and test arrays of `budget`, prepared once per process (a batch worker grades many submissions).
+
+    `ctx` is the submission's grader.checks.context.Context: its data set, reference solution and assignment.
+    """
+    key = (id(ctx.dataset), ctx.dataset.sha256, tuple(budget.prepare), budget.train_samples, budget.test_samples,
+           _file_digest(str(ctx.assignment.solution)))
+    if key not in _PREPARED:
+        dataset = ctx.dataset
+        data = Prepared(ctx.prepare(dataset.train_images[:budget.train_samples], budget.prepare),
+                        dataset.train_labels[:budget.train_samples].astype(np.int64),
+                        ctx.prepare(dataset.test_images[:budget.test_samples], budget.prepare),
+                        dataset.test_labels[:budget.test_samples].astype(np.int64))
+        while len(_PREPARED) >= 2:  # the grading budget and a self-check's: no more are held
+            _PREPARED.pop(next(iter(_PREPARED)))
+        _PREPARED[key] = (dataset, data)  # the dataset is kept so that its id is not reused while this is held
+    return _PREPARED[key][1]
+
+
+def train(cache: Cache | None, layers: tuple[Layer, ...], settings: CompileSettings, data: Prepared,
+          budget: Training, limits: Limits) -> tuple[Trained, Provenance | None]:
+    """Train as grader.trusted.training.train does, through `cache` if there is one."""
+    if cache is None:
+        from grader.trusted import training
+
+        return training.train(layers, settings, data.x_train, data.y_train, data.x_test, data.y_test, budget,
+                              limits), None
+    return cache.train(layers, settings, data, budget, limits)
+
+
+def key(layers: tuple[Layer, ...], settings: CompileSettings, data: Prepared, budget: Training) -> tuple[str, dict]:
+    """The key of a training and the values it is made from (kept in the record, to read what a key stands for)."""
+    from grader.trusted import architecture
+
+    material = {
+        "format": FORMAT,
+        "layers": [{"class": layer.class_name, "args": _plain(layer.args)}
+                   for layer in architecture.fold_activations(layers)],
+        "compile": _plain({**dataclasses.asdict(settings), "optimizer_config": _optimizer_config(settings)}),
+        "data": {"sha256": data.digest, "input_shape": list(data.x_train.shape[1:]),
+                 "train": len(data.x_train), "test": len(data.x_test)},
+        "budget": _plain(dataclasses.asdict(budget)),
+        "environment": _environment(),
+    }
+    text = json.dumps(material, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest(), material
+
+
+class Cache:
+    """A folder of memoized trainings, shared by the processes of a batch (and by shards and reruns)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            info = os.lstat(self.directory)
+        except OSError as exc:
+            raise CacheError(f"the training cache {self.directory} cannot be created: {exc.strerror}.") from None
+        if not stat.S_ISDIR(info.st_mode):
+            raise CacheError(f"the training cache {self.directory} is not a folder (a link or a file); give a folder "
+                             "of its own to --cache.")
+        if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+            raise CacheError(f"the training cache {self.directory} belongs to another user or others may write to "
+                             f"it (mode {stat.filemode(info.st_mode)}); the grader must be its only writer. "
+                             f"Use a folder of your own: chmod go-w {self.directory}, or another --cache.")
+
+    def train(self, layers: tuple[Layer, ...], settings: CompileSettings, data: Prepared, budget: Training,
+              limits: Limits) -> tuple[Trained, Provenance]:
+        """The training's results from the cache, or trained now (once, however many processes ask) and kept."""
+        from grader.trusted import training
+
+        with timings.stage("training: its key"):
+            name, material = key(layers, settings, data, budget)
+        found = self.load(name, layers, settings, data, limits)
+        if found is not None:
+            return found, Provenance(name, True)
+        with self._locked(name):  # another worker may be training the same model: wait for it
+            found = self.load(name, layers, settings, data, limits)
+            if found is not None:
+                return found, Provenance(name, True)
+            trained = training.train(layers, settings, data.x_train, data.y_train, data.x_test, data.y_test, budget,
+                                     limits)
+            if not trained.stopped_early:
+                with timings.stage("training: keep in the cache"):
+                    self.store(name, material, trained)
+        return trained, Provenance(name, False)
+
+    def load(self, name: str, layers: tuple[Layer, ...], settings: CompileSettings, data: Prepared,
+             limits: Limits) -> Trained | None:
+        """The kept training `name` with its model rebuilt, or None if it is not kept or does not verify."""
+        with timings.stage("training: from the cache (read, verify, rebuild the model)"):
+            record = _read_record(self.directory / f"{name}.json", name)
+            if record is None:
+                return None
+            raw = _read_own(self.directory / f"{name}.npz")
+            if raw is None or hashlib.sha256(raw).hexdigest() != record["arrays"]["sha256"]:
+                return None
+            return _rebuild(record, raw, layers, settings, data, limits)
+
+    def store(self, name: str, material: dict, trained: Trained) -> None:
+        """Keep a training: the npz first, then the record that points at it (so a record always has its arrays)."""
+        import io
+
+        weights = trained.model.get_weights()
+        buffer = io.BytesIO()
+        np.savez(buffer, probabilities=trained.probabilities, **{f"w{i}": w for i, w in enumerate(weights)})
+        raw = buffer.getvalue()
+        record = {
+            "format": FORMAT, "key": name, "material": material,
+            "arrays": {"sha256": hashlib.sha256(raw).hexdigest(), "weights": len(weights)},
+            "accuracy": trained.accuracy, "history": trained.history, "seconds": trained.seconds,
+            "train_samples": trained.train_samples, "test_samples": trained.test_samples,
+            "diverged": trained.diverged, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        record["checksum"] = _checksum(record)
+        try:
+            _write_atomically(self.directory / f"{name}.npz", raw)
+            _write_atomically(self.directory / f"{name}.json", json.dumps(record, allow_nan=False).encode())
+        except OSError:
+            pass  # a full disk costs the next submission a training, not this one its grade
+
+    @contextlib.contextmanager
+    def _locked(self, name: str) -> Iterator[None]:
+        try:
+            fd = os.open(self.directory / f"{name}.lock", os.O_RDWR | os.O_CREAT | _O_FLAGS, 0o600)
+        except OSError:
+            yield  # no lock (a link in its place): at worst the same model is trained twice
+            return
+        try:
+            with timings.stage("training: wait for another worker training the same model"):
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+
+def sharing_text(shared: int | None, reused: bool) -> str:
+    """What the report says about where a training came from ('' when it was trained for this submission alone)."""
+    if shared is not None and shared >= 2:
+        return (f"Trained once for {shared} submissions with the same model: the same layers, compile settings, data, "
+                "seed and budget give the same trained model, so the grader trained it once and reused the result, "
+                "identical to a training of its own.")
+    if reused:
+        return ("Reused from the grader's training cache: a submission with the same layers, compile settings, data, "
+                "seed and budget was trained before, and the result is identical to a training of its own.")
+    return ""
+
+
+def recorded(results: dict[str, Any]) -> dict[str, Any]:
+    """The training check's `training_cache` record in a results dict (the object itself, to update), or {}."""
+    for test in results.get("tests") or []:
+        cache = (test.get("extra_data") or {}).get("training_cache")
+        if isinstance(cache, dict):
+            return cache
+    return {}
+
+
+def directory(out: Path, cache: Path | None) -> Path:
+    """Where a run keeps its trainings: `cache` if given, else a hidden folder in the output folder."""
+    return Path(cache) if cache is not None else Path(out) / FOLDER
+
+
+# -- records and arrays ----------------------------------------------------------------------------
+
+def _rebuild(record: dict, raw: bytes, layers: tuple[Layer, ...], settings: CompileSettings, data: Prepared,
+             limits: Limits) -> Trained | None:
+    import io
+
+    from grader.trusted import architecture, training
+
+    try:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
+            count = int(record["arrays"]["weights"])
+            weights = [archive[f"w{i}"] for i in range(count)]
+            probabilities = archive["probabilities"]
+        model = architecture.build(layers, tuple(data.x_train.shape[1:]), limits)
+        model.compile(**settings.build())
+        model.set_weights(weights)
+    except (KeyError, ValueError, TypeError, OSError, zipfile.BadZipFile, zlib.error, architecture.ModelError):
+        return None  # not what this model needs after all: train it
+    if probabilities.shape != (len(data.x_test), probabilities.shape[-1]) or probabilities.ndim != 2:
+        return None
+    return training.Trained(model, float(record["accuracy"]), record["history"], float(record["seconds"]), False,
+                            probabilities, int(record["train_samples"]), int(record["test_samples"]),
+                            str(record["diverged"]))
+
+
+def _read_record(path: Path, name: str) -> dict | None:
+    raw = _read_own(path)
+    if raw is None:
+        return None
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    if (not isinstance(record, dict) or record.get("format") != FORMAT or record.get("key") != name
+            or record.get("checksum") != _checksum({k: v for k, v in record.items() if k != "checksum"})
+            or not isinstance(record.get("arrays"), dict)):
+        return None
+    return record
+
+
+def _read_own(path: Path) -> bytes | None:
+    """The bytes of `path` if it is a regular file of this user's that no one else may write, else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _O_FLAGS)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _write_atomically(path: Path, raw: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(raw)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _checksum(record: dict) -> str:
+    return hashlib.sha256(json.dumps(record, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _optimizer_config(settings: CompileSettings) -> dict[str, Any]:
+    """The optimizer's whole config, defaults filled in: 'adam', Adam() and Adam(learning_rate=0.001) train alike."""
+    return json.loads(_full_optimizer_config(settings.optimizer, json.dumps(_plain(settings.optimizer_config),
+                                                                            sort_keys=True)))
+
+
+@functools.lru_cache(maxsize=64)
+def _full_optimizer_config(optimizer: str, config: str) -> str:
+    """Made once per optimizer and config in a process: creating a Keras optimizer takes tens of milliseconds."""
+    import keras
+
+    full = dict(getattr(keras.optimizers, optimizer)(**json.loads(config)).get_config())
+    full.pop("name", None)
+    return json.dumps(_plain(full), sort_keys=True)
+
+
+def _plain(value: Any) -> Any:
+    """`value` as JSON holds it: tuples as lists, keys as strings."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+@functools.cache
+def _environment() -> dict[str, Any]:
+    """What besides the inputs decides a training's bits: versions, thread count, machine, the training code."""
+    import keras
+    import tensorflow as tf
+
+    from grader.trusted import threads
+
+    code = hashlib.sha256()
+    for name in _TRAINING_CODE:
+        code.update(name.encode() + b"\0" + (Path(__file__).parent / name).read_bytes())
+    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
+            "numpy": np.__version__, "intra_op_threads": threads.intra_op(), "machine": platform.machine(),
+            "cpu": _cpu_model(), "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", ""), "code": code.hexdigest()}
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            return next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), "")
+    except OSError:
+        return ""
+
+
+def _file_digest(path: str) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return ""
