@@ -14,7 +14,7 @@ from pathlib import Path
 from grader import __version__
 from grader.errors import UsageError
 
-EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+from grader.results import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED  # noqa: F401 - the exit statuses, also for callers
 
 
 def _assignment_options(parser: argparse.ArgumentParser) -> None:

@@ -12,8 +12,35 @@ from typing import Any
 PASSED = "passed"
 FAILED = "failed"
 
+# Exit status of every command: passed, graded with points lost, a usage error or the grader's own fault.
+EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+
+# Every fault kind, with its badge and what it means for the student: the one list the views read.
+FAULT_KINDS = {
+    "timeout": ("Time limit", "The code ran past this check's time limit and was stopped."),
+    "crash": ("Crashed", "The process running the code ended before it answered."),
+    "memory": ("Out of memory", "The code used more memory than allowed and was stopped."),
+    "output": ("Too much output", "The code wrote a file larger than allowed and was stopped."),
+    "cpu": ("CPU limit", "The code used more CPU time than allowed and was stopped."),
+    "syntax": ("Syntax error", "Python could not read the file, so none of it could run."),
+    "import": ("Import error", "The file imports a module that is not available to the grader."),
+    "missing": ("Missing", "The file or function this check needs was not found."),
+    "not_implemented": ("Not implemented", "The function still raises NotImplementedError."),
+    "protocol": ("Protocol error", "The code interfered with how the grader talks to it."),
+    "unsafe": ("Refused", "The grader will not use what the code returned (custom or unsafe objects)."),
+    "blocked": ("Blocked", "This check could not run because an earlier step failed; fix that one first."),
+    "training": ("Training failed", "Training the model raised an error."),
+    "grader": ("Grader fault", "The grader itself failed on this check; this is not your fault."),
+    "error": ("Exception", ""),  # the feedback already names the exception
+}
 # Faults: the check could not run to a verdict because of what the submission did.
 FAULTS = ("timeout", "crash", "memory", "output", "cpu", "syntax", "import", "missing", "not_implemented", "protocol", "unsafe")
+assert set(FAULTS) <= set(FAULT_KINDS)
+
+
+def format_points(value: float) -> str:
+    """Points and other small numbers as people write them: 10.0 -> 10, 0.33333 -> 0.3333."""
+    return f"{round(float(value), 4):g}"
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Any
+from grader.results import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED, format_points
 
-EXIT_PASSED, EXIT_FAILED, EXIT_GRADER_FAULT = 0, 1, 2
 
 # Points are summed from floats; a score this close to the mark meets it.
 _TOLERANCE = 1e-9
@@ -39,13 +39,13 @@ class PassMark:
     def check_reachable(self, max_score: float) -> None:
         """Raise PassMarkError if no submission could reach the mark."""
         if not self.percent and self.value > max_score + _TOLERANCE:
-            raise PassMarkError(f"pass mark {self} is more than the assignment's {_num(max_score)} points; "
-                                f"give at most {_num(max_score)} points, or a percentage such as 70%.")
+            raise PassMarkError(f"pass mark {self} is more than the assignment's {format_points(max_score)} points; "
+                                f"give at most {format_points(max_score)} points, or a percentage such as 70%.")
 
     def __str__(self) -> str:
         if self.percent:
-            return f"{_num(self.value)}%"
-        return f"{_num(self.value)} point{'' if self.value == 1 else 's'}"
+            return f"{format_points(self.value)}%"
+        return f"{format_points(self.value)} point{'' if self.value == 1 else 's'}"
 
 
 def parse(text: str) -> PassMark:
@@ -67,7 +67,7 @@ def exit_status(results: dict[str, Any], pass_mark: PassMark | None = None) -> i
     """0 if the submission passed (every check, or the pass mark), 1 if not, 2 if the grader itself failed."""
     extra = results.get("extra_data", {})
     if extra.get("grader_faults"):
-        return EXIT_GRADER_FAULT
+        return EXIT_ERROR
     if pass_mark is None:
         passed = all(test["status"] == "passed" for test in results["tests"])
     else:
@@ -83,16 +83,14 @@ def verdict(results: dict[str, Any], pass_mark: PassMark | None = None) -> str:
         return (f"Grader fault in {', '.join(faults)}: the grader itself failed, so this grade is incomplete "
                 "and is not the submission's fault (exit status 2). Tell your instructor.")
     max_score = extra.get("max_score", 0)
-    score = f"{_num(results['score'])}/{_num(max_score)} points"
+    score = f"{format_points(results['score'])}/{format_points(max_score)} points"
     if pass_mark is None:
         if exit_status(results) == EXIT_PASSED:
             return f"Passed: every check passed ({score})."
         return f"Not passed: {score}; every check must pass."
-    mark = f"pass mark {pass_mark}" + (f" = {_num(pass_mark.points(max_score))} points" if pass_mark.percent else "")
+    mark = f"pass mark {pass_mark}" + (f" = {format_points(pass_mark.points(max_score))} points" if pass_mark.percent else "")
     if pass_mark.met(results["score"], max_score):
         return f"Passed: {score} reaches the {mark}."
     return f"Not passed: {score} is below the {mark}."
 
 
-def _num(value: float) -> str:
-    return f"{round(value, 4):g}"

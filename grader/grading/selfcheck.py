@@ -15,6 +15,7 @@ from typing import Any
 from grader.assignment import spec
 from grader.grading.grade import grade
 from grader.assignment.spec import Assignment
+from grader.results import format_points
 
 WIDTH = 100
 MAX_DETAIL_LINES = 16
@@ -103,9 +104,9 @@ def render(results: dict[str, Any], task: Assignment, budget: Assignment, *, nam
     hidden = [t for t in tests if t["visibility"] != "visible"]
     score = sum(t["score"] for t in visible)
     top = sum(t["max_score"] for t in visible)
-    summary = f"Visible checks: {_num(score)}/{_num(top)} points."
+    summary = f"Visible checks: {format_points(score)}/{format_points(top)} points."
     if hidden:
-        summary += (f" {len(hidden)} hidden check(s), {_num(sum(t['max_score'] for t in hidden))} points, "
+        summary += (f" {len(hidden)} hidden check(s), {format_points(sum(t['max_score'] for t in hidden))} points, "
                     "graded when you hand in.")
     lines += ["", summary]
     failed = [t for t in visible if t["status"] != "passed"]
@@ -130,7 +131,7 @@ def _check_lines(test: dict[str, Any], width: int, *, repeated: bool) -> list[st
     if test["visibility"] != "visible":
         return [f"  HIDDEN  {name}  {WHEN_SHOWN.get(test['visibility'], WHEN_SHOWN['hidden'])}"]
     info = test["extra_data"]
-    points = f"{_num(test['score'])}/{_num(test['max_score'])}"
+    points = f"{format_points(test['score'])}/{format_points(test['max_score'])}"
     if test["status"] == "passed":
         return [f"  PASS    {name}  {points:>5}"]
     if repeated:
@@ -164,5 +165,3 @@ def _wrap(text: str, indent: str = "") -> str:
     return "\n".join(textwrap.wrap(" ".join(text.split()), WIDTH, initial_indent=indent, subsequent_indent=indent))
 
 
-def _num(value: float) -> str:
-    return f"{value:g}"

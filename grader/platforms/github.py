@@ -22,6 +22,7 @@ from grader.views.outputs import write_text
 from grader.grading.passmark import PassMark
 from grader.assignment.spec import Assignment
 from grader.grading.submission import SubmissionNotFound, locate
+from grader.results import format_points
 
 # Legacy: GitHub Classroom (retired 2026-08-28) read the total from a notice with this title and a "Points X/Y"
 # message, the form its autograding reporter wrote. Kept, documented as legacy, for scripts that still parse it.
@@ -72,7 +73,7 @@ def step_summary(results: dict[str, Any], pass_mark: PassMark | None = None) -> 
     extra = results.get("extra_data", {})
     title = markdown_text(f"{extra.get('assignment', '')}: {extra.get('submission', '')}")
     lines = [f"## Autograding {title}", ""]
-    score = f"**Score: {_num(results['score'])}/{_num(extra.get('max_score', 0))}**"
+    score = f"**Score: {format_points(results['score'])}/{format_points(extra.get('max_score', 0))}**"
     accuracy = extra.get("accuracy")
     if isinstance(accuracy, (int, float)):
         score += f" · test accuracy {accuracy:.4f}"
@@ -80,7 +81,7 @@ def step_summary(results: dict[str, Any], pass_mark: PassMark | None = None) -> 
     lines += ["| Check | Result | Points | Feedback |", "| --- | --- | ---: | --- |"]
     for test in results["tests"]:
         mark = "✅ passed" if test["status"] == "passed" else "❌ failed"
-        points = f"{_num(test['score'])}/{_num(test['max_score'])}"
+        points = f"{format_points(test['score'])}/{format_points(test['max_score'])}"
         lines.append(f"| {markdown_cell(test['name'])} | {mark} | {points} | {markdown_cell(_feedback(test))} |")
     lines += ["", "The full report (report.html) and results.json are in this run's artifacts."]
     return "\n".join(lines) + "\n"
@@ -112,7 +113,7 @@ def _feedback(test: dict[str, Any]) -> str:
 def notice(results: dict[str, Any]) -> str:
     """The legacy `::notice` line `Points X/Y` that GitHub Classroom, retired in 2026, read the points from."""
     extra = results.get("extra_data", {})
-    text = f"Points {_num(results['score'])}/{_num(extra.get('max_score', 0))}"
+    text = f"Points {format_points(results['score'])}/{format_points(extra.get('max_score', 0))}"
     return command("notice", text, title=NOTICE_TITLE)
 
 
@@ -126,7 +127,7 @@ def annotations(results: dict[str, Any], *, task: Assignment, submission: Path, 
         if test["status"] == "passed":
             continue
         fault = test.get("extra_data", {}).get("fault")
-        title = f"{test['name']}: {_num(test['score'])}/{_num(test['max_score'])} points"
+        title = f"{test['name']}: {format_points(test['score'])}/{format_points(test['max_score'])} points"
         message = _feedback(test)
         if fault == "grader":
             out.append(command("error", message, title=f"Grader fault in {test['name']}"))
@@ -197,5 +198,3 @@ def _relative(path: Path, workspace: Path) -> str:
         return path.as_posix()
 
 
-def _num(value: float) -> str:
-    return f"{round(value, 4):g}"

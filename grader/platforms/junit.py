@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from grader.views.outputs import write_text
+from grader.results import format_points
 
 # Everything outside XML 1.0's Char production (control characters, lone surrogates, U+FFFE/U+FFFF).
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -66,10 +67,10 @@ def testsuite(results: dict[str, Any]) -> ET.Element:
     properties = ET.SubElement(suite, "properties")
     values = {"assignment": assignment, "submission": submission, "score": results.get("score"),
               "max_score": extra.get("max_score"), "passed": extra.get("passed"), "accuracy": extra.get("accuracy")}
-    values.update({f"points.{t['name']}": f"{_num(t['score'])}/{_num(t['max_score'])}" for t in tests})
+    values.update({f"points.{t['name']}": f"{format_points(t['score'])}/{format_points(t['max_score'])}" for t in tests})
     for key, value in values.items():
         if value is not None:
-            text = str(value).lower() if isinstance(value, bool) else _num(value) if _is_number(value) else value
+            text = str(value).lower() if isinstance(value, bool) else format_points(value) if _is_number(value) else value
             ET.SubElement(properties, "property", name=xml_text(key), value=xml_text(text))
     classname = xml_text(f"{assignment}.{submission}" if assignment else submission)
     for test in tests:
@@ -88,7 +89,7 @@ def testcase(test: dict[str, Any], classname: str) -> ET.Element:
     if test["status"] == "passed":
         return case
     feedback = " ".join(str(info.get("feedback") or test.get("output", "")).split())
-    points = f"{_num(test['score'])}/{_num(test['max_score'])} points"
+    points = f"{format_points(test['score'])}/{format_points(test['max_score'])} points"
     message = f"{points}: {feedback}" if feedback else points
     if len(message) > MESSAGE_LIMIT:
         message = message[: MESSAGE_LIMIT - 3].rstrip() + "..."
@@ -106,8 +107,6 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _num(value: float) -> str:
-    return f"{round(float(value), 4):g}"
 
 
 def _seconds(value: Any) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 import numpy as np
 
+from grader.results import FAULT_KINDS
 from grader.trusted import memo
 from grader.views import figures
 from grader import timings as clock
@@ -25,24 +26,6 @@ OUTPUT_SHOWN = 5_000   # characters of printed output shown on the page
 DETAILS_SHOWN = 6_000  # characters of one check's details (traceback, sandbox output) shown on the page
 SAMPLES_SHOWN = 24
 
-# Fault code -> (badge, what it means for the student).
-FAULTS = {
-    "timeout": ("Time limit", "The code ran past this check's time limit and was stopped."),
-    "crash": ("Crashed", "The process running the code ended before it answered."),
-    "memory": ("Out of memory", "The code used more memory than allowed and was stopped."),
-    "output": ("Too much output", "The code wrote a file larger than allowed and was stopped."),
-    "cpu": ("CPU limit", "The code used more CPU time than allowed and was stopped."),
-    "syntax": ("Syntax error", "Python could not read the file, so none of it could run."),
-    "import": ("Import error", "The file imports a module that is not available to the grader."),
-    "missing": ("Missing", "The file or function this check needs was not found."),
-    "not_implemented": ("Not implemented", "The function still raises NotImplementedError."),
-    "protocol": ("Protocol error", "The code interfered with how the grader talks to it."),
-    "unsafe": ("Refused", "The grader will not use what the code returned (custom or unsafe objects)."),
-    "blocked": ("Blocked", "This check could not run because an earlier step failed; fix that one first."),
-    "training": ("Training failed", "Training the model raised an error."),
-    "grader": ("Grader fault", "The grader itself failed on this check; this is not your fault."),
-    "error": ("Exception", ""),  # the feedback already names the exception
-}
 _FRAME = re.compile(r'^(\s*)File "([^"]+)", line (\d+), in (.+)$')
 _MARKS = {"same": "=", "changed": "≠", "missing": "−", "extra": "+"}
 
@@ -118,7 +101,7 @@ def _check(index: int, test: dict, module: str | None) -> dict[str, Any]:
     hint = str(data.get("hint") or "")
     details = _details(output, feedback, hint)
     fault = data.get("fault")
-    label, meaning = FAULTS.get(fault, (str(fault).replace("_", " ").capitalize(), "")) if fault else ("", "")
+    label, meaning = FAULT_KINDS.get(fault, (str(fault).replace("_", " ").capitalize(), "")) if fault else ("", "")
     relevant, hidden = _relevant_lines(details, module)
     passed = test.get("status", "passed" if test.get("score", 0) >= test.get("max_score", 0) else "failed") == "passed"
     return {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from typing import Any
+from grader.results import format_points
 
 FEEDBACK_LINES = 3  # a failed check's feedback, wrapped; a passed one gets a single line
 HINT_LINES = 2
@@ -22,7 +23,7 @@ def text(results: dict[str, Any], report_path: str | None = None, width: int = 1
         data = test.get("extra_data", {})
         passed = test["status"] == "passed"
         mark = "PASS" if passed else "FAIL"
-        points = f"{_num(test['score'])}/{_num(test['max_score'])}"
+        points = f"{format_points(test['score'])}/{format_points(test['max_score'])}"
         feedback = _plain(data.get("feedback") or test["output"])
         hint = _plain(data.get("hint") or "")
         fault = data.get("fault")
@@ -40,7 +41,7 @@ def text(results: dict[str, Any], report_path: str | None = None, width: int = 1
         lines.append(f"  {mark}  {test['name']:<{name_width}}  {points:>7}  {body[0]}")
         lines.extend(indent + line for line in body[1:])
     accuracy = extra.get("accuracy")
-    tail = f"Score {_num(results['score'])}/{_num(extra.get('max_score', 0))}"
+    tail = f"Score {format_points(results['score'])}/{format_points(extra.get('max_score', 0))}"
     if accuracy is not None:
         tail += f", test accuracy {accuracy:.4f}"
     lines.append(tail + f" ({results['execution_time']:.1f} s)")
@@ -61,5 +62,3 @@ def _wrap(words: str, width: int, most: int) -> list[str]:
     return textwrap.wrap(words, width=width, max_lines=most, placeholder=" ...") or [""]
 
 
-def _num(value: float) -> str:
-    return f"{value:g}"
