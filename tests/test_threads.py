@@ -18,9 +18,9 @@ def _python(code: str) -> str:
 
 
 def test_training_gets_one_intra_op_thread_before_or_after_tensorflow_is_imported() -> None:
-    before = _python("from grader import threads; threads.configure(workers=2); import tensorflow as tf; "
+    before = _python("from grader.trusted import threads; threads.configure(workers=2); import tensorflow as tf; "
                      "import os; print(threads.intra_op(), os.environ['TF_NUM_INTEROP_THREADS'])")
-    after = _python("import tensorflow as tf; from grader import threads; threads.configure(workers=2); "
+    after = _python("import tensorflow as tf; from grader.trusted import threads; threads.configure(workers=2); "
                     "print(threads.intra_op(), tf.config.threading.get_inter_op_parallelism_threads())")
     cores = len(os.sched_getaffinity(0))
     assert before == after == f"1 {max(1, cores // 2)}"
@@ -28,6 +28,6 @@ def test_training_gets_one_intra_op_thread_before_or_after_tensorflow_is_importe
 
 def test_a_process_that_is_not_the_graders_keeps_its_pools() -> None:
     """notebook_check() grades inside the student's kernel: its TensorFlow is left as it is."""
-    found = _python("from grader import grading, threads; import tensorflow as tf; "
+    found = _python("from grader.grading import grade as grading; from grader.trusted import threads; import tensorflow as tf; "
                     "print(tf.config.threading.get_intra_op_parallelism_threads(), threads._CONFIGURED)")
     assert found == "0 []"

@@ -129,7 +129,7 @@ def test_keras_is_imported_without_the_optional_packages_and_still_trains() -> N
 
 
 def test_a_report_without_plots_does_not_import_matplotlib() -> None:
-    done = _python("import numpy as np\nfrom grader import figures\n"
+    done = _python("import numpy as np\nfrom grader.views import figures\n"
                    "figures.picture(np.zeros((28, 28), np.uint8))\n" + OPTIONAL_SEEN)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
@@ -172,7 +172,7 @@ def test_sandboxes_start_without_the_optional_packages_and_may_import_them(tmp_p
 
 @pytest.mark.slow
 def test_a_batch_worker_imports_keras_without_the_optional_packages() -> None:
-    done = _python("from grader import batch, spec\nbatch._start_worker(spec.load('digits'), None, False)\n"
+    done = _python("from grader.grading import batch\nfrom grader.assignment import spec\nbatch._start_worker(spec.load('digits'), None, False)\n"
                    + OPTIONAL_SEEN + "\nbatch._stop_worker()")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
