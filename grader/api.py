@@ -107,7 +107,7 @@ def _grade_here(submission: Path, task: spec.Assignment, *, out: Path, data: str
             dataset = load_dataset(data, task.data)
         _check_budget(task, dataset, budget)
         results = grade(submission, task, data=data, keep_gpu=keep_gpu, name=name, dataset=dataset,
-                        zygote=zygote, protect=(out,), trainings=trainings).to_dict()
+                        zygote=zygote, protect=(out,), trainings=trainings, ahead=True).to_dict()
     finally:
         with clock.stage("zygote: stop"):
             zygote.close()

@@ -280,7 +280,7 @@ def _check(args: argparse.Namespace) -> int:
 
     try:
         outcome = selfcheck.check(Path(args.submission), assignment=args.assignment, data=args.data, full=args.full,
-                                  isolation=args.isolation, timings=args.timings)
+                                  isolation=args.isolation, timings=args.timings, ahead=True)
     except selfcheck.NothingToCheck as exc:
         raise UsageError(str(exc)) from exc
     print(outcome.text)

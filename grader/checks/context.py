@@ -18,6 +18,7 @@ from grader.assignment.spec import Assignment, CheckSpec, SpecError
 if TYPE_CHECKING:
     import keras
 
+    from grader.trusted.ahead import Ahead
     from grader.trusted.compilation import CompileSettings
     from grader.trusted.memo import Cache
     from grader.trusted.training import Trained
@@ -52,6 +53,7 @@ class Context:
     runner: Runner
     found: Findings = field(default_factory=Findings)
     trainings: Cache | None = None  # memoized trainings shared with the other submissions of a run, if any
+    ahead: Ahead | None = None      # the expected training, started before the checks (a single grade), if any
 
     def probe(self, split: str, count: int | None, prepare: list[str] | tuple[str, ...]) -> np.ndarray:
         """The first `count` images of a split, prepared with the reference functions named in `prepare`."""

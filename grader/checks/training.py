@@ -18,12 +18,15 @@ from grader.trusted.compilation import CompileSettings
 from grader.checks.context import Blocker, Context
 from grader.results import CheckResult
 from grader.assignment.spec import CheckSpec
+from grader.sandbox.protocol import as_sent
 
 
 def run(check: CheckSpec, ctx: Context) -> CheckResult:
     """Train the model that build_model and compile_model describe and compare its accuracy with the threshold."""
     started = time.monotonic()
     parsed = ctx.found.model
+    if ctx.ahead is not None and (parsed is None or _wrong_output(ctx, "")):
+        ctx.ahead.stop()  # nothing will be trained: free its core now
     model_check = next((c for c in ctx.assignment.checks if c.kind == "model"), None)
     builder = model_check.function if model_check is not None else "the model function"
     if parsed is None:
@@ -36,11 +39,12 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
         return blocked(check, wrong_output, f"Fix {model_check.name} first; this check trains the model {builder}() "
                        "returns.", fault="blocked", waits_for=(model_check.name,))
     budget = ctx.assignment.training
-    settings, source = _settings(ctx, parsed, builder)
+    settings, source = _settings(ctx, parsed.layers, ctx.found.compile, builder)
     note = f" Trained with {source} ({settings.describe()})."
     data = memo.prepared(ctx, budget)  # prepared once per process, not once per submission
     try:
-        trained, provenance = memo.train(ctx.trainings, parsed.layers, settings, data, budget, ctx.assignment.limits)
+        trained, provenance = memo.train(ctx.trainings, parsed.layers, settings, data, budget, ctx.assignment.limits,
+                                         ahead=ctx.ahead)
     except training.OutOfTime as exc:
         return blocked(check, f"The model was trained, but {exc}, so no accuracy could be measured.{note}",
                        "Make the model smaller: fewer layers, units or filters, and pooling before Flatten.",
@@ -88,13 +92,32 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     return result.timed(time.monotonic() - started)
 
 
-def _settings(ctx: Context, parsed, builder: str) -> tuple[CompileSettings, str]:
-    """The settings to train with and where they come from: the submission's compile settings if they passed the
-    compile check, else the spec's reference settings; either way from_logits fits the model's last activation."""
-    budget = ctx.assignment.training
-    logits = architecture.fold_activations(parsed.layers)[-1].args.get("activation", "linear") == "linear"
+def planned(ctx: Context) -> tuple[tuple[architecture.Layer, ...], CompileSettings]:
+    """What this check trains for a submission whose functions are the reference solution's: the expected layers,
+    with the settings the reference's compile function sets, read as the compile check reads a submission's.
+
+    Creates Keras objects; grader.trusted.ahead calls it in the process it forks to train ahead.
+    """
+    import keras
+
+    model = ctx.build(ctx.expected_layers())  # its layers as the model check parses a submitted model's config:
+    layers = architecture.parse(as_sent(keras.saving.serialize_keras_object(model))).layers  # every default spelt out
     compiler = next((c.function for c in ctx.assignment.checks if c.kind == "compile"), None)
-    own = ctx.found.compile
+    own = None
+    if compiler is not None and callable(getattr(ctx.reference, compiler, None)):
+        returned = getattr(ctx.reference, compiler)(model)
+        target = model if returned is None else returned
+        own = compilation.parse(as_sent(target.get_compile_config()))
+    return layers, _settings(ctx, layers, own, "the model function")[0]
+
+
+def _settings(ctx: Context, layers: tuple[architecture.Layer, ...], own: CompileSettings | None,
+              builder: str) -> tuple[CompileSettings, str]:
+    """The settings to train `layers` with and where they come from: the submission's compile settings `own` if they
+    passed the compile check, else the spec's reference settings; either way from_logits fits the last activation."""
+    budget = ctx.assignment.training
+    logits = architecture.fold_activations(layers)[-1].args.get("activation", "linear") == "linear"
+    compiler = next((c.function for c in ctx.assignment.checks if c.kind == "compile"), None)
     if own is None:
         base = compilation.reference(budget.optimizer, budget.loss, budget.metrics)
         why = f", since {compiler}()'s could not be used" if compiler else ""

@@ -29,7 +29,7 @@ KINDS = {kind: kind for kind in CHECK_KINDS}
 
 def grade(submission: Path, assignment: Assignment, *, data: str | Path | None = None, keep_gpu: bool = False,
           name: str | None = None, zygote: Zygote | None = None, dataset: Dataset | None = None,
-          protect: tuple[Path, ...] = (), trainings: Cache | None = None) -> SubmissionResult:
+          protect: tuple[Path, ...] = (), trainings: Cache | None = None, ahead: bool = False) -> SubmissionResult:
     """Grade one submission against `assignment`; never raises for anything the submission does.
 
     `zygote`, if given, is a started Zygote for this assignment's preload modules that the
@@ -38,17 +38,19 @@ def grade(submission: Path, assignment: Assignment, *, data: str | Path | None =
     `protect` are more paths its sandboxes may not read (the output folder, the other submissions of a
     batch), besides the grader's own files, the solutions and the data sources.
     `trainings`, if given, memoizes the training check's training (see grader.trusted.memo); its folder is protected too.
+    With `ahead`, the expected model's training starts in a process of its own before the checks run (see
+    grader.trusted.ahead): for a single grade, whose other core would wait for the checks otherwise.
     """
     if trainings is not None and trainings.directory not in protect:
         protect = (*protect, trainings.directory)
     with tempfile.TemporaryDirectory(prefix="grader-submission-") as scratch:
         return _grade(submission, assignment, data=data, keep_gpu=keep_gpu, name=name, scratch=Path(scratch),
-                      zygote=zygote, dataset=dataset, protect=protect, trainings=trainings)
+                      zygote=zygote, dataset=dataset, protect=protect, trainings=trainings, ahead=ahead)
 
 
 def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None, keep_gpu: bool, name: str | None,
            scratch: Path, zygote: Zygote | None, dataset: Dataset | None, protect: tuple[Path, ...],
-           trainings: Cache | None = None) -> SubmissionResult:
+           trainings: Cache | None = None, ahead: bool = False) -> SubmissionResult:
     started = time.monotonic()
     label = name or (submission.stem if submission.is_file() else submission.resolve().name)
     try:
@@ -68,6 +70,7 @@ def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None,
     secrets = (*isolation.sensitive(assignment, data), *protect)
     runner = Runner(module, assignment, keep_gpu=keep_gpu, zygote=zygote, protect=secrets, files=files)
     runner.open_in_background()  # the zygote imports TensorFlow, then forks the sandbox, while this process imports it
+    ctx = None
     try:
         if dataset is None:
             with timings.stage("data: load"):
@@ -76,8 +79,13 @@ def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None,
             from grader.checks.context import Context, load_reference
 
             ctx = Context(assignment, dataset, load_reference(assignment.solution), runner, trainings=trainings)
+        if ahead:
+            with timings.stage("training ahead: prepare the data and start its process"):
+                ctx.ahead = _start_ahead(ctx)
         checks = tuple(_run_check(check, ctx) for check in assignment.checks)
     finally:
+        if ctx is not None and ctx.ahead is not None:
+            ctx.ahead.stop()
         with timings.stage("sandbox: close"):
             runner.shutdown()
     grader_faults = [c.name for c in checks if c.fault == "grader"]
@@ -96,6 +104,19 @@ def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None,
     if trained is not None:
         extra["predictions"] = _predictions(trained, dataset.test_labels[: trained.test_samples])
     return SubmissionResult(assignment.name, label, checks, time.monotonic() - started, runner.output[-20000:], extra)
+
+
+def _start_ahead(ctx):
+    """The expected training, started in a process of its own, if the assignment trains a model and it can start."""
+    from grader.checks import training as training_check
+    from grader.trusted import ahead, memo
+
+    if not any(c.kind == "training" for c in ctx.assignment.checks) or not any(
+            c.kind == "model" for c in ctx.assignment.checks):
+        return None
+    budget = ctx.assignment.training
+    data = memo.prepared(ctx, budget)
+    return ahead.start(lambda: training_check.planned(ctx), data, budget, ctx.assignment.limits)
 
 
 def _run_check(check: CheckSpec, ctx) -> CheckResult:

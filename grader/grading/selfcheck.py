@@ -50,11 +50,12 @@ def quick(assignment: Assignment, train_samples: int | None = None) -> Assignmen
 
 
 def check(submission: str | Path, *, assignment: str | Path | Assignment | None = None, data: str | Path | None = None,
-          full: bool = False, isolation: str = "auto", timings: bool = False) -> SelfCheck:
+          full: bool = False, isolation: str = "auto", timings: bool = False, ahead: bool = False) -> SelfCheck:
     """Run the checks on `submission` (a .py, .ipynb or folder) at the quick budget, or the grading one if `full`;
     `assignment` as spec.resolve finds it (None: the one the submission is named after, else the course's default);
     `isolation` as for `grader run` ('strict' refuses a machine that lacks a sandbox layer). With `timings`, the
-    results' extra_data.timings holds how long each stage took."""
+    results' extra_data.timings holds how long each stage took. With `ahead`, the
+    expected training starts before the checks (grader.trusted.ahead): for the `grader check` command, not a kernel."""
     from grader import timings as clock
     from grader.assignment.data import load_dataset
     from grader.sandbox.isolation import announce
@@ -75,7 +76,7 @@ def check(submission: str | Path, *, assignment: str | Path | Assignment | None 
     try:
         with clock.stage("data: load"):
             dataset = load_dataset(data, task.data)
-        results = grade(path, budget, data=data, zygote=zygote, dataset=dataset).to_dict()
+        results = grade(path, budget, data=data, zygote=zygote, dataset=dataset, ahead=ahead).to_dict()
     finally:
         with clock.stage("zygote: stop"):
             zygote.close()

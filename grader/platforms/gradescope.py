@@ -145,7 +145,7 @@ def autograde(*, root: Path, assignment: str, data: str | None = None) -> dict[s
 
         threads.configure()  # before TensorFlow starts: the same training threads as `grader run`
         task = spec.load(assignment)
-        results = for_gradescope(grade(root / "submission", task, data=data, name="submission").to_dict(),
+        results = for_gradescope(grade(root / "submission", task, data=data, name="submission", ahead=True).to_dict(),
                                  leaderboard=task.gradescope.leaderboard)
         text = json.dumps(results, indent=2, allow_nan=False, default=str)
     except Exception as exc:  # noqa: BLE001 - whatever went wrong, Gradescope must get a results.json

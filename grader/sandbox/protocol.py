@@ -242,6 +242,11 @@ def _read_exactly(fd: int, size: int, deadline: float | None) -> bytes:
     return bytes(chunks)
 
 
+def as_sent(value: Any) -> Any:
+    """`value` as it arrives on the other side in a header: JSON data, tuples as lists, numpy scalars as numbers."""
+    return _loads(_dumps(value, default=_jsonable))
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()

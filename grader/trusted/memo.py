@@ -108,14 +108,42 @@ def prepared(ctx: Any, budget: Training) -> Prepared:
 
 
 def train(cache: Cache | None, layers: tuple[Layer, ...], settings: CompileSettings, data: Prepared,
-          budget: Training, limits: Limits) -> tuple[Trained, Provenance | None]:
-    """Train as grader.trusted.training.train does, through `cache` if there is one."""
+          budget: Training, limits: Limits, ahead: Any = None) -> tuple[Trained, Provenance | None]:
+    """Train as grader.trusted.training.train does, through `cache` if there is one.
+
+    `ahead`, if given, is a grader.trusted.ahead.Ahead: a training started before the checks, taken when its key is
+    this training's (and kept in `cache`), else stopped.
+    """
+    if ahead is not None:
+        taken = _from_ahead(ahead, cache, layers, settings, data, budget, limits)
+        if taken is not None:
+            return taken
     if cache is None:
         from grader.trusted import training
 
         return training.train(layers, settings, data.x_train, data.y_train, data.x_test, data.y_test, budget,
                               limits), None
     return cache.train(layers, settings, data, budget, limits)
+
+
+def _from_ahead(ahead: Any, cache: Cache | None, layers: tuple[Layer, ...], settings: CompileSettings, data: Prepared,
+                budget: Training, limits: Limits) -> tuple[Trained, Provenance | None] | None:
+    with timings.stage("training: its key"):
+        name, _ = key(layers, settings, data, budget)
+    if cache is not None and (found := cache.load(name, layers, settings, data, limits)) is not None:
+        ahead.stop()  # kept by an earlier run: the training ahead is not needed
+        return found, Provenance(name, True)
+    with timings.stage("training: wait for the training started ahead"):
+        taken = ahead.take(name)
+    if taken is None:
+        return None
+    record, raw, stopped_early = taken
+    trained = unpack(record, raw, name, layers, settings, data, limits, stopped_early=stopped_early)
+    if trained is None:
+        return None
+    if cache is not None and not stopped_early:
+        cache.keep(name, record, raw)
+    return trained, (Provenance(name, False) if cache is not None else None)
 
 
 def key(layers: tuple[Layer, ...], settings: CompileSettings, data: Prepared, budget: Training) -> tuple[str, dict]:
@@ -179,33 +207,21 @@ class Cache:
              limits: Limits) -> Trained | None:
         """The kept training `name` with its model rebuilt, or None if it is not kept or does not verify."""
         with timings.stage("training: from the cache (read, verify, rebuild the model)"):
-            record = _read_record(self.directory / f"{name}.json", name)
-            if record is None:
+            record = _read_own(self.directory / f"{name}.json")
+            raw = _read_own(self.directory / f"{name}.npz") if record is not None else None
+            if raw is None:
                 return None
-            raw = _read_own(self.directory / f"{name}.npz")
-            if raw is None or hashlib.sha256(raw).hexdigest() != record["arrays"]["sha256"]:
-                return None
-            return _rebuild(record, raw, layers, settings, data, limits)
+            return unpack(record, raw, name, layers, settings, data, limits)
 
     def store(self, name: str, material: dict, trained: Trained) -> None:
-        """Keep a training: the npz first, then the record that points at it (so a record always has its arrays)."""
-        import io
+        """Keep a training."""
+        self.keep(name, *pack(name, material, trained))
 
-        weights = trained.model.get_weights()
-        buffer = io.BytesIO()
-        np.savez(buffer, probabilities=trained.probabilities, **{f"w{i}": w for i, w in enumerate(weights)})
-        raw = buffer.getvalue()
-        record = {
-            "format": FORMAT, "key": name, "material": material,
-            "arrays": {"sha256": hashlib.sha256(raw).hexdigest(), "weights": len(weights)},
-            "accuracy": trained.accuracy, "history": trained.history, "seconds": trained.seconds,
-            "train_samples": trained.train_samples, "test_samples": trained.test_samples,
-            "diverged": trained.diverged, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-        record["checksum"] = _checksum(record)
+    def keep(self, name: str, record: bytes, raw: bytes) -> None:
+        """Keep a packed training: the npz first, then the record that points at it (a record always has its arrays)."""
         try:
             _write_atomically(self.directory / f"{name}.npz", raw)
-            _write_atomically(self.directory / f"{name}.json", json.dumps(record, allow_nan=False).encode())
+            _write_atomically(self.directory / f"{name}.json", record)
         except OSError:
             pass  # a full disk costs the next submission a training, not this one its grade
 
@@ -252,6 +268,35 @@ def directory(out: Path, cache: Path | None) -> Path:
 
 # -- records and arrays ----------------------------------------------------------------------------
 
+def pack(name: str, material: dict, trained: Trained) -> tuple[bytes, bytes]:
+    """A training as it is kept: its record (JSON, with its own checksum and the arrays' sha256) and its arrays (npz)."""
+    import io
+
+    weights = trained.model.get_weights()
+    buffer = io.BytesIO()
+    np.savez(buffer, probabilities=trained.probabilities, **{f"w{i}": w for i, w in enumerate(weights)})
+    raw = buffer.getvalue()
+    record = {
+        "format": FORMAT, "key": name, "material": material,
+        "arrays": {"sha256": hashlib.sha256(raw).hexdigest(), "weights": len(weights)},
+        "accuracy": trained.accuracy, "history": trained.history, "seconds": trained.seconds,
+        "train_samples": trained.train_samples, "test_samples": trained.test_samples,
+        "diverged": trained.diverged, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    record["checksum"] = _checksum(record)
+    return json.dumps(record, allow_nan=False).encode(), raw
+
+
+def unpack(record: bytes, raw: bytes, name: str, layers: tuple[Layer, ...], settings: CompileSettings, data: Prepared,
+           limits: Limits, *, stopped_early: bool = False) -> Trained | None:
+    """The packed training `name`, its model rebuilt, or None if it is not `name` or does not verify."""
+    parsed = _parse_record(record, name)
+    if parsed is None or hashlib.sha256(raw).hexdigest() != parsed["arrays"]["sha256"]:
+        return None
+    trained = _rebuild(parsed, raw, layers, settings, data, limits)
+    return dataclasses.replace(trained, stopped_early=True) if trained is not None and stopped_early else trained
+
+
 def _rebuild(record: dict, raw: bytes, layers: tuple[Layer, ...], settings: CompileSettings, data: Prepared,
              limits: Limits) -> Trained | None:
     import io
@@ -275,10 +320,7 @@ def _rebuild(record: dict, raw: bytes, layers: tuple[Layer, ...], settings: Comp
                             str(record["diverged"]))
 
 
-def _read_record(path: Path, name: str) -> dict | None:
-    raw = _read_own(path)
-    if raw is None:
-        return None
+def _parse_record(raw: bytes, name: str) -> dict | None:
     try:
         record = json.loads(raw)
     except ValueError:

@@ -1,0 +1,173 @@
+"""The expected training, started ahead: beside the checks that decide whether it is the training to run.
+
+Most submissions build the expected model and compile it with the expected settings, so the training
+the accuracy check will ask for is known, most of the time, before any check has run. A single grade
+forks a process that starts that training as soon as Keras is imported, while the sandbox runs the
+submitted functions on the other core. When the training check comes, it computes its own training's
+key (grader.trusted.memo.key: the layers, settings, data, seed, budget and environment) and takes the
+training ahead if the key is the same, else stops it and trains the submission's model itself. A
+training's results are a function of its key (that is what lets memo reuse them), so either way the
+grade is the one a training of its own gives; tests/test_ahead.py compares them.
+
+The process is forked only while TensorFlow has run no operation in the grader (a fork is not safe
+after that, and then nothing is started ahead). It runs the grader's trusted code only, never the
+submission's, holds nothing the grader does not, and dies with the grader. It sends its key as soon
+as it has it, then the training packed as memo keeps it (a JSON record with its checksum, an npz).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import select
+import signal
+import struct
+import threading
+import time
+import warnings
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Callable
+
+from grader import timings
+
+if TYPE_CHECKING:
+    from grader.trusted.architecture import Layer
+    from grader.trusted.compilation import CompileSettings
+    from grader.trusted.memo import Prepared
+    from grader.assignment.spec import Limits, Training
+
+_LENGTH = struct.Struct(">Q")
+_PR_SET_PDEATHSIG = 1
+Plan = Callable[[], "tuple[tuple[Layer, ...], CompileSettings]"]
+
+
+class Ahead:
+    """A training started ahead in a process of its own: take it when its key is the one needed, else stop it."""
+
+    def __init__(self, pid: int, fd: int, deadline: float) -> None:
+        self.pid, self._fd, self._deadline = pid, fd, deadline
+        self._buffer = b""
+
+    def take(self, name: str) -> tuple[bytes, bytes, bool] | None:
+        """The packed training (record, arrays, stopped early) if its key is `name`, once it has finished; else None,
+        with the process stopped (its key is another, it failed, or it ran past its deadline)."""
+        try:
+            header = self._frame()
+            if header is None or json.loads(header).get("key") != name:
+                return None
+            done, raw = self._frame(), self._frame()
+            if done is None or raw is None:
+                return None
+            header = json.loads(done)
+            for stage in header.get("timings", []):
+                timings.add(stage["stage"], *_span(stage), side="ahead", depth=stage["depth"])
+            return header["record"].encode(), raw, bool(header["stopped_early"])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Stop the process if it still runs, and reap it; taking it afterwards gives None."""
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(self.pid, 0)
+            os.close(self._fd)
+            self.pid = 0
+
+    def _frame(self) -> bytes | None:
+        """The next length-prefixed frame, or None at the end of the stream or past the deadline."""
+        while True:
+            if len(self._buffer) >= _LENGTH.size:
+                (size,) = _LENGTH.unpack_from(self._buffer)
+                if len(self._buffer) >= _LENGTH.size + size:
+                    frame = self._buffer[_LENGTH.size:_LENGTH.size + size]
+                    self._buffer = self._buffer[_LENGTH.size + size:]
+                    return frame
+            if not self.pid:
+                return None
+            left = self._deadline - time.monotonic()
+            if left <= 0 or not select.select([self._fd], [], [], left)[0]:
+                return None
+            chunk = os.read(self._fd, 1 << 20)
+            if not chunk:
+                return None
+            self._buffer += chunk
+
+
+def start(plan: Plan, data: Prepared, budget: Training, limits: Limits) -> Ahead | None:
+    """Fork a process that trains what `plan()` says ((layers, settings)) on `data` within `budget`; None when
+    TensorFlow has already run an operation in this process, or the process cannot be made."""
+    if not fork_is_safe():
+        return None
+    from grader.trusted import memo, training  # noqa: F401 - imported here, before the fork, not in the child
+
+    _ = data.digest  # hashed once, before the fork, for both processes
+    read_fd, write_fd = os.pipe()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # the grader's threads are not needed in the child
+            pid = os.fork()
+    except OSError:
+        os.close(read_fd)
+        os.close(write_fd)
+        return None
+    if pid == 0:  # the child: never returns
+        status = 1
+        try:
+            os.close(read_fd)
+            _train(plan, data, budget, limits, write_fd)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_fd)
+    return Ahead(pid, read_fd, time.monotonic() + 2 * (budget.max_seconds + 60))
+
+
+def fork_is_safe() -> bool:
+    """Whether TensorFlow, if imported, has not started running operations in this process (its pools would not
+    survive a fork)."""
+    import sys
+
+    if "tensorflow" not in sys.modules:
+        return False  # nothing to gain: the training would import it too
+    from tensorflow.python.eager import context
+
+    return not getattr(context.context(), "_initialized", True)
+
+
+def _train(plan: Plan, data: Prepared, budget: Training, limits: Limits, fd: int) -> None:
+    from grader.trusted import memo, training
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # dies with the grader
+    recorder = timings.current()
+    if recorder is not None:
+        recorder.stages.clear()  # the child's copy: what it records here is sent back, as stages of its own
+        recorder._open = threading.local()
+    layers, settings = plan()
+    name, material = memo.key(layers, settings, data, budget)
+    _write(fd, json.dumps({"key": name}).encode())
+    with timings.stage("training ahead: build, train and predict the expected model"):
+        trained = training.train(layers, settings, data.x_train, data.y_train, data.x_test, data.y_test, budget, limits)
+    record, raw = memo.pack(name, material, trained)
+    stages = [asdict(s) for s in recorder.stages] if recorder is not None else []
+    _write(fd, json.dumps({"record": record.decode(), "stopped_early": trained.stopped_early, "timings": stages}).encode())
+    _write(fd, raw)
+
+
+def _write(fd: int, frame: bytes) -> None:
+    view = memoryview(_LENGTH.pack(len(frame)) + frame)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _span(stage: dict) -> tuple[float, float]:
+    """A stage the child recorded (seconds from the shared origin) as monotonic start and end."""
+    recorder = timings.current()
+    origin = recorder.origin if recorder is not None else 0.0
+    return origin + stage["start"], origin + stage["start"] + stage["seconds"]
