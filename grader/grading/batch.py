@@ -210,7 +210,10 @@ CLEAN_EVERY = 10
 def _start_worker(task: Assignment, data: str | None, keep_gpu: bool, protect: tuple[Path, ...] = (),
                   trainings: Path | None = None, workers: int = 1, timings: bool = False) -> None:
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # one line per submission on the terminal, not TensorFlow's notes
+    from grader import heap
     from grader.sandbox.isolation import make_undumpable
+
+    heap.pause()
     from grader.sandbox.zygote import Zygote
 
     make_undumpable()
@@ -227,6 +230,9 @@ def _start_worker(task: Assignment, data: str | None, keep_gpu: bool, protect: t
     if trainings is not None:
         _WORKER["trainings"] = memo.Cache(trainings)
     _WORKER["dataset"] = load_dataset(data, task.data)
+    from grader.checks import context  # noqa: F401 - the checks' modules, imported before the heap settles
+
+    heap.settle()
 
 
 def _stop_worker() -> None:

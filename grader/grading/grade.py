@@ -10,7 +10,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from grader import optional, timings
+from grader import heap, optional, timings
 from grader.sandbox import isolation
 from grader.assignment.data import Dataset, load_dataset
 from grader.results import CheckResult, SubmissionResult
@@ -79,6 +79,7 @@ def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None,
             from grader.checks.context import Context, load_reference
 
             ctx = Context(assignment, dataset, load_reference(assignment.solution), runner, trainings=trainings)
+        heap.settle()  # Keras is imported: keep its objects out of every later collection, here and in forks
         if ahead:
             with timings.stage("training ahead: prepare the data and start its process"):
                 ctx.ahead = _start_ahead(ctx)

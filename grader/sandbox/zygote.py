@@ -192,6 +192,9 @@ def _tail(path: Path) -> str:
 
 def main(argv: list[str]) -> int:
     started = time.monotonic()  # the same clock as the grader's: it times this start-up in its own terms
+    from grader import heap
+
+    heap.pause()
     control = socket.socket(fileno=int(argv[0]))
     _become_subreaper()
     from grader.sandbox.isolation import make_undumpable
@@ -206,6 +209,7 @@ def main(argv: list[str]) -> int:
             versions[name] = getattr(module, "__version__", "")
     from grader.sandbox import confine, worker  # noqa: F401 - imported here: a confined child may not read the grader's files
 
+    heap.settle()  # what is imported now stays out of every collection in the children: none walks (and copies) it
     _VERSIONS.update(versions)
     _send(control, {"versions": versions, "times": {"main": started, "ready": time.monotonic()}})
     statuses: dict[int, int] = {}
