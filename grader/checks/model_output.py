@@ -17,7 +17,7 @@ import numpy as np
 
 from grader.trusted.bounds import shorten
 from grader.checks.common import from_error
-from grader.checks.models import trusted
+from grader.checks.models import ask, trusted
 from grader.checks.context import Context
 from grader.results import CheckResult
 from grader.sandbox.runner import SubmissionError
@@ -35,25 +35,21 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     transform = params.get("transform", "softmax")
     models, note = trusted(ctx, fn)
     problems: list[tuple[str, str]] = []
-    for label, model in models:
-        weights = model.get_weights()
-        outputs = keras.ops.convert_to_numpy(model(images, training=False)).astype(np.float64)
-        arrays = {"images": images, **{f"w{i}": w for i, w in enumerate(weights)}}
-        try:
-            reply = ctx.runner.request({"op": "predict", "function": fn, "weights": len(weights),
-                                        "model": keras.saving.serialize_keras_object(model)}, arrays,
-                                       stage=f"{fn}()", timeout=params.get("timeout"))
-        except SubmissionError as error:
-            return from_error(check, error).timed(time.monotonic() - started)
-        found = diagnose(fn, reply.arrays.get("result"), outputs, transform, reply.header,
+    try:
+        answers = ask(ctx, fn, models, images, timeout=params.get("timeout"))
+    except SubmissionError as error:
+        return from_error(check, error).timed(time.monotonic() - started)
+    for answer in answers:
+        outputs = keras.ops.convert_to_numpy(answer.model(images, training=False)).astype(np.float64)
+        found = diagnose(fn, answer.result, outputs, transform, answer.header,
                          atol=float(params.get("atol", 1e-5)), rtol=float(params.get("rtol", 1e-4)))
-        if reply.header.get("input_modified"):
+        if answer.header.get("input_modified"):
             found.append(("input_modified", f"{fn}() changed the images it was given."))
-        if reply.header.get("weights_changed"):
+        if answer.header.get("weights_changed"):
             found.append(("weights_changed", f"{fn}() changed the model's weights; it should only read them "
                                               "(no fit or set_weights)."))
         if found:
-            problems = [(code, f"With the {label} model: {text}" if i == 0 else text)
+            problems = [(code, f"With the {answer.label} model: {text}" if i == 0 else text)
                         for i, (code, text) in enumerate(found)]
             break
     extra = {"images": len(images), "models": [label for label, _ in models], "transform": transform}

@@ -7,10 +7,24 @@ it is given cannot pass. Both are built by the grader from validated layers.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import keras
+import numpy as np
 
 from grader.trusted import training
 from grader.checks.context import Context
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the submission's function answered for one model: its result if it was an array, and the reply's notes
+    (`returned`: the result's type; `input_modified`, `weights_changed`)."""
+
+    label: str
+    model: keras.Model
+    result: np.ndarray | None
+    header: dict
 
 
 def trusted(ctx: Context, fn: str) -> tuple[list[tuple[str, keras.Model]], str]:
@@ -29,3 +43,23 @@ def trusted(ctx: Context, fn: str) -> tuple[list[tuple[str, keras.Model]], str]:
         first = ctx.build(layers)
     training.seed_everything(seed + 1)
     return [(label, first), ("re-initialised", ctx.build(layers))], note
+
+
+def ask(ctx: Context, fn: str, models: list[tuple[str, keras.Model]], images: np.ndarray,
+        timeout: float | None = None) -> list[Answer]:
+    """Call `fn(model, images)` in the sandbox for each of `models` (the same layers, other weights) in one request:
+    the sandbox builds the layers once and sets each model's weights in turn. Raises SubmissionError."""
+    arrays: dict[str, np.ndarray] = {"images": images}
+    count = 0
+    for k, (_, model) in enumerate(models):
+        weights = model.get_weights()
+        count = len(weights)
+        arrays.update({f"w{k}_{i}": w for i, w in enumerate(weights)})
+    reply = ctx.runner.request({"op": "predict", "function": fn, "weights": count, "sets": len(models),
+                                "model": keras.saving.serialize_keras_object(models[0][1])}, arrays,
+                               stage=f"{fn}()", timeout=timeout)
+    notes = reply.header.get("answers")
+    if not isinstance(notes, list) or len(notes) != len(models) or not all(isinstance(n, dict) for n in notes):
+        notes = [{"returned": "no answer"}] * len(models)
+    return [Answer(label, model, reply.arrays.get(f"result{k}"), notes[k])
+            for k, (label, model) in enumerate(models)]

@@ -15,7 +15,7 @@ import numpy as np
 
 from grader.trusted.bounds import shorten
 from grader.checks.common import from_error
-from grader.checks.models import trusted
+from grader.checks.models import ask, trusted
 from grader.checks.context import Context
 from grader.results import CheckResult
 from grader.sandbox.runner import SubmissionError
@@ -32,24 +32,20 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     models, note = trusted(ctx, fn)
     problems: list[str] = []
     hint = ""
-    for label, model in models:
-        weights = model.get_weights()
-        expected_probs = _probabilities(ctx, model, images, params)
-        arrays = {"images": images, **{f"w{i}": w for i, w in enumerate(weights)}}
-        try:
-            reply = ctx.runner.request({"op": "predict", "function": fn, "weights": len(weights),
-                                        "model": keras.saving.serialize_keras_object(model)}, arrays,
-                                       stage=f"{fn}()", timeout=params.get("timeout"))
-        except SubmissionError as error:
-            return from_error(check, error).timed(time.monotonic() - started)
-        found, hint = _compare(fn, reply.arrays.get("result"), expected_probs, reply.header)
-        if reply.header.get("input_modified"):
+    try:
+        answers = ask(ctx, fn, models, images, timeout=params.get("timeout"))
+    except SubmissionError as error:
+        return from_error(check, error).timed(time.monotonic() - started)
+    for answer in answers:
+        expected_probs = _probabilities(ctx, answer.model, images, params)
+        found, hint = _compare(fn, answer.result, expected_probs, answer.header)
+        if answer.header.get("input_modified"):
             found.append(f"{fn}() changed the images it was given.")
-        if reply.header.get("weights_changed"):
+        if answer.header.get("weights_changed"):
             found.append(f"{fn}() changed the model's weights; it should only read them (no fit or set_weights).")
             hint = hint or f"{fn}() should only call the model, not train it."
         if found:
-            problems = [f"With the {label} model: " + " ".join(found)]
+            problems = [f"With the {answer.label} model: " + " ".join(found)]
             break
     extra = {"images": len(images), "models": [label for label, _ in models]}
     if problems:

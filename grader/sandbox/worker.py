@@ -215,20 +215,26 @@ def _compile(state: dict, request: dict, arrays: dict) -> tuple[dict, dict]:
 
 
 def _predict(state: dict, request: dict, arrays: dict) -> tuple[dict, dict]:
+    """Call the function on one model given with several sets of weights (w<set>_<i>), each on a fresh copy of the
+    images: one answer per set, and whether that call changed its images or its weights."""
     import keras
 
     model = keras.saving.deserialize_keras_object(request["model"])
     model.run_eagerly = True  # model.predict on a few images: tracing a graph for them would cost more than it saves
-    count = request["weights"]
-    model.set_weights([arrays[f"w{i}"] for i in range(count)])
-    images = arrays["images"]
-    before = _copy(images)
-    result = _function(state, request["function"])(model, images)
-    after = model.get_weights()
-    changed = any(not _same(arrays[f"w{i}"], w) for i, w in enumerate(after))
-    header = {"returned": _type_name(result), "input_modified": not _same(before, images), "weights_changed": changed}
-    array = _as_array(result)
-    return header, ({"result": array} if array is not None else {})
+    count, function = request["weights"], _function(state, request["function"])
+    answers, out = [], {}
+    for k in range(int(request.get("sets", 1))):
+        weights = [arrays[f"w{k}_{i}"] for i in range(count)]
+        model.set_weights(weights)
+        images = _copy(arrays["images"])
+        result = function(model, images)
+        changed = any(not _same(w, after) for w, after in zip(weights, model.get_weights()))
+        answers.append({"returned": _type_name(result), "input_modified": not _same(arrays["images"], images),
+                        "weights_changed": changed})
+        array = _as_array(result)
+        if array is not None:
+            out[f"result{k}"] = array
+    return {"answers": answers}, out
 
 
 def _same(a: np.ndarray, b: Any) -> bool:
