@@ -46,16 +46,25 @@ def _training(result: dict) -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("submission, taken", [(SOLUTION, True), (SUBMISSIONS / "model_dense64.py", False)])
-def test_a_grade_with_the_training_ahead_equals_one_without(fast_course: Path, submission: Path, taken: bool) -> None:
+@pytest.mark.parametrize("submission, taken, texts", [
+    (SOLUTION, True, True),
+    (SUBMISSIONS / "model_dense64.py", False, True),   # another model: the training ahead is stopped, this one trained
+    (SUBMISSIONS / "predict_os_exit.py", True, True),  # predict ends its sandbox when asked early, as in its turn
+    # predict answers from a fresh model of its own, unseeded: its mistakes differ from run to run, not its verdicts
+    (SUBMISSIONS / "predict_ignores_model.py", True, False),
+])
+def test_a_grade_with_the_training_ahead_equals_one_without(fast_course: Path, submission: Path, taken: bool,
+                                                            texts: bool) -> None:
     ahead, alone = _grade(fast_course, submission, "ahead"), _grade(fast_course, submission, "alone")
     sides = {side for _, side in ahead["stages"]}
     assert ("ahead" in sides) is taken  # the reference's model is the expected one; a Dense(64) model is not
     assert any(name == "training: wait for the training started ahead" for name, _ in ahead["stages"])
-    assert not any("ahead" in name for name, _ in alone["stages"])
+    assert any(name == "check predict: what it can ask before the training ends" for name, _ in ahead["stages"])
+    assert not any("ahead" in name or "before the training ends" in name for name, _ in alone["stages"])
     a, b = ahead["result"], alone["result"]
-    assert [(t["name"], t["score"], t["status"]) for t in a["tests"]] == [(t["name"], t["score"], t["status"])
-                                                                          for t in b["tests"]]
+    verdicts = lambda result: [(t["name"], t["score"], t["status"], t["output"] if texts else "")  # noqa: E731
+                               for t in result["tests"]]
+    assert verdicts(a) == verdicts(b)
     assert round(_training(a)["extra_data"]["accuracy"], 4) == round(_training(b)["extra_data"]["accuracy"], 4)
     assert _training(a)["extra_data"]["history"] == _training(b)["extra_data"]["history"]
     assert a["extra_data"]["predictions"] == b["extra_data"]["predictions"]

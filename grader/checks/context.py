@@ -6,7 +6,7 @@ import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,6 +41,7 @@ class Findings:
     model_blocker: Blocker | None = None           # model: why there is no model to train
     compile: CompileSettings | None = None         # compile: the submission's settings, when they passed
     trained: Trained | None = None                 # training: the model the grader trained, and its accuracy
+    answers: dict[str, Any] = field(default_factory=dict)  # predict, model_output: answers asked early, by check
 
 
 @dataclass

@@ -17,7 +17,7 @@ import numpy as np
 
 from grader.trusted.bounds import shorten
 from grader.checks.common import from_error
-from grader.checks.models import ask, trusted
+from grader.checks import models
 from grader.checks.context import Context
 from grader.results import CheckResult
 from grader.sandbox.runner import SubmissionError
@@ -33,10 +33,9 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     fn, params = check.function, check.params
     images = ctx.probe(params.get("probe", "test_images"), params.get("count", 50), params.get("prepare", []))
     transform = params.get("transform", "softmax")
-    models, note = trusted(ctx, fn)
     problems: list[tuple[str, str]] = []
     try:
-        answers = ask(ctx, fn, models, images, timeout=params.get("timeout"))
+        answers, note = models.answers(ctx, check, images)
     except SubmissionError as error:
         return from_error(check, error).timed(time.monotonic() - started)
     for answer in answers:
@@ -52,7 +51,7 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
             problems = [(code, f"With the {answer.label} model: {text}" if i == 0 else text)
                         for i, (code, text) in enumerate(found)]
             break
-    extra = {"images": len(images), "models": [label for label, _ in models], "transform": transform}
+    extra = {"images": len(images), "models": [answer.label for answer in answers], "transform": transform}
     if problems:
         hints = params.get("hints", {})
         code = problems[0][0]
@@ -61,7 +60,7 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
                                   extra={**extra, "problems": [c for c, _ in problems]}).timed(time.monotonic() - started)
     what = "the softmax of the model's outputs" if transform == "softmax" else "the model's outputs"
     return CheckResult.passed(check.name, check.points,
-                              f"{fn}() returned {what} for {len(images)} images, for {len(models)} different sets "
+                              f"{fn}() returned {what} for {len(images)} images, for {len(answers)} different sets "
                               f"of weights.{note}", visibility=check.visibility, extra=extra).timed(time.monotonic() - started)
 
 
@@ -116,3 +115,10 @@ def diagnose(fn: str, got: np.ndarray | None, outputs: np.ndarray, transform: st
 def _range(values: np.ndarray) -> str:
     low, high = float(values.min()), float(values.max())
     return f"{low:.4g}" if np.isclose(low, high) else f"{low:.4g} to {high:.4g}"
+
+
+def prefetch(check: CheckSpec, ctx: Context) -> None:
+    """While the training runs: ask for the answer that does not need it (see grader.checks.models.prefetch)."""
+    params = check.params
+    models.prefetch(check, ctx, ctx.probe(params.get("probe", "test_images"), params.get("count", 50),
+                                          params.get("prepare", [])))

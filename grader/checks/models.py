@@ -12,8 +12,10 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from grader.trusted import training
+from grader.assignment.spec import CheckSpec
 from grader.checks.context import Context
+from grader.sandbox.runner import SubmissionError
+from grader.trusted import training
 
 
 @dataclass(frozen=True)
@@ -27,22 +29,68 @@ class Answer:
     header: dict
 
 
-def trusted(ctx: Context, fn: str) -> tuple[list[tuple[str, keras.Model]], str]:
-    """[(label, model), (label, model)] and a note for the student when the first is not their trained model."""
+def answers(ctx: Context, check: CheckSpec, images: np.ndarray) -> tuple[list[Answer], str]:
+    """The submission's answers for the two models, first model first, and a note for the student when the first is
+    not their trained model. Raises SubmissionError.
+
+    The re-initialised model is always asked first: alone, earlier, if `prefetch` asked it while the training ran;
+    else in one request with the first model.
+    """
+    fn, timeout = check.function, check.params.get("timeout")
+    label, first, layers, note = _first(ctx, fn)
+    early = ctx.found.answers.get(check.name)
+    if early is not None and early.layers == layers:
+        if isinstance(early.answer, SubmissionError):
+            raise early.answer
+        (answer,) = ask(ctx, fn, [(label, first)], images, timeout)
+        return [answer, early.answer], note
+    second, answer = ask(ctx, fn, [("re-initialised", reinitialised(ctx, layers)), (label, first)], images, timeout)
+    return [answer, second], note
+
+
+def prefetch(check: CheckSpec, ctx: Context, images: np.ndarray) -> None:
+    """Ask for the re-initialised model's answer now, while the training runs elsewhere: it does not need the training.
+
+    Kept in ctx.found.answers for `answers`, which uses it if the training leaves the layers as they are (an error
+    included, reported in the check's turn, as it would have been then)."""
+    if ctx.found.model is None:
+        return
+    layers = ctx.found.model.layers
+    try:
+        (answer,) = ask(ctx, check.function, [("re-initialised", reinitialised(ctx, layers))], images,
+                        check.params.get("timeout"))
+    except SubmissionError as error:
+        answer = error
+    ctx.found.answers[check.name] = Early(layers, answer)
+
+
+@dataclass(frozen=True)
+class Early:
+    """An answer asked for before its check's turn, and the layers of the model it was asked with."""
+
+    layers: tuple
+    answer: Answer | SubmissionError
+
+
+def reinitialised(ctx: Context, layers: tuple) -> keras.Model:
+    """`layers` with fresh weights from the seed after the assignment's: the same weights every time."""
+    training.seed_everything(ctx.assignment.training.seed + 1)
+    return ctx.build(layers)
+
+
+def _first(ctx: Context, fn: str) -> tuple[str, keras.Model, tuple, str]:
+    """The first model (label, model), the layers of both, and the note for the student."""
     trained, seed = ctx.found.trained, ctx.assignment.training.seed
     if trained is not None and not trained.diverged:
-        layers, label, first, note = ctx.found.model.layers, "trained", trained.model, ""
+        return "trained", trained.model, ctx.found.model.layers, ""
+    if trained is not None:  # a diverged model's outputs are NaN: nothing to compare with
+        layers, label = ctx.found.model.layers, "initialised"
+        note = f" (Your model's training diverged, so {fn}() was tested with freshly initialised weights.)"
     else:
-        if trained is not None:  # a diverged model's outputs are NaN: nothing to compare with
-            layers, label = ctx.found.model.layers, "initialised"
-            note = f" (Your model's training diverged, so {fn}() was tested with freshly initialised weights.)"
-        else:
-            layers, label = ctx.expected_layers(), "expected"
-            note = f" (Your own model could not be trained, so {fn}() was tested with the expected model.)"
-        training.seed_everything(seed)
-        first = ctx.build(layers)
-    training.seed_everything(seed + 1)
-    return [(label, first), ("re-initialised", ctx.build(layers))], note
+        layers, label = ctx.expected_layers(), "expected"
+        note = f" (Your own model could not be trained, so {fn}() was tested with the expected model.)"
+    training.seed_everything(seed)
+    return label, ctx.build(layers), layers, note
 
 
 def ask(ctx: Context, fn: str, models: list[tuple[str, keras.Model]], images: np.ndarray,

@@ -15,7 +15,7 @@ import numpy as np
 
 from grader.trusted.bounds import shorten
 from grader.checks.common import from_error
-from grader.checks.models import ask, trusted
+from grader.checks import models
 from grader.checks.context import Context
 from grader.results import CheckResult
 from grader.sandbox.runner import SubmissionError
@@ -29,11 +29,10 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     started = time.monotonic()
     fn, params = check.function, check.params
     images = ctx.probe(params.get("probe", "test_images"), params.get("count", 50), params.get("prepare", []))
-    models, note = trusted(ctx, fn)
     problems: list[str] = []
     hint = ""
     try:
-        answers = ask(ctx, fn, models, images, timeout=params.get("timeout"))
+        answers, note = models.answers(ctx, check, images)
     except SubmissionError as error:
         return from_error(check, error).timed(time.monotonic() - started)
     for answer in answers:
@@ -47,13 +46,13 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
         if found:
             problems = [f"With the {answer.label} model: " + " ".join(found)]
             break
-    extra = {"images": len(images), "models": [label for label, _ in models]}
+    extra = {"images": len(images), "models": [answer.label for answer in answers]}
     if problems:
         return CheckResult.failed(check.name, check.points, " ".join(problems) + note, hint=hint,
                                   visibility=check.visibility, extra=extra).timed(time.monotonic() - started)
     return CheckResult.passed(check.name, check.points,
                               f"{fn}() returned the most likely class of each of {len(images)} images, for "
-                              f"{len(models)} different sets of weights.{note}",
+                              f"{len(answers)} different sets of weights.{note}",
                               visibility=check.visibility, extra=extra).timed(time.monotonic() - started)
 
 
@@ -99,3 +98,10 @@ def _compare(fn: str, got: np.ndarray | None, probs: np.ndarray, header: dict) -
                         f"(image {i}: got {got[i]}, the model's most likely class is {expected[i]}).")
         hint = hint or "Call the model passed in and return np.argmax(model.predict(images), axis=1)."
     return problems, hint
+
+
+def prefetch(check: CheckSpec, ctx: Context) -> None:
+    """While the training runs: ask for the answer that does not need it (see grader.checks.models.prefetch)."""
+    params = check.params
+    models.prefetch(check, ctx, ctx.probe(params.get("probe", "test_images"), params.get("count", 50),
+                                          params.get("prepare", [])))

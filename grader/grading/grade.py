@@ -83,7 +83,12 @@ def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None,
         if ahead:
             with timings.stage("training ahead: prepare the data and start its process"):
                 ctx.ahead = _start_ahead(ctx)
-        checks = tuple(_run_check(check, ctx) for check in assignment.checks)
+        checks = []
+        for check in assignment.checks:
+            if check.kind == "training" and ctx.ahead is not None and ctx.ahead.running:
+                _prefetch(ctx, after=check)  # while the training ahead runs, the sandbox does what does not need it
+            checks.append(_run_check(check, ctx))
+        checks = tuple(checks)
     finally:
         if ctx is not None and ctx.ahead is not None:
             ctx.ahead.stop()
@@ -118,6 +123,19 @@ def _start_ahead(ctx):
     budget = ctx.assignment.training
     data = memo.prepared(ctx, budget)
     return ahead.start(lambda: training_check.planned(ctx), data, budget, ctx.assignment.limits)
+
+
+def _prefetch(ctx, *, after: CheckSpec) -> None:
+    """Let the checks after `after` ask the sandbox now what they can ask without its result (their `prefetch`)."""
+    later = ctx.assignment.checks[ctx.assignment.checks.index(after) + 1:]
+    for check in later:
+        prefetch = getattr(importlib.import_module(f"grader.checks.{KINDS[check.kind]}"), "prefetch", None)
+        if prefetch is not None:
+            with timings.stage(f"check {check.name}: what it can ask before the training ends"):
+                try:
+                    prefetch(check, ctx)
+                except Exception:  # noqa: BLE001 - asked again in the check's turn, where any failure is reported
+                    ctx.found.answers.pop(check.name, None)
 
 
 def _run_check(check: CheckSpec, ctx) -> CheckResult:

@@ -9,6 +9,7 @@ every answer and never lets this process see the test labels.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import resource
 import sys
@@ -27,6 +28,7 @@ _GRADER_DIR = str(Path(__file__).resolve().parent)
 _SUBMISSION: dict[str, str] = {"dir": ""}
 # Bound before any submitted code runs, so that patching numpy does not change these answers.
 _array_equal, _asarray, _copy = np.array_equal, np.asarray, np.copy
+_dumps = json.dumps
 
 
 def serve(read_fd: int, write_fd: int, versions: dict[str, str]) -> int:
@@ -219,7 +221,10 @@ def _predict(state: dict, request: dict, arrays: dict) -> tuple[dict, dict]:
     images: one answer per set, and whether that call changed its images or its weights."""
     import keras
 
-    model = keras.saving.deserialize_keras_object(request["model"])
+    layers = _dumps(request["model"], sort_keys=True)
+    if state.get("layers") != layers:  # a request with the same layers as the last one sets other weights on its model
+        state["layers"], state["model"] = layers, keras.saving.deserialize_keras_object(request["model"])
+    model = state["model"]
     model.run_eagerly = True  # model.predict on a few images: tracing a graph for them would cost more than it saves
     count, function = request["weights"], _function(state, request["function"])
     answers, out = [], {}

@@ -68,6 +68,11 @@ class Ahead:
         finally:
             self.stop()
 
+    @property
+    def running(self) -> bool:
+        """Whether the process has not been taken or stopped yet."""
+        return bool(self.pid)
+
     def stop(self) -> None:
         """Stop the process if it still runs, and reap it; taking it afterwards gives None."""
         if self.pid:
@@ -145,6 +150,8 @@ def _train(plan: Plan, data: Prepared, budget: Training, limits: Limits, fd: int
 
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # dies with the grader
+    os.closerange(3, fd)  # the grader's descriptors, its sandbox's channel among them: held open here, a sandbox
+    os.closerange(fd + 1, os.sysconf("SC_OPEN_MAX"))  # that exits would not be seen to have gone
     recorder = timings.current()
     if recorder is not None:
         recorder.stages.clear()  # the child's copy: what it records here is sent back, as stages of its own
