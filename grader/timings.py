@@ -87,6 +87,15 @@ def started_up() -> None:
         recorder.add("start-up: the interpreter and the grader's modules", recorder.origin, time.monotonic(), depth=0)
 
 
+def forked() -> None:
+    """In a process just forked from this one: forget the stages recorded before the fork and how deeply they were
+    nested, so that what it records from now on is its own (on the same origin, the parent's start)."""
+    recorder = current()
+    if recorder is not None:
+        recorder.stages.clear()
+        recorder._open = threading.local()
+
+
 def current() -> Timings | None:
     """The recorder started by `begin`, if any."""
     return _CURRENT[0] if _CURRENT else None

@@ -23,7 +23,6 @@ import os
 import select
 import signal
 import struct
-import threading
 import time
 import warnings
 from dataclasses import asdict
@@ -152,10 +151,8 @@ def _train(plan: Plan, data: Prepared, budget: Training, limits: Limits, fd: int
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # dies with the grader
     os.closerange(3, fd)  # the grader's descriptors, its sandbox's channel among them: held open here, a sandbox
     os.closerange(fd + 1, os.sysconf("SC_OPEN_MAX"))  # that exits would not be seen to have gone
+    timings.forked()  # what this process records is sent back, as stages of its own
     recorder = timings.current()
-    if recorder is not None:
-        recorder.stages.clear()  # the child's copy: what it records here is sent back, as stages of its own
-        recorder._open = threading.local()
     layers, settings = plan()
     name, material = memo.key(layers, settings, data, budget)
     _write(fd, json.dumps({"key": name}).encode())
