@@ -16,9 +16,7 @@ import gzip
 import hashlib
 import io
 import os
-import stat
 import struct
-import tempfile
 import warnings
 import zipfile
 import zlib
@@ -29,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.assignment import data_sources
+from grader.files import read_own, write_atomically
 from grader.assignment.data_sources import Source, SourceError
 
 CACHE_FORMAT = 1  # bump when the arrays kept in the cache change meaning
@@ -300,9 +299,10 @@ def _cache_key(spec: DataSpec, source: Source, source_sha256: str) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
-def _arrays_digest(arrays: Mapping[str, np.ndarray]) -> str:
+def arrays_digest(arrays: Mapping[str, np.ndarray], names: tuple[str, ...] = NPZ_KEYS) -> str:
+    """The sha256 of the arrays `names` of `arrays`: each one's name, dtype, shape and bytes, in that order."""
     digest = hashlib.sha256()
-    for name in NPZ_KEYS:
+    for name in names:
         array = np.ascontiguousarray(arrays[name])
         digest.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
         digest.update(array.data)
@@ -311,40 +311,30 @@ def _arrays_digest(arrays: Mapping[str, np.ndarray]) -> str:
 
 def _read_cache(path: Path, key: str) -> dict[str, np.ndarray] | None:
     """The kept arrays if `path` is a regular file of this user's, written for `key`, whose arrays match their digest."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
+    raw = read_own(path)  # None if another user could have written it: parse the CSV instead
+    if raw is None:
         return None
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
-            return None  # another user could have written it: parse the CSV instead
-        with os.fdopen(fd, "rb", closefd=False) as handle, np.load(handle, allow_pickle=False) as archive:
+        with np.load(io.BytesIO(raw), allow_pickle=False) as archive:
             if sorted(archive.files) != sorted(CACHE_ARRAYS):
                 return None
             arrays = {name: archive[name] for name in CACHE_ARRAYS}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error):
         return None
-    finally:
-        os.close(fd)
-    if str(arrays["key"]) != key or str(arrays["digest"]) != _arrays_digest(arrays):
+    if str(arrays["key"]) != key or str(arrays["digest"]) != arrays_digest(arrays):
         return None
     return arrays
 
 
 def _write_cache(folder: Path, name: str, key: str, arrays: Mapping[str, np.ndarray]) -> None:
     """Keep the arrays in folder/name (mode 0600), replaced in one step; a cache that cannot be written is skipped."""
+    buffer = io.BytesIO()
+    np.savez(buffer, key=np.array(key), digest=np.array(arrays_digest(arrays)), **arrays)
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")  # mkstemp makes it 0600
+        write_atomically(folder / name, buffer.getvalue())
     except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, key=np.array(key), digest=np.array(_arrays_digest(arrays)), **arrays)
-        os.replace(tmp, folder / name)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
+        pass
 
 
 # --- Shared checks -------------------------------------------------------------------------------

@@ -30,7 +30,6 @@ import json
 import os
 import platform
 import stat
-import tempfile
 import time
 import zipfile
 import zlib
@@ -41,6 +40,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 import numpy as np
 
 from grader import timings
+from grader.assignment.data import arrays_digest
+from grader.files import read_own, write_atomically
 
 if TYPE_CHECKING:
     from grader.trusted.architecture import Layer
@@ -77,12 +78,8 @@ class Prepared:
 
     @functools.cached_property
     def digest(self) -> str:
-        digest = hashlib.sha256()
-        for name in ("x_train", "y_train", "x_test", "y_test"):
-            array = np.ascontiguousarray(getattr(self, name))
-            digest.update(f"{name}:{array.dtype.str}:{array.shape};".encode())
-            digest.update(array.data)
-        return digest.hexdigest()
+        names = ("x_train", "y_train", "x_test", "y_test")
+        return arrays_digest({name: getattr(self, name) for name in names}, names)
 
 
 _PREPARED: dict[tuple, tuple[Any, Prepared]] = {}
@@ -207,8 +204,8 @@ class Cache:
              limits: Limits) -> Trained | None:
         """The kept training `name` with its model rebuilt, or None if it is not kept or does not verify."""
         with timings.stage("training: from the cache (read, verify, rebuild the model)"):
-            record = _read_own(self.directory / f"{name}.json")
-            raw = _read_own(self.directory / f"{name}.npz") if record is not None else None
+            record = read_own(self.directory / f"{name}.json")
+            raw = read_own(self.directory / f"{name}.npz") if record is not None else None
             if raw is None:
                 return None
             return unpack(record, raw, name, layers, settings, data, limits)
@@ -220,8 +217,8 @@ class Cache:
     def keep(self, name: str, record: bytes, raw: bytes) -> None:
         """Keep a packed training: the npz first, then the record that points at it (a record always has its arrays)."""
         try:
-            _write_atomically(self.directory / f"{name}.npz", raw)
-            _write_atomically(self.directory / f"{name}.json", record)
+            write_atomically(self.directory / f"{name}.npz", raw)
+            write_atomically(self.directory / f"{name}.json", record)
         except OSError:
             pass  # a full disk costs the next submission a training, not this one its grade
 
@@ -330,35 +327,6 @@ def _parse_record(raw: bytes, name: str) -> dict | None:
             or not isinstance(record.get("arrays"), dict)):
         return None
     return record
-
-
-def _read_own(path: Path) -> bytes | None:
-    """The bytes of `path` if it is a regular file of this user's that no one else may write, else None."""
-    try:
-        fd = os.open(path, os.O_RDONLY | _O_FLAGS)
-    except OSError:
-        return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
-            return None
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            return handle.read()
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
-def _write_atomically(path: Path, raw: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0600
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(raw)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _checksum(record: dict) -> str:

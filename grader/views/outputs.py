@@ -7,12 +7,11 @@ line imports before the zygote starts.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader import timings as clock
+from grader.files import write_atomically
 
 if TYPE_CHECKING:
     import numpy as np
@@ -56,12 +55,5 @@ def write(results: dict[str, Any], out_dir: Path, images: np.ndarray | None = No
 
 
 def write_text(path: Path, text: str) -> None:
-    """Replace `path` with `text` in one step, so a reader never sees half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Replace `path` with `text` (UTF-8) in one step, so a reader never sees half a file."""
+    write_atomically(path, text.encode("utf-8"))
