@@ -46,15 +46,7 @@ def integer(low: int, high: int) -> Validator:
 
 def integers(low: int, high: int, *, max_len: int = 3) -> Validator:
     """A whole number, or a list of 1 to `max_len` of them (read as a tuple), each from `low` to `high`."""
-    single = integer(low, high)
-
-    def check(value: Any, where: str) -> int | tuple[int, ...]:
-        if isinstance(value, list):
-            if not 1 <= len(value) <= max_len:
-                raise ArgumentError(f"{where} has {len(value):,} entries; expected 1 to {max_len}.")
-            return tuple(single(v, where) for v in value)
-        return single(value, where)
-    return check
+    return _one_or_list(integer(low, high), max_len)
 
 
 def number(low: float, high: float) -> Validator:
@@ -98,10 +90,14 @@ def absent(value: Any, where: str) -> None:
 
 
 def numbers(low: float, high: float, *, max_len: int) -> Validator:
-    """A single number or a list of at most `max_len` numbers, each from `low` to `high`."""
-    single = number(low, high)
+    """A single number or a list of 1 to `max_len` numbers (read as a tuple), each from `low` to `high`."""
+    return _one_or_list(number(low, high), max_len)
 
-    def check(value: Any, where: str) -> float | tuple[float, ...]:
+
+def _one_or_list(single: Validator, max_len: int) -> Validator:
+    """What `single` accepts, or a list of 1 to `max_len` such values, read as a tuple."""
+
+    def check(value: Any, where: str) -> Any:
         if isinstance(value, list):
             if not 1 <= len(value) <= max_len:
                 raise ArgumentError(f"{where} has {len(value):,} entries; expected 1 to {max_len:,}.")
