@@ -46,7 +46,8 @@ class OutOfTime(Exception):
 
 
 class _Budget(keras.callbacks.Callback):
-    """Stops training once the wall-clock budget is spent."""
+    """Stops training, or predicting, once the wall-clock budget is spent (for predicting, the compute bound makes
+    this a last resort)."""
 
     def __init__(self, seconds: float) -> None:
         super().__init__()
@@ -56,6 +57,11 @@ class _Budget(keras.callbacks.Callback):
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if time.monotonic() > self.deadline:
             self.model.stop_training = True
+            self.stopped = True
+
+    def on_predict_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if time.monotonic() > self.deadline:
+            self.model.stop_predicting = True
             self.stopped = True
 
 
@@ -75,20 +81,6 @@ class _Divergence(keras.callbacks.Callback):
         if loss is not None and not math.isfinite(float(loss)):
             self.where = f"the loss became {float(loss)} at batch {batch + 1} of epoch {self.epoch + 1}"
             self.model.stop_training = True
-
-
-class _PredictBudget(keras.callbacks.Callback):
-    """Stops predicting once the wall-clock budget is spent (the compute bound makes this a last resort)."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__()
-        self.deadline = time.monotonic() + seconds
-        self.stopped = False
-
-    def on_predict_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        if time.monotonic() > self.deadline:
-            self.model.stop_predicting = True
-            self.stopped = True
 
 
 def seed_everything(seed: int) -> None:
@@ -126,7 +118,7 @@ def train(layers: tuple[architecture.Layer, ...], settings: CompileSettings, x_t
 
 def predict(model: keras.Model, images: np.ndarray, *, seconds: float) -> np.ndarray:
     """The model's outputs on `images`, or OutOfTime if they take longer than `seconds`."""
-    budget = _PredictBudget(seconds)
+    budget = _Budget(seconds)
     outputs = model.predict(images, batch_size=500, verbose=0, callbacks=[budget])
     if len(outputs) != len(images):
         raise OutOfTime(f"predicting {len(images):,} test images took more than {seconds:g} s")
