@@ -31,6 +31,28 @@ def fast(assignment: spec.Assignment) -> spec.Assignment:
     return dataclasses.replace(assignment, training=training, limits=limits, checks=checks)
 
 
+def by_name(results: dict) -> dict[str, dict]:
+    """A results dict's tests by check name, in order."""
+    return {t["name"]: t for t in results["tests"]}
+
+
+def assert_loses_exactly(results: dict, checks: tuple[str, ...], failing: dict[str, list[str]]) -> None:
+    """Every check of `checks` ran; those in `failing` failed with none of their points and feedback holding each of
+    their words; every other one passed with all its points; the score is the sum of the passed ones."""
+    tests = by_name(results)
+    assert tuple(tests) == checks
+    for check, test in tests.items():
+        if check in failing:
+            assert test["status"] == "failed", (check, test["output"])
+            assert test["score"] == 0
+            for words in failing[check]:
+                assert words in test["output"], (check, words, test["output"])
+        else:
+            assert test["status"] == "passed", (check, test["output"])
+            assert test["score"] == test["max_score"] > 0
+    assert results["score"] == sum(t["max_score"] for c, t in tests.items() if c not in failing)
+
+
 @pytest.fixture(scope="session")
 def digits() -> spec.Assignment:
     """The bundled digits assignment, exactly as shipped."""

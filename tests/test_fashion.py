@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import SUBMISSIONS
+from conftest import SUBMISSIONS, assert_loses_exactly, by_name
 
 FASHION = SUBMISSIONS / "fashion"
 CHECKS = ("class_names", "normalise", "build_model", "compile_model", "accuracy", "probabilities", "predict")
@@ -30,35 +30,19 @@ CASES = {
 }
 
 
-def _by_name(results: dict) -> dict[str, dict]:
-    return {t["name"]: t for t in results["tests"]}
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_each_mistake_loses_exactly_its_points_with_feedback_naming_it(name: str, graded_fashion) -> None:
     results = graded_fashion(FASHION / f"{name}.py")
-    tests = _by_name(results)
-    assert tuple(tests) == CHECKS
-    failing = CASES[name]
-    for check, test in tests.items():
-        if check in failing:
-            assert test["status"] == "failed", (check, test["output"])
-            assert test["score"] == 0
-            for words in failing[check]:
-                assert words in test["output"], (check, words, test["output"])
-        else:
-            assert test["status"] == "passed", (check, test["output"])
-            assert test["score"] == test["max_score"] > 0
-    assert results["score"] == sum(t["max_score"] for c, t in tests.items() if c not in failing)
+    assert_loses_exactly(results, CHECKS, CASES[name])
 
 
 @pytest.mark.slow
 def test_a_model_with_softmax_is_trained_with_the_loss_fitted_to_it_and_the_report_says_so(graded_fashion) -> None:
-    accuracy = _by_name(graded_fashion(FASHION / "model_softmax.py"))["accuracy"]
+    accuracy = by_name(graded_fashion(FASHION / "model_softmax.py"))["accuracy"]
     assert "compile_model()'s settings, with from_logits fitted to build_model()'s output" in accuracy["output"]
     assert accuracy["extra_data"]["compile_settings"].startswith("compile_model()'s settings")
-    own = _by_name(graded_fashion(FASHION / "solution_tutorial.py"))["accuracy"]["extra_data"]["compile_settings"]
+    own = by_name(graded_fashion(FASHION / "solution_tutorial.py"))["accuracy"]["extra_data"]["compile_settings"]
     assert own == "compile_model()'s settings: optimizer=Adam, loss=sparse_categorical_crossentropy, " \
                   "from_logits=True, metrics=[accuracy]"
 
@@ -102,7 +86,7 @@ def test_the_report_names_the_classes(graded_fashion, fashion_data) -> None:
 
 @pytest.mark.slow
 def test_the_probabilities_are_checked_on_the_model_the_grader_trained(graded_fashion) -> None:
-    test = _by_name(graded_fashion(FASHION / "solution_tutorial.py"))["probabilities"]
+    test = by_name(graded_fashion(FASHION / "solution_tutorial.py"))["probabilities"]
     assert test["extra_data"]["models"] == ["trained", "re-initialised"]
     assert "could not be trained" not in test["output"]
 

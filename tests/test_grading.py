@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SUBMISSIONS
+from conftest import SUBMISSIONS, assert_loses_exactly, by_name
 
 CHECKS = ("reshape", "normalise", "build_model", "compile_model", "accuracy", "predict")
 
@@ -55,27 +55,11 @@ ALL_FAIL = {
 }
 
 
-def _by_name(results: dict) -> dict[str, dict]:
-    return {t["name"]: t for t in results["tests"]}
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_submission_loses_exactly_the_points_of_its_mistakes(name: str, graded) -> None:
     results = graded(SUBMISSIONS / f"{name}.py")
-    tests = _by_name(results)
-    assert tuple(tests) == CHECKS
-    failing = CASES[name]
-    for check, test in tests.items():
-        if check in failing:
-            assert test["status"] == "failed", (check, test["output"])
-            assert test["score"] == 0
-            for words in failing[check]:
-                assert words in test["output"], (check, words, test["output"])
-        else:
-            assert test["status"] == "passed", (check, test["output"])
-            assert test["score"] == test["max_score"] > 0
-    assert results["score"] == sum(t["max_score"] for c, t in tests.items() if c not in failing)
+    assert_loses_exactly(results, CHECKS, CASES[name])
 
 
 @pytest.mark.slow
@@ -95,7 +79,7 @@ def test_the_template_scores_zero_with_not_implemented_feedback(graded) -> None:
 
     results = graded(TEMPLATE)
     assert results["score"] == 0
-    tests = _by_name(results)
+    tests = by_name(results)
     for name in ("reshape", "normalise", "build_model", "compile_model", "predict"):
         assert "not implemented yet" in tests[name]["output"], tests[name]["output"]
         assert tests[name]["extra_data"]["fault"] == "not_implemented"
@@ -148,7 +132,7 @@ threading.Thread(target=_forge, daemon=True).start()
 
     written = json.loads((out / "results.json").read_text())
     assert written["score"] == result.score == 9.0  # everything but normalise (1 point)
-    assert _by_name(written)["normalise"]["status"] == "failed"
+    assert by_name(written)["normalise"]["status"] == "failed"
 
 
 @pytest.mark.slow
