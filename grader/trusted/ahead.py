@@ -23,6 +23,7 @@ import os
 import select
 import signal
 import struct
+import sys
 import time
 import warnings
 from dataclasses import asdict
@@ -135,8 +136,6 @@ def start(plan: Plan, data: Prepared, budget: Training, limits: Limits) -> Ahead
 def fork_is_safe() -> bool:
     """Whether TensorFlow, if imported, has not started running operations in this process (its pools would not
     survive a fork)."""
-    import sys
-
     if "tensorflow" not in sys.modules:
         return False  # nothing to gain: the training would import it too
     from tensorflow.python.eager import context
