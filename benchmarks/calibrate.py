@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from grader.assignment import budgets, spec  # noqa: E402
+from grader.assignment import budgets, course, spec  # noqa: E402
 from grader.assignment.data import load_dataset  # noqa: E402
 from grader.authoring.validate import reference_accuracies  # noqa: E402
 
@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--train-samples", type=int)
     parser.add_argument("--epochs", type=int)
     args = parser.parse_args()
-    task = budgets.select(spec.load(args.assignment), args.budget)
+    task = budgets.select(course.load(args.assignment), args.budget)
     budget = task.training
     if args.train_samples:
         budget = dataclasses.replace(budget, train_samples=args.train_samples)

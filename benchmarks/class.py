@@ -194,10 +194,10 @@ def _descendants(pid: int) -> list[int]:
 def grade_batch(paths: list[Path], out: Path, *, budget: str | None, data: str | None, jobs: int | None) -> dict:
     """Grade the class as `grader run` does (its library function), each submission's stages timed."""
     from grader import api
-    from grader.assignment import budgets, spec
+    from grader.assignment import budgets, course, spec
     from grader.grading import batch
 
-    task = budgets.select(spec.load("digits"), budget)
+    task = budgets.select(course.load("digits"), budget)
     started = time.monotonic()
     graded = api._grade_batch(paths, task, out=out, data=data, keep_gpu=False, jobs=jobs, force=False, shard=None,
                               progress=False, budget=budget, trainings=out / ".training-cache", timings=True)

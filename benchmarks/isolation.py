@@ -16,7 +16,7 @@ import statistics
 import time
 from pathlib import Path
 
-from grader.assignment import spec
+from grader.assignment import course, spec
 from grader.sandbox import isolation
 from grader.sandbox.host import Sandbox
 from grader.sandbox.zygote import Zygote
@@ -41,7 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
-    task = spec.load("digits")
+    task = course.load("digits")
     full = isolation.probe()
     none = {name: None for name in full}
     protect = tuple(isolation.sensitive(task, None))

@@ -84,10 +84,10 @@ def prepare_floor_data(path: Path) -> None:
     """Write the floor's npz, before any timing: the arrays the grader trains and tests on, at its budget."""
     import numpy as np
 
-    from grader.assignment import spec
+    from grader.assignment import course, spec
     from grader.assignment.data import load_dataset
 
-    task = spec.load("digits")
+    task = course.load("digits")
     budget = task.training
     data = load_dataset(None, task.data)
     np.savez(path, x_train=data.train_images[: budget.train_samples], y_train=data.train_labels[: budget.train_samples],

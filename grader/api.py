@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.sandbox import isolation as confinement
-from grader.assignment import spec
+from grader.assignment import course, spec
 from grader.grading import passmark
 from grader.views import summary
 from grader.grading.passmark import PassMark
@@ -56,7 +56,7 @@ def run(*, submissions: list[Path], assignment: str | None = None, out: Path = P
         clock.ensure()
     clock.started_up()
     with clock.stage("set-up: the assignment and the isolation probe"):
-        task = spec.resolve(assignment, submissions)  # None: the one the submissions are named after, else the default
+        task = course.resolve(assignment, submissions)  # None: the one the submissions are named after, else the default
         confinement.announce(isolation)
     task = _with_budget(task, budget)
     if pass_mark is not None:

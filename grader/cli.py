@@ -19,9 +19,11 @@ from grader.results import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED  # noqa: F401 - 
 
 def _assignment_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--assignment", "-a", default=None,
-                        help="bundled assignment name or path to an assignment.toml (default: the bundled assignment "
-                             "the submission is named after, a .py or .ipynb file named as its module, or a folder "
-                             "holding one; else the course's default_assignment in assignments/course.toml)")
+                        help="an assignment's name in the course folder (the current folder or one above it holding "
+                             "assignments/ and solutions/, or $GRADER_COURSE) or a path to an assignment.toml "
+                             "(default: the assignment the submission is named after, a .py or .ipynb file named as "
+                             "its module, or a folder holding one; else the course's default_assignment in "
+                             "assignments/course.toml)")
     parser.add_argument("--data", metavar="PATH",
                         help="a Keras-format .npz or a folder of the four IDX *-ubyte.gz files (default: the first "
                              "present of the data sources the assignment's spec declares)")
@@ -126,11 +128,44 @@ def build_parser() -> argparse.ArgumentParser:
                                             "are named only. Exit status: 0 every visible check passed, 1 not yet, "
                                             "2 usage error or grader fault.")
     check.add_argument("submission", metavar="SUBMISSION", help="your .py file, .ipynb notebook or the folder holding it")
-    _assignment_options(check)
-    check.add_argument("--full", action="store_true", help="train with the grading budget instead of the quick one")
+    check.add_argument("--assignment", "-a", default=None,
+                       help="a student kit's folder, an installed kit's name (digits, fashion), or, in the course "
+                            "folder, an assignment's name or assignment.toml (default: the kit beside SUBMISSION, "
+                            "else the one it is named after)")
+    check.add_argument("--data", metavar="PATH",
+                       help="in the course folder: the data to check on (a kit brings its own)")
+    check.add_argument("--full", action="store_true",
+                       help="in the course folder: train with the grading budget instead of the quick one")
+    check.add_argument("--out", "-o", metavar="DIR",
+                       help="also write results.json and report.html of the check into DIR (for a student's CI)")
+    check.add_argument("--github", action="store_true",
+                       help="report to GitHub Actions: step summary and annotations on the submission (on by default "
+                            "when GITHUB_ACTIONS=true; needs --out)")
     _isolation_option(check)
     _timings_option(check, "")
     check.set_defaults(handler=_check)
+
+    release = commands.add_parser("release", help="make an assignment's student kit from the course folder",
+                                  description="Grade ASSIGNMENT's reference solution at the self-check's budget and "
+                                              "write the student kit: the template module and notebook, the public "
+                                              "part of the spec, the public images the self-check uses and the "
+                                              "reference's answers to the public checks, as data, with SHA256SUMS. "
+                                              "No code of the reference and nothing of the hidden checks goes in it. "
+                                              "See docs/authoring.md.")
+    release.add_argument("assignment", metavar="ASSIGNMENT", help="the assignment's name in the course folder, or a "
+                                                                  "path to its assignment.toml")
+    release.add_argument("--out", "-o", metavar="DIR", help="the kit's folder (default: kits/<name>/ in the course)")
+    release.add_argument("--data", metavar="PATH", help="the data (default: the spec's first source present)")
+    release.set_defaults(handler=_release)
+
+    kit = commands.add_parser("kit", help="copy an installed student kit (template, notebook, public checks) to start work",
+                              description="Copy the student kit NAME installed with the grader (the example "
+                                          "course's: digits, fashion) into DIR: the template module and notebook "
+                                          "to work in, and what `grader check` needs to check them. It holds no "
+                                          "answers to copy from.")
+    kit.add_argument("name", metavar="NAME", help="the kit's name")
+    kit.add_argument("--out", "-o", metavar="DIR", help="where to copy it (default: ./NAME)")
+    kit.set_defaults(handler=_kit)
 
     assign = commands.add_parser("assign", help="make the student notebook and module from the instructor's notebook",
                                  description="Write SOURCE's student notebook and module into DIR, each solution "
@@ -277,15 +312,47 @@ def _export_canvas(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from grader.grading import selfcheck
+    from grader.platforms import github
 
+    reporting = github.enabled(args.github)
+    if args.github and not args.out:
+        raise UsageError("--github reports the files of --out DIR: give --out too (e.g. --out grading-out).")
     try:
         outcome = selfcheck.check(Path(args.submission), assignment=args.assignment, data=args.data, full=args.full,
-                                  isolation=args.isolation, timings=args.timings, ahead=True)
+                                  isolation=args.isolation, timings=args.timings, ahead=True,
+                                  out=Path(args.out) if args.out else None, github=reporting and bool(args.out))
     except selfcheck.NothingToCheck as exc:
         raise UsageError(str(exc)) from exc
-    print(outcome.text)
+    print(github.inert(outcome.text) if reporting else outcome.text)
     _print_timings(args.timings)
     return outcome.exit_status
+
+
+def _release(args: argparse.Namespace) -> int:
+    from grader.authoring import release
+
+    try:
+        paths = release.release(args.assignment, out=Path(args.out) if args.out else None, data=args.data)
+    except release.ReleaseError as exc:
+        raise UsageError(str(exc)) from exc
+    print("\n".join(f"Wrote {path}" for path in paths))
+    return EXIT_PASSED
+
+
+def _kit(args: argparse.Namespace) -> int:
+    from grader.assignment import course, kit
+
+    source = course.installed_kits() / args.name
+    if not kit.is_kit(source):
+        known = ", ".join(sorted(p.parent.name for p in course.installed_kits().glob(f"*/{kit.SPEC}")))
+        raise UsageError(f"no installed kit called {args.name!r} (there are: {known or 'none'}); a course's own kit "
+                         "comes from its instructor.")
+    out = Path(args.out or args.name)
+    paths = kit.copy(source, out)
+    task = kit.load(out)
+    print(f"Copied the {args.name} kit into {out} ({len(paths)} files). Write your functions in {out / task.module}, "
+          f"then check them with: grader check {out / task.module}")
+    return EXIT_PASSED
 
 
 def _assign(args: argparse.Namespace) -> int:

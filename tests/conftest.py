@@ -10,7 +10,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from grader.assignment import spec  # noqa: E402
+from grader.assignment import course, spec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
@@ -56,7 +56,7 @@ def assert_loses_exactly(results: dict, checks: tuple[str, ...], failing: dict[s
 @pytest.fixture(scope="session")
 def digits() -> spec.Assignment:
     """The bundled digits assignment, exactly as shipped."""
-    return spec.load("digits")
+    return course.load("digits")
 
 
 @pytest.fixture(scope="session")
@@ -102,7 +102,7 @@ def fast_course(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def fashion() -> spec.Assignment:
     """The bundled fashion assignment, exactly as shipped."""
-    return spec.load("fashion")
+    return course.load("fashion")
 
 
 @pytest.fixture(scope="session")

@@ -20,12 +20,12 @@ import json, sys
 from pathlib import Path
 from grader import timings
 from grader.trusted import threads
-from grader.assignment import spec
+from grader.assignment import course, spec
 from grader.grading.grade import grade
 
 timings.begin()
 threads.configure()
-task = spec.load(Path(sys.argv[1]))
+task = course.load(Path(sys.argv[1]))
 result = grade(Path(sys.argv[2]), task, ahead=sys.argv[3] == "ahead").to_dict()
 children = [c for task in Path("/proc/self/task").iterdir() for c in (task / "children").read_text().split()]
 stages = [[s.stage, s.side] for s in timings.current().stages]

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import ROOT, SOLUTION
 from grader import cli
-from grader.assignment import budgets, spec
+from grader.assignment import budgets, course, spec
 from grader.assignment.data import Dataset
 
 
@@ -69,7 +69,7 @@ def test_budgets_in_a_spec_are_checked(tmp_path: Path) -> None:
         path = tmp_path / "assignment.toml"
         path.write_text(text.replace("[[checks]]", extra + "\n[[checks]]", 1))
         with pytest.raises(spec.SpecError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
-            spec.load(path)
+            course.load(path)
 
 
 def test_a_budget_changes_the_fingerprint_so_a_batch_grades_again(digits: spec.Assignment) -> None:

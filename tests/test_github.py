@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from grader import cli
-from grader.assignment import spec
+from grader.assignment import course, spec
 from grader.platforms import github
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,7 +158,7 @@ def test_definition_lines_parse_without_running():
 
 
 def test_syntax_error_and_grader_fault_annotations(tmp_path):
-    task = spec.load("digits")
+    task = course.load("digits")
     (tmp_path / "digits.py").write_text("import numpy as np\n\ndef reshape(images)\n    return images\n")
     failed = {"score": 0, "max_score": 1, "status": "failed", "output": "", "extra_data": {}}
     results = {"score": 0, "extra_data": {"max_score": 2}, "tests": [
@@ -171,7 +171,7 @@ def test_syntax_error_and_grader_fault_annotations(tmp_path):
 
 
 def test_checks_without_a_function_are_annotated_on_the_file(tmp_path):
-    task = spec.load("digits")
+    task = course.load("digits")
     (tmp_path / "digits.py").write_text("def build_model():\n    pass\n")
     results = {"score": 0, "extra_data": {"max_score": 3}, "tests": [
         {"name": "accuracy", "score": 0, "max_score": 3, "status": "failed", "output": "",

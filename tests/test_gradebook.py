@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from grader import api
-from grader.assignment import spec
+from grader.assignment import course, spec
 from grader.grading import batch
 from grader.views import gradebook
 
@@ -85,7 +85,7 @@ def test_gradebook_cells_that_a_spreadsheet_would_run_are_quoted_but_numbers_are
 
 
 def test_a_batch_gradebook_holds_only_the_runs_jobs(tmp_path: Path, monkeypatch) -> None:
-    task = spec.load("digits")
+    task = course.load("digits")
     folders = []
     for name in ("alice", "bob"):
         folders.append(tmp_path / "class" / name)

@@ -187,19 +187,19 @@ def test_the_leaderboard_is_the_test_accuracy_only_when_the_spec_asks():
 
 
 def test_the_spec_turns_the_leaderboard_on_and_refuses_what_is_not_a_switch(tmp_path, fast_course):
-    from grader.assignment import spec
+    from grader.assignment import course, spec
 
-    assert spec.load(fast_course).gradescope.leaderboard is False
+    assert course.load(fast_course).gradescope.leaderboard is False
     course = tmp_path / "course"
     shutil.copytree(fast_course.parent.parent.parent, course)
     toml = course / "assignments" / "digits" / "assignment.toml"
     text = toml.read_text()
     toml.write_text(text + "\n[gradescope]\nleaderboard = true\n")
-    assert spec.load(toml).gradescope.leaderboard is True
+    assert course.load(toml).gradescope.leaderboard is True
     for bad, words in (("leaderboard = 1", "must be true or false"), ("board = true", "unknown key(s) board")):
         toml.write_text(text + f"\n[gradescope]\n{bad}\n")
         with pytest.raises(spec.SpecError, match=words.replace("(", r"\(").replace(")", r"\)")):
-            spec.load(toml)
+            course.load(toml)
 
 
 @pytest.mark.slow

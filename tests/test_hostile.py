@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 
 from conftest import SOLUTION, SUBMISSIONS, TEMPLATE
-from grader.assignment import spec
+from grader.assignment import course, spec
 from grader.platforms import github
 from grader.sandbox import isolation
 from grader.views import outputs, summary
@@ -659,7 +659,7 @@ def normalise(images):
                       cwd=workspace, env=env)
     results = json.loads((workspace / "grading-out" / "results.json").read_text())
     return {"done": done, "results": results, "summary": summary_file.read_text(), "workspace": workspace,
-            "submission": submission, "task": spec.load(str(fast_course))}
+            "submission": submission, "task": course.load(str(fast_course))}
 
 
 def test_a_submission_cannot_write_workflow_commands_or_the_step_summary(actions) -> None:

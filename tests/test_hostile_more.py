@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SOLUTION
-from grader.assignment import spec
+from grader.assignment import course, spec
 from grader.platforms import github
 from grader.sandbox import isolation
 from test_hostile import assert_refused, grade_here, grader_cli, hostile, require, workflow_commands  # noqa: F401 - grade_here is a fixture
@@ -198,7 +198,7 @@ def normalise(images):
                       cwd=workspace, env=env)
     results = json.loads((workspace / "grading-out" / "results.json").read_text())
     assert results["score"] == 9, done.stderr[-2000:]
-    expected = [github.notice(results), *github.annotations(results, task=spec.load(str(fast_course)),
+    expected = [github.notice(results), *github.annotations(results, task=course.load(str(fast_course)),
                                                              submission=submission, workspace=workspace)]
     lines, commands = done.stdout.splitlines(), workflow_commands(done.stdout)
     assert commands == expected, done.stdout

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.assignment import spec
+from grader.assignment import course, spec
 from grader.platforms import jupyter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,7 +132,7 @@ def hidden_course(tmp_path: Path, fast_course: Path) -> Path:
     toml = root / "assignments" / "digits" / "assignment.toml"
     text = toml.read_text()
     toml.write_text(re.sub(r'(?m)^(name = "predict"\n)', r'\1visibility = "hidden"\n', text, count=1))
-    assert spec.load(toml).check("predict").visibility == "hidden"
+    assert course.load(toml).check("predict").visibility == "hidden"
     return toml
 
 

@@ -228,8 +228,8 @@ def test_notebook_with_magics_and_top_level_training_grades_like_the_module(tmp_
         "%%time\nimport time\n"
         f"open({str(marker)!r}, 'w').write('ran')\n"
         "time.sleep(300)\n",
-        "import grader.assignment.data, grader.assignment.spec\n"
-        "dataset = grader.assignment.data.load_dataset(None, grader.assignment.spec.load('digits').data)\n"
+        "import grader.assignment.data, grader.assignment.course\n"
+        "dataset = grader.assignment.data.load_dataset(None, grader.assignment.course.load('digits').data)\n"
         "x = normalise(reshape(dataset.train_images))\n"
         "model = compile_model(build_model())\n"
         "history = model.fit(x, dataset.train_labels, epochs=5)\n"

@@ -24,9 +24,11 @@ def results(*checks: CheckResult, accuracy: float | None = 0.9) -> dict:
 def test_quick_trains_on_fewer_images_and_keeps_everything_else(digits):
     quick = selfcheck.quick(digits)
     assert quick.training.train_samples == digits.training.quick_train_samples == 2000 < digits.training.train_samples
-    assert replace(quick.training, train_samples=digits.training.train_samples) == digits.training
+    assert quick.training.test_samples == digits.training.quick_test_samples == 1000  # of the public share
+    assert replace(quick.training, train_samples=digits.training.train_samples,
+                   test_samples=digits.training.test_samples) == digits.training
     assert quick.checks == digits.checks  # the minimum accuracy included
-    assert selfcheck.quick(digits, 10**6).training == digits.training
+    assert selfcheck.quick(digits, 10**6).training.train_samples == digits.training.train_samples
 
 
 def test_render_explains_failures_and_names_hidden_checks_only(digits):
@@ -101,21 +103,23 @@ def test_cli_check_of_the_student_template_says_what_to_write(capsys):
 
 
 def test_the_quick_budget_comes_from_the_spec(fashion):
-    assert fashion.training.quick_train_samples == 0  # fashion's self-check trains as grading does
-    assert selfcheck.quick(fashion).training == fashion.training
+    quick = selfcheck.quick(fashion).training
+    assert (quick.train_samples, quick.test_samples, quick.epochs) == (5000, 1000, 3)  # fashion's own quick budget
+    assert replace(quick, train_samples=fashion.training.train_samples, test_samples=fashion.training.test_samples,
+                   epochs=fashion.training.epochs) == fashion.training
 
 
 def test_the_assignment_is_found_from_the_file_name_or_the_kernel(tmp_path):
-    from grader.assignment import spec
+    from grader.assignment import course, spec
     from grader.platforms import jupyter
 
-    assert spec.resolve(None, [ROOT / "assignments" / "fashion" / "fashion.ipynb"]).name == "fashion"
-    assert spec.resolve(None, [ROOT / "assignments" / "fashion"]).name == "fashion"
+    assert course.resolve(None, [ROOT / "assignments" / "fashion" / "fashion.ipynb"]).name == "fashion"
+    assert course.resolve(None, [ROOT / "assignments" / "fashion"]).name == "fashion"
     other = tmp_path / "homework.py"
     other.write_text("")
-    assert spec.resolve(None, [other]).name == spec.default_name() == "digits"
+    assert course.resolve(None, [other]).name == course.default_name() == "digits"
     with pytest.raises(spec.SpecError, match="named after different assignments"):
-        spec.resolve(None, [ROOT / "solutions" / "digits" / "digits.py", ROOT / "solutions" / "fashion" / "fashion.py"])
-    fashion = spec.load("fashion")
+        course.resolve(None, [ROOT / "solutions" / "digits" / "digits.py", ROOT / "solutions" / "fashion" / "fashion.py"])
+    fashion = course.load("fashion")
     assert jupyter.defining({name: print for name in fashion.functions}) == "fashion"
     assert jupyter.defining({"normalise": print}) is None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.assignment import spec
+from grader.assignment import course, spec
 
 
 def test_the_digits_spec_describes_the_exercise(digits: spec.Assignment) -> None:
@@ -21,14 +21,14 @@ def test_the_digits_spec_describes_the_exercise(digits: spec.Assignment) -> None
 
 
 def test_a_spec_can_be_loaded_by_path(tmp_path: Path, digits: spec.Assignment) -> None:
-    loaded = spec.load(digits.directory / "assignment.toml")
+    loaded = course.load(digits.directory / "assignment.toml")
     assert loaded.name == "digits" and loaded.checks == digits.checks
-    assert spec.load(digits.directory).name == "digits"
+    assert course.load(digits.directory).name == "digits"
 
 
 def test_an_unknown_assignment_names_the_bundled_ones() -> None:
     with pytest.raises(spec.SpecError, match="digits"):
-        spec.load("no-such-assignment")
+        course.load("no-such-assignment")
 
 
 @pytest.mark.parametrize("text, words", [
@@ -45,7 +45,7 @@ def test_malformed_specs_name_the_problem(tmp_path: Path, text: str, words: str)
     path = tmp_path / "assignment.toml"
     path.write_text(text)
     with pytest.raises(spec.SpecError) as error:
-        spec.load(path)
+        course.load(path)
     assert words in str(error.value)
     assert str(path) in str(error.value)
 
@@ -54,4 +54,4 @@ def test_a_spec_must_say_what_its_images_and_labels_are(tmp_path: Path) -> None:
     path = tmp_path / "assignment.toml"
     path.write_text('[assignment]\nname = "x"\nmodule = "x.py"\n[[checks]]\nname = "a"\nkind = "array"\n')
     with pytest.raises(spec.SpecError, match=r"\[data\]: the \[data\] table of assignment.toml has no image_shape"):
-        spec.load(path)
+        course.load(path)

@@ -172,7 +172,7 @@ def test_sandboxes_start_without_the_optional_packages_and_may_import_them(tmp_p
 
 @pytest.mark.slow
 def test_a_batch_worker_imports_keras_without_the_optional_packages() -> None:
-    done = _python("from grader.grading import batch\nfrom grader.assignment import spec\nbatch._start_worker(spec.load('digits'), None, False)\n"
+    done = _python("from grader.grading import batch\nfrom grader.assignment import course\nbatch._start_worker(course.load('digits'), None, False)\n"
                    + OPTIONAL_SEEN + "\nbatch._stop_worker()")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.assignment import spec
+from grader.assignment import course, spec
 from grader.authoring import validate
 from grader.cli import main
 
@@ -17,7 +17,7 @@ ASSIGNMENTS = sorted(p.parent.name for p in (ROOT / "assignments").glob("*/assig
 
 
 def test_every_assignment_folder_is_bundled() -> None:
-    assert ASSIGNMENTS == spec.available() and {"digits", "fashion"} <= set(ASSIGNMENTS)
+    assert ASSIGNMENTS == course.available() and {"digits", "fashion"} <= set(ASSIGNMENTS)
 
 
 @pytest.mark.slow

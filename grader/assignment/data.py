@@ -105,6 +105,23 @@ class Dataset:
     sha256: str
 
 
+def public_share(dataset: Dataset, train_samples: int, test_samples: int) -> Dataset:
+    """What a self-check trains and tests on: the first `train_samples` training images, and the `test_samples`
+    training images after them in place of the held-out test split, which a self-check never uses (a student kit
+    does not hold it). The same share of the same data is the same arrays, with or without the reference."""
+    have = len(dataset.train_images)
+    train = min(train_samples, have)
+    test = min(test_samples, have - train)
+    if test <= 0:
+        raise DataError(f"a self-check trains on {train:,} of the {have:,} training images and tests on the images "
+                        "after them, and none are left: lower [training] quick_train_samples in the assignment's spec.")
+    arrays = {"x_train": dataset.train_images[:train], "y_train": dataset.train_labels[:train],
+              "x_test": dataset.train_images[train:train + test], "y_test": dataset.train_labels[train:train + test]}
+    source = dataset.source if "public share" in dataset.source else f"{dataset.source} (the self-check's public share)"
+    return Dataset(arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], source=source,
+                   path=dataset.path, sha256=arrays_digest(arrays))
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     """Return the hex sha256 of a file, read in chunks so large files need little memory."""
     digest = hashlib.sha256()

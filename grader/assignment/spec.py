@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.resources
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from grader.assignment.data import DataSpec, DataError
 
@@ -50,6 +49,8 @@ class Training:
     batch_size: int = 32
     max_seconds: float = 300
     quick_train_samples: int = 0  # what a self-check (`grader check`) trains on; 0: as many as grading does
+    quick_test_samples: int = 1000  # the self-check's test images: the training images after those it trains on
+    quick_epochs: int = 0  # the self-check's epochs; 0: as many as grading
     optimizer: str = "Adam"
     loss: str = "sparse_categorical_crossentropy"
     metrics: tuple[str, ...] = ("accuracy",)
@@ -99,9 +100,11 @@ class Assignment:
     training: Training
     checks: tuple[CheckSpec, ...]
     directory: Path
-    solution: Path
+    solution: Path | None  # the reference module; None for a student kit, which holds answers as data instead
     gradescope: GradescopeOptions = GradescopeOptions()
     budgets: tuple[NamedBudget, ...] = ()
+    kit: Path | None = None  # the student kit's folder, when the assignment was loaded from one
+    withheld: tuple[CheckSpec, ...] = ()  # a kit's hidden checks: name, points and visibility only, never run
 
     @property
     def max_score(self) -> float:
@@ -119,79 +122,26 @@ class Assignment:
         raise KeyError(name)
 
 
-def course_root() -> Path:
-    """The folder holding the bundled assignments/ and solutions/ (inside the installed package)."""
-    return Path(str(importlib.resources.files("grader.assignments"))).parent
-
-
-def available() -> list[str]:
-    """Names of the bundled assignments."""
-    root = Path(str(importlib.resources.files("grader.assignments")))
-    return sorted(p.parent.name for p in root.glob("*/assignment.toml"))
-
-
-def default_name() -> str | None:
-    """The course's default assignment, `default_assignment` in the bundled assignments/course.toml (if any)."""
-    path = Path(str(importlib.resources.files("grader.assignments"))) / "course.toml"
-    try:
-        value = tomllib.loads(path.read_text(encoding="utf-8")).get("default_assignment")
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return None
-    return value if isinstance(value, str) and value in available() else None
-
-
-def resolve(requested: str | os.PathLike | None, submissions: Iterable[Path] = ()) -> Assignment:
-    """The assignment to use: `requested` if given; else the bundled assignment the submissions are named after
-    (lab.py, lab.ipynb or a folder holding one is graded as the assignment whose module is lab.py);
-    else the course's default (assignments/course.toml). SpecError says what to give when none applies."""
-    if requested is not None:
-        return load(requested)
-    stems = {Path(spec.module).stem: spec for spec in (load(name) for name in available())}
-    found = {Path(path): _named_after(Path(path), stems) for path in submissions if Path(path).exists()}
-    named = {spec.name for spec in found.values() if spec is not None}
-    if len(named) > 1:
-        listed = ", ".join(f"{path.name} ({spec.name})" for path, spec in found.items() if spec is not None)
-        raise SpecError(f"the submissions are named after different assignments: {listed}; grade each assignment's "
-                        "separately, or give --assignment NAME.")
-    if named and all(spec is not None for spec in found.values()):
-        return next(iter(found.values()))
-    default = default_name()
-    if default is None:
-        raise SpecError(f"which assignment? Give --assignment NAME ({', '.join(available()) or 'none installed'}) or a "
-                        "path to an assignment.toml, or name the file after the assignment's module.")
-    return load(default)
-
-
-def _named_after(path: Path, stems: dict[str, Assignment]) -> Assignment | None:
-    """The assignment `path` is named after: its own stem for a .py or .ipynb file, else a module inside the folder."""
-    if path.is_file():
-        return stems.get(path.stem) if path.suffix in (".py", ".ipynb") else None
-    inside = {stems[p.stem].name: stems[p.stem] for p in path.iterdir() if p.suffix in (".py", ".ipynb")
-              and p.stem in stems} if path.is_dir() else {}
-    return next(iter(inside.values())) if len(inside) == 1 else None
-
-
-def load(name_or_path: str | os.PathLike) -> Assignment:
-    """Load a bundled assignment by name, or any assignment.toml (or its folder) by path."""
-    candidate = Path(name_or_path)
+def load_file(path: str | os.PathLike) -> Assignment:
+    """Load an assignment.toml (or the folder holding it) of a course folder: its reference solution is
+    solutions/<name>/<module> in the same course."""
+    candidate = Path(path)
     if candidate.is_dir():
         candidate = candidate / "assignment.toml"
-    if not candidate.is_file():
-        bundled = Path(str(importlib.resources.files("grader.assignments"))) / str(name_or_path) / "assignment.toml"
-        if not bundled.is_file():
-            raise SpecError(
-                f"no assignment called {str(name_or_path)!r}: expected a bundled name "
-                f"({', '.join(available()) or 'none installed'}) or a path to an assignment.toml."
-            )
-        candidate = bundled
     try:
         table = tomllib.loads(candidate.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise SpecError(f"{candidate}: cannot read the assignment spec: {exc}") from exc
-    return _parse(table, candidate)
+    name = table.get("assignment", {}).get("name") if isinstance(table.get("assignment"), dict) else None
+    module = table.get("assignment", {}).get("module") if isinstance(table.get("assignment"), dict) else None
+    solution = (candidate.parent.parent.parent / "solutions" / name / module
+                if isinstance(name, str) and isinstance(module, str) else None)
+    return parse(table, candidate, solution=solution)
 
 
-def _parse(table: dict, path: Path) -> Assignment:
+def parse(table: dict, path: Path, *, solution: Path | None, kit: Path | None = None,
+          withheld: tuple[CheckSpec, ...] = ()) -> Assignment:
+    """The Assignment a spec's table describes; `path` names the file in messages and its folder holds the template."""
     where = str(path)
     head = _table(table, "assignment", where)
     name = _required(head, "name", str, f"{where} [assignment]")
@@ -210,7 +160,6 @@ def _parse(table: dict, path: Path) -> Assignment:
         data = DataSpec.from_dict(_table(table, "data", where, default={}))
     except DataError as exc:
         raise SpecError(f"{where} [data]: {exc}") from exc
-    solution = path.parent.parent.parent / "solutions" / name / module
     return Assignment(
         name=name,
         title=head.get("title", name),
@@ -225,6 +174,8 @@ def _parse(table: dict, path: Path) -> Assignment:
         solution=solution,
         gradescope=_gradescope(_table(table, "gradescope", where, default={}), f"{where} [gradescope]"),
         budgets=_budgets(named, training_table, f"{where} [training.budgets]"),
+        kit=kit,
+        withheld=withheld,
     )
 
 

@@ -3,8 +3,9 @@ accuracy threshold calibrated with a margin?
 
 `grader validate NAME` runs this: the reference solution and the student template are graded as any
 submission is (same sandbox, same budget), and the reference model is trained by the grader for the
-calibration seeds at the grading budget and at the self-check's, to show how far above the
-threshold it lands.
+calibration seeds at the grading budget and at the self-check's (on its public share of the training
+images), to show how far above the threshold it lands. If the course has released the assignment's student
+kit (kits/<name>/), the kit must agree with the reference: the answers it holds are made again and compared.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from grader.assignment import spec
-from grader.assignment.data import Dataset, load_dataset
+from grader.assignment import course
+from grader.assignment.data import Dataset, load_dataset, public_share
 from grader.assignment.spec import Assignment
 
 SAFE_MARGIN = 0.02  # the reference's lowest accuracy should sit at least this far above the threshold
@@ -74,10 +75,10 @@ def validate(assignment: str | Path | Assignment, *, data: str | Path | None = N
     from grader.grading.grade import grade
     from grader.sandbox.zygote import Zygote
 
-    task = assignment if isinstance(assignment, Assignment) else spec.load(assignment)
+    task = assignment if isinstance(assignment, Assignment) else course.load(assignment)
     found = Validation(task.name)
     for what, path in (("reference", task.solution), ("template", task.template)):
-        if not path.is_file():
+        if path is None or not path.is_file():
             found.problems.append(f"the {what} {path} is missing.")
     if found.problems:
         return found
@@ -92,7 +93,26 @@ def validate(assignment: str | Path | Assignment, *, data: str | Path | None = N
     _judge_reference(found, found.results["reference"])
     _judge_template(found, found.results["template"], task)
     _calibrate(found, task, dataset, seeds)
+    if not found.problems:
+        _judge_kit(found, task, data)
     return found
+
+
+def _judge_kit(found: Validation, task: Assignment, data: str | Path | None) -> None:
+    """The course's released kit for `task`, if any, holds what `grader release` would write now."""
+    from grader.authoring import release
+
+    folder = release.default_folder(task)
+    if not folder.is_dir():
+        found.warnings.append(f"no student kit in {folder}: students cannot check their work without the reference "
+                              f"until you make one with `grader release {task.name}`.")
+        return
+    differences = release.compare(task, folder, data=data)
+    if differences:
+        found.problems.extend(f"the student kit {folder} disagrees with the reference: {d}; make it again with "
+                              f"`grader release {task.name}`." for d in differences)
+    else:
+        found.lines.append(f"kit: {folder} agrees with the reference")
 
 
 def _judge_reference(found: Validation, results: dict) -> None:
@@ -123,17 +143,18 @@ def _calibrate(found: Validation, task: Assignment, dataset: Dataset, seeds: tup
         found.lines.append("calibration: the assignment trains no model.")
         return
     threshold = float(check.params["min_accuracy"])
-    budgets = [("grading", task.training)]
-    quick = task.training.quick_train_samples
-    if quick and quick < task.training.train_samples:
-        budgets.append(("self-check", dataclasses.replace(task.training, train_samples=quick)))
+    from grader.grading.selfcheck import quick
+
+    own = quick(task).training
+    budgets = [("grading", task.training, dataset),
+               ("self-check", own, public_share(dataset, own.train_samples, own.test_samples))]
     wanted = tuple(dict.fromkeys((task.training.seed, *seeds)))
     graded = found.results["reference"]["extra_data"].get("accuracy")
-    for label, budget in budgets:
+    for label, budget, data in budgets:
         known = {task.training.seed: graded} if label == "grading" and graded is not None else {}
-        more = reference_accuracies(task, dataset, budget, tuple(s for s in wanted if s not in known))
+        more = reference_accuracies(task, data, budget, tuple(s for s in wanted if s not in known))
         accuracies = {seed: {**known, **more}[seed] for seed in wanted}
-        calibration = Calibration(label, min(budget.train_samples, len(dataset.train_images)), accuracies, threshold)
+        calibration = Calibration(label, min(budget.train_samples, len(data.train_images)), accuracies, threshold)
         found.lines.append(f"calibration: {calibration.describe()}")
         if calibration.margin < 0:
             found.problems.append(f"at the {label} budget the reference model reaches {calibration.lowest:.4f}, under "
@@ -148,9 +169,9 @@ def reference_accuracies(task: Assignment, dataset: Dataset, budget: Any, seeds:
     """The expected model, prepared and compiled as the reference does (from_logits fitted to its output),
     trained by the grader at `budget` for each seed: seed -> test accuracy."""
     from grader.trusted import architecture, compilation, training
-    from grader.checks.context import load_reference
+    from grader.checks.reference import CodeReference
 
-    reference = load_reference(task.solution)
+    reference = CodeReference(task.solution)
     model_check = next(c for c in task.checks if c.kind == "model")
     layers = architecture.expected_layers(model_check.params["layers"])
     logits = architecture.fold_activations(layers)[-1].args.get("activation", "linear") == "linear"
@@ -159,7 +180,7 @@ def reference_accuracies(task: Assignment, dataset: Dataset, budget: Any, seeds:
 
     def prepare(images: np.ndarray) -> np.ndarray:
         for step in budget.prepare:
-            images = np.asarray(getattr(reference, step)(images))
+            images = np.asarray(reference.call(step, images))
         return images
 
     if not seeds:

@@ -24,7 +24,7 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     started = time.monotonic()
     params = check.params
     x = ctx.probe(params.get("probe", "test_images"), params.get("count", 37), params.get("prepare", []))
-    expected = np.asarray(getattr(ctx.reference, check.function)(x.copy()))
+    expected = np.asarray(ctx.reference.call(check.function, x.copy()))
     try:
         reply = ctx.runner.request({"op": "call", "function": check.function, "args": ["x"]}, {"x": x},
                                    stage=f"{check.function}()", timeout=params.get("timeout"))

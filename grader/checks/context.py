@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
-from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,6 +15,7 @@ from grader.assignment.spec import Assignment, CheckSpec, SpecError
 if TYPE_CHECKING:
     import keras
 
+    from grader.checks.reference import CodeReference, KitReference, Recorder
     from grader.trusted.ahead import Ahead
     from grader.trusted.compilation import CompileSettings
     from grader.trusted.memo import Cache
@@ -50,7 +48,7 @@ class Context:
 
     assignment: Assignment
     dataset: Dataset
-    reference: ModuleType
+    reference: CodeReference | KitReference | Recorder  # the expected answers (grader.checks.reference)
     runner: Runner
     found: Findings = field(default_factory=Findings)
     trainings: Cache | None = None  # memoized trainings shared with the other submissions of a run, if any
@@ -81,15 +79,6 @@ class Context:
         """Apply the reference solution's functions to a copy of `images`."""
         out = np.array(images, copy=True)
         for step in steps:
-            out = np.asarray(getattr(self.reference, step)(out))
+            out = np.asarray(self.reference.call(step, out))
         return out
 
-
-def load_reference(path: Path) -> ModuleType:
-    """Import the assignment's reference solution (trusted code shipped with the grader)."""
-    if not path.is_file():
-        raise SpecError(f"the reference solution {path} is missing; every assignment needs solutions/<name>/<module>.")
-    spec = importlib.util.spec_from_file_location(f"_reference_{path.parent.name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

@@ -104,10 +104,8 @@ def planned(ctx: Context) -> tuple[tuple[architecture.Layer, ...], CompileSettin
     layers = architecture.parse(as_sent(keras.saving.serialize_keras_object(model))).layers  # every default spelt out
     compiler = next((c.function for c in ctx.assignment.checks if c.kind == "compile"), None)
     own = None
-    if compiler is not None and callable(getattr(ctx.reference, compiler, None)):
-        returned = getattr(ctx.reference, compiler)(model)
-        target = model if returned is None else returned
-        own = compilation.parse(as_sent(target.get_compile_config()))
+    if compiler is not None and ctx.reference.defines(compiler):
+        own = compilation.parse(ctx.reference.compile_config(compiler, model))
     return layers, _settings(ctx, layers, own, "the model function")[0]
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from grader.checks.common import from_error
 from grader.checks.context import Context
+from grader.checks.reference import plain
 from grader.trusted.bounds import shorten
 from grader.results import CheckResult
 from grader.sandbox.runner import SubmissionError
@@ -25,7 +26,7 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     started = time.monotonic()
     fn, params = check.function, check.params
     args = list(params.get("args", []))
-    expected = plain(getattr(ctx.reference, fn)(*args))
+    expected = plain(ctx.reference.call(fn, *args))
     try:
         reply = ctx.runner.request({"op": "values", "function": fn, "args": args}, stage=f"{fn}()",
                                    timeout=params.get("timeout"))
@@ -41,17 +42,6 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     return CheckResult.failed(check.name, check.points, " ".join(m for _, m in problems),
                               hint=hints.get(code) or hints.get("values", ""), visibility=check.visibility,
                               extra={"problems": [c for c, _ in problems]}).timed(time.monotonic() - started)
-
-
-def plain(value: Any) -> Any:
-    """The reference's answer as JSON-like plain data (tuples as lists), as the sandbox sends the submission's."""
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if hasattr(value, "tolist"):
-        return plain(value.tolist())
-    return value
 
 
 def diagnose(fn: str, got: Any, expected: Any, returned: str) -> list[tuple[str, str]]:

@@ -8,7 +8,7 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from grader import heap, optional, timings
 from grader.sandbox import isolation
@@ -29,7 +29,8 @@ KINDS = {kind: kind for kind in CHECK_KINDS}
 
 def grade(submission: Path, assignment: Assignment, *, data: str | Path | None = None, keep_gpu: bool = False,
           name: str | None = None, zygote: Zygote | None = None, dataset: Dataset | None = None,
-          protect: tuple[Path, ...] = (), trainings: Cache | None = None, ahead: bool = False) -> SubmissionResult:
+          protect: tuple[Path, ...] = (), trainings: Cache | None = None, ahead: bool = False,
+          reference: Any = None) -> SubmissionResult:
     """Grade one submission against `assignment`; never raises for anything the submission does.
 
     `zygote`, if given, is a started Zygote for this assignment's preload modules that the
@@ -40,17 +41,20 @@ def grade(submission: Path, assignment: Assignment, *, data: str | Path | None =
     `trainings`, if given, memoizes the training check's training (see grader.trusted.memo); its folder is protected too.
     With `ahead`, the expected model's training starts in a process of its own before the checks run (see
     grader.trusted.ahead): for a single grade, whose other core would wait for the checks otherwise.
+    `reference`, if given, answers in place of the assignment's own (grader.checks.reference; `grader release`
+    records the answers of the reference solution with it).
     """
     if trainings is not None and trainings.directory not in protect:
         protect = (*protect, trainings.directory)
     with tempfile.TemporaryDirectory(prefix="grader-submission-") as scratch:
         return _grade(submission, assignment, data=data, keep_gpu=keep_gpu, name=name, scratch=Path(scratch),
-                      zygote=zygote, dataset=dataset, protect=protect, trainings=trainings, ahead=ahead)
+                      zygote=zygote, dataset=dataset, protect=protect, trainings=trainings, ahead=ahead,
+                      reference=reference)
 
 
 def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None, keep_gpu: bool, name: str | None,
            scratch: Path, zygote: Zygote | None, dataset: Dataset | None, protect: tuple[Path, ...],
-           trainings: Cache | None = None, ahead: bool = False) -> SubmissionResult:
+           trainings: Cache | None = None, ahead: bool = False, reference: Any = None) -> SubmissionResult:
     started = time.monotonic()
     label = name or (submission.stem if submission.is_file() else submission.resolve().name)
     try:
@@ -76,9 +80,10 @@ def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None,
             with timings.stage("data: load"):
                 dataset = load_dataset(data, assignment.data)
         with timings.stage("imports: Keras and TensorFlow, the checks, the reference solution"), optional.hidden():
-            from grader.checks.context import Context, load_reference
+            from grader.checks.context import Context
+            from grader.checks.reference import for_assignment
 
-            ctx = Context(assignment, dataset, load_reference(assignment.solution), runner, trainings=trainings)
+            ctx = Context(assignment, dataset, reference or for_assignment(assignment), runner, trainings=trainings)
         heap.settle()  # Keras is imported: keep its objects out of every later collection, here and in forks
         if ahead:
             with timings.stage("training ahead: prepare the data and start its process"):

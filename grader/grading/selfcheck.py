@@ -1,8 +1,12 @@
 """A student's self-check: the public checks, run quickly, with what is wrong and what to try next.
 
 The checks are the grader's own (grader.grading.grade.grade) on a copy of the assignment whose training
-uses fewer images; the accuracy threshold stays the assignment's. Checks that are not visible to
-students run too, because later checks build on them, but only their names are shown.
+uses fewer images; the accuracy threshold stays the assignment's. A self-check trains and tests on a public
+share of the training images (grader.assignment.data.public_share), never on the held-out test split, so that
+a student kit (grader.assignment.kit), which holds that share and the reference's answers as data, checks
+exactly as the course folder with its reference solution does. In the course folder, checks that are not
+visible to students run too, because later checks build on them, but only their names are shown; a kit holds
+nothing of them but their names and points.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from grader.assignment import spec
+from grader.assignment import course
 from grader.grading.grade import grade
 from grader.assignment.spec import Assignment
 from grader.results import format_points
@@ -25,7 +29,7 @@ WHEN_SHOWN = {"hidden": "graded when you hand in; not shown here",
 
 
 class NothingToCheck(Exception):
-    """The path given to check does not exist; the message says what to give instead."""
+    """The path given to check does not exist, or the check asked for cannot be made; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -46,18 +50,25 @@ def quick(assignment: Assignment, train_samples: int | None = None) -> Assignmen
     with the assignment; none set, as many as grading uses); everything else, thresholds included, as is."""
     budget = assignment.training
     samples = min(train_samples or budget.quick_train_samples or budget.train_samples, budget.train_samples)
-    return replace(assignment, training=replace(assignment.training, train_samples=samples))
+    return replace(assignment, training=replace(assignment.training, train_samples=samples,
+                                                test_samples=budget.quick_test_samples,
+                                                epochs=budget.quick_epochs or budget.epochs))
 
 
 def check(submission: str | Path, *, assignment: str | Path | Assignment | None = None, data: str | Path | None = None,
-          full: bool = False, isolation: str = "auto", timings: bool = False, ahead: bool = False) -> SelfCheck:
+          full: bool = False, isolation: str = "auto", timings: bool = False, ahead: bool = False,
+          out: Path | None = None, github: bool = False) -> SelfCheck:
     """Run the checks on `submission` (a .py, .ipynb or folder) at the quick budget, or the grading one if `full`;
-    `assignment` as spec.resolve finds it (None: the one the submission is named after, else the course's default);
+    `assignment` as course.resolve finds it with kits (None: a kit beside the submission, else the one the
+    submission is named after, else the course's default);
     `isolation` as for `grader run` ('strict' refuses a machine that lacks a sandbox layer). With `timings`, the
     results' extra_data.timings holds how long each stage took. With `ahead`, the
-    expected training starts before the checks (grader.trusted.ahead): for the `grader check` command, not a kernel."""
+    expected training starts before the checks (grader.trusted.ahead): for the `grader check` command, not a kernel.
+    With `out`, the results.json and report.html of the check are written there, and with `github` reported to
+    GitHub Actions (a student's CI)."""
     from grader import timings as clock
-    from grader.assignment.data import load_dataset
+    from grader.assignment import kit
+    from grader.assignment.data import load_dataset, public_share
     from grader.sandbox.isolation import announce
     from grader.sandbox.zygote import Zygote
 
@@ -65,18 +76,29 @@ def check(submission: str | Path, *, assignment: str | Path | Assignment | None 
     clock.started_up()
     with clock.stage("set-up: the assignment and the isolation probe"):
         announce(isolation)
-        task = assignment if isinstance(assignment, Assignment) else spec.resolve(assignment, [Path(submission)])
+        task = (assignment if isinstance(assignment, Assignment) else
+                course.resolve(assignment, [Path(submission)], kits=True))
     path = Path(submission)
     if not path.exists():
         raise NothingToCheck(f"{path} does not exist; give the path of your {task.module}, your notebook, or the "
                              "folder holding it.")
+    if task.kit is not None and (full or data is not None):
+        raise NothingToCheck(f"the student kit in {task.kit} checks at the quick budget on its own public images; "
+                             f"{'--full trains as the final grading does, on held-out images' if full else '--data'} "
+                             "it does not hold. Check without "
+                             f"{'--full (full=True)' if full else '--data'}; your work is graded in full when you "
+                             "hand it in.")
     budget = task if full else quick(task)
     with clock.stage("zygote: start its process"):
         zygote = Zygote(task.preload)  # first: its TensorFlow import is the longest step
     try:
         with clock.stage("data: load"):
-            dataset = load_dataset(data, task.data)
+            dataset = kit.dataset(task) if task.kit is not None else load_dataset(data, task.data)
+            if not full:
+                dataset = public_share(dataset, budget.training.train_samples, budget.training.test_samples)
         results = grade(path, budget, data=data, zygote=zygote, dataset=dataset, ahead=ahead).to_dict()
+    except kit.KitError as exc:
+        raise NothingToCheck(str(exc)) from exc
     finally:
         with clock.stage("zygote: stop"):
             zygote.close()
@@ -86,23 +108,45 @@ def check(submission: str | Path, *, assignment: str | Path | Assignment | None 
     passed = all(t["status"] == "passed" for t in visible)
     faults = bool(results["extra_data"].get("grader_faults"))
     text = render(results, task, budget, name=path.name)
+    if out is not None:
+        from grader.views import outputs
+
+        results["extra_data"]["self_check"] = _what_was_checked(task, budget)
+        written = outputs.write(results, out, images=dataset.test_images)
+        if github:
+            from grader.platforms import github as actions
+
+            actions.publish(results, task=task, submission=path, out=written["results"].parent)
     return SelfCheck(results, text, passed, 2 if faults else 0 if passed else 1)
+
+
+def _what_was_checked(task: Assignment, budget: Assignment) -> str:
+    """Said in the report and the summary of a self-check's files: they are a check of the public part, not a grade."""
+    hidden = [c for c in task.checks if c.visibility != "visible"] + list(task.withheld)
+    where = f"the student kit {task.kit.name}" if task.kit is not None else "the course folder"
+    return (f"A self-check from {where}, not a grade: the public checks at the quick budget"
+            + (f"; {len(hidden)} hidden check(s), {format_points(sum(c.points for c in hidden))} points, are graded "
+               "when you hand in" if hidden else "") + ". " + budget_note(task, budget)).strip()
 
 
 def render(results: dict[str, Any], task: Assignment, budget: Assignment, *, name: str | None = None) -> str:
     """The self-check as text: a line per check, what to try next under each failed one, then the budget used."""
     extra = results["extra_data"]
-    tests = results["tests"]
+    visible = [t for t in results["tests"] if t["visibility"] == "visible"]
+    # Hidden checks after the visible ones, by name and points: the course's (run, not shown) or a kit's (not run).
+    hidden = [*({"name": t["name"], "max_score": t["max_score"], "visibility": t["visibility"]}
+                for t in results["tests"] if t["visibility"] != "visible"),
+              *({"name": c.name, "max_score": c.points, "visibility": c.visibility} for c in task.withheld)]
     name = name or extra.get("module") or extra.get("submission")
     lines = [f"Self-check of {name} for {task.name}: {task.title}", ""]
-    width = max(len(t["name"]) for t in tests)
+    width = max(len(t["name"]) for t in [*visible, *hidden])
     previous = None
-    for test in tests:
+    for test in visible:
         lines.extend(_check_lines(test, width, repeated=test["extra_data"].get("feedback") == previous))
-        if test["visibility"] == "visible" and test["status"] != "passed":
+        if test["status"] != "passed":
             previous = test["extra_data"].get("feedback")
-    visible = [t for t in tests if t["visibility"] == "visible"]
-    hidden = [t for t in tests if t["visibility"] != "visible"]
+    for test in hidden:
+        lines.extend(_check_lines(test, width, repeated=False))
     score = sum(t["score"] for t in visible)
     top = sum(t["max_score"] for t in visible)
     summary = f"Visible checks: {format_points(score)}/{format_points(top)} points."
@@ -154,10 +198,13 @@ def budget_note(task: Assignment, budget: Assignment) -> str:
     if not any(c.kind == "training" for c in task.checks):
         return ""
     used, graded = budget.training, task.training
-    if used.train_samples < graded.train_samples:
+    if budget is not task:
+        full = ("" if task.kit is not None else
+                " Use --full (or full=True) to train exactly as the grader does.")
         return (f"Quick budget: the model was trained for {used.epochs} epoch(s) on up to {used.train_samples:,} "
-                f"images; grading uses {graded.train_samples:,}. The minimum accuracy is the same, so a model that "
-                "passes here should pass when graded. Use --full (or full=True) to train exactly as the grader does.")
+                f"images and tested on up to {used.test_samples:,} other training images; grading trains for "
+                f"{graded.epochs} epoch(s) on {graded.train_samples:,} and tests on held-out images. The minimum accuracy is the same, so a "
+                f"model that passes here should pass when graded.{full}")
     return (f"Full budget: the model was trained as the grader does ({used.epochs} epoch(s), up to "
             f"{used.train_samples:,} images).")
 

@@ -78,6 +78,8 @@ def step_summary(results: dict[str, Any], pass_mark: PassMark | None = None) -> 
     if isinstance(accuracy, (int, float)):
         score += f" · test accuracy {accuracy:.4f}"
     lines += [score, "", markdown_text(passmark.verdict(results, pass_mark)), ""]
+    if extra.get("self_check"):
+        lines += [f"**{markdown_text(str(extra['self_check']))}**", ""]
     lines += ["| Check | Result | Points | Feedback |", "| --- | --- | ---: | --- |"]
     for test in results["tests"]:
         mark = "✅ passed" if test["status"] == "passed" else "❌ failed"

@@ -17,7 +17,7 @@ import textwrap
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from grader.assignment import spec
+from grader.assignment import course
 from grader.grading import notebook, selfcheck
 from grader.assignment.spec import Assignment
 
@@ -53,7 +53,8 @@ def check_kernel(history: Iterable[str], namespace: Mapping[str, Any], *, assign
                  full: bool = False, data: str | Path | None = None,
                  isolation: str = "auto") -> tuple[selfcheck.SelfCheck, str]:
     """Self-check the module `kernel_source` makes; returns the outcome and its HTML."""
-    task = assignment if isinstance(assignment, Assignment) else spec.resolve(assignment or defining(namespace))
+    task = (assignment if isinstance(assignment, Assignment) else
+            course.resolve(assignment or defining(namespace), [Path.cwd() / "notebook.ipynb"], kits=True))
     source = kernel_source(history, namespace, task.functions)
     with tempfile.TemporaryDirectory(prefix="grader-notebook-") as folder:
         module = Path(folder) / task.module
@@ -63,9 +64,9 @@ def check_kernel(history: Iterable[str], namespace: Mapping[str, Any], *, assign
 
 
 def defining(namespace: Mapping[str, Any]) -> str | None:
-    """The one bundled assignment all of whose functions the kernel defines, if exactly one is."""
-    found = [name for name in spec.available()
-             if all(callable(namespace.get(fn)) for fn in spec.load(name).functions)]
+    """The one assignment (of the course, else of the installed kits) all of whose functions the kernel defines."""
+    found = [name for name in course.available(kits=True)
+             if all(callable(namespace.get(fn)) for fn in course.load(name, kits=True).functions)]
     return found[0] if len(found) == 1 else None
 
 

@@ -204,18 +204,20 @@ def _carve(root: str, secret: list[str]) -> list[str]:
 
 
 def sensitive(assignment: Any, data: str | os.PathLike | None) -> list[Path]:
-    """Paths no sandbox may read: the grader's package and solutions, every data source the assignment's spec
-    declares (test labels included) and the parsed-data cache, the grader's home."""
+    """Paths no sandbox may read: the grader's package (with its student kits), the assignment's folder, its
+    reference solution or its kit, every data source the assignment's spec declares (test labels included) and the
+    parsed-data cache, the grader's home."""
     import grader
     from grader.assignment.data import cache_dir
 
     paths = [Path(p) for p in grader.__path__]
-    for name in ("grader.solutions", "grader.assignments", "grader.templates"):
+    for name in ("grader.kits", "grader.templates"):
         try:
             paths += [Path(p) for p in __import__(name, fromlist=["_"]).__path__]
         except ImportError:
             pass
-    paths += [assignment.directory, assignment.solution.parent, Path.home(), cache_dir(os.environ)]
+    paths += [assignment.directory, Path.home(), cache_dir(os.environ)]
+    paths += [p.parent for p in (assignment.solution,) if p is not None] + [p for p in (assignment.kit,) if p is not None]
     paths += [p for source in assignment.data.sources for p in source.protected(os.environ)]
     if data:
         paths.append(Path(data))

@@ -91,6 +91,7 @@ def _header(results: dict, extra: dict, checks: list[dict]) -> dict[str, Any]:
         "execution_time": _number(results.get("execution_time")),
         "accuracy": _number(extra.get("accuracy")),
         "grader_faults": [str(f) for f in extra.get("grader_faults") or []],
+        "self_check": str(extra.get("self_check") or ""),
     }
 
 

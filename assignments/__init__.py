@@ -1,1 +1,0 @@
-"""Assignments shipped with the grader: one folder each, holding assignment.toml and the student template."""

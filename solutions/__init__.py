@@ -1,1 +1,0 @@
-"""Reference solutions, one folder per assignment, named like the assignment."""
