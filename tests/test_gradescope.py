@@ -92,7 +92,7 @@ def test_setup_installs_from_the_zip_not_from_a_repository(bundle):
 
 
 @pytest.mark.slow
-def test_wheel_installs_offline_with_the_bundled_assignments(bundle, tmp_path):
+def test_wheel_installs_offline_with_the_kits_and_the_course_comes_beside_it(bundle, tmp_path):
     with zipfile.ZipFile(bundle) as archive:
         (wheel_name,) = [n for n in archive.namelist() if n.startswith("wheels/")]
         archive.extract(wheel_name, tmp_path)
@@ -100,9 +100,12 @@ def test_wheel_installs_offline_with_the_bundled_assignments(bundle, tmp_path):
     done = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--quiet",
                            "--target", str(target), str(tmp_path / wheel_name)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    for path in ("grader/platforms/gradescope.py", "grader/checks/array.py", "grader/assignments/digits/assignment.toml",
-                 "grader/solutions/digits/digits.py", "grader/templates/report.html.j2"):
+    for path in ("grader/platforms/gradescope.py", "grader/checks/array.py", "grader/kits/digits/kit.json",
+                 "grader/templates/report.html.j2"):
         assert (target / path).is_file(), path
+    assert not (target / "grader" / "solutions").exists() and not (target / "grader" / "assignments").exists()
+    with zipfile.ZipFile(bundle) as archive:  # the reference travels in the zip, which stays on Gradescope's side
+        assert "course/solutions/digits/digits.py" in archive.namelist()
 
 
 def test_export_bundles_the_data_and_grades_with_it(tmp_path):
@@ -190,9 +193,9 @@ def test_the_spec_turns_the_leaderboard_on_and_refuses_what_is_not_a_switch(tmp_
     from grader.assignment import course, spec
 
     assert course.load(fast_course).gradescope.leaderboard is False
-    course = tmp_path / "course"
-    shutil.copytree(fast_course.parent.parent.parent, course)
-    toml = course / "assignments" / "digits" / "assignment.toml"
+    folder = tmp_path / "course"
+    shutil.copytree(fast_course.parent.parent.parent, folder)
+    toml = folder / "assignments" / "digits" / "assignment.toml"
     text = toml.read_text()
     toml.write_text(text + "\n[gradescope]\nleaderboard = true\n")
     assert course.load(toml).gradescope.leaderboard is True
@@ -204,9 +207,9 @@ def test_the_spec_turns_the_leaderboard_on_and_refuses_what_is_not_a_switch(tmp_
 
 @pytest.mark.slow
 def test_autograde_writes_the_leaderboard_into_results_json(tmp_path, fast_course):
-    course = tmp_path / "course"
-    shutil.copytree(fast_course.parent.parent.parent, course)
-    toml = course / "assignments" / "digits" / "assignment.toml"
+    folder = tmp_path / "course"
+    shutil.copytree(fast_course.parent.parent.parent, folder)
+    toml = folder / "assignments" / "digits" / "assignment.toml"
     toml.write_text(toml.read_text() + "\n[gradescope]\nleaderboard = true\n")
     root = tmp_path / "autograder"
     (root / "submission").mkdir(parents=True)

@@ -64,7 +64,7 @@ def build(task: Assignment, *, data: str | Path | None = None) -> dict[str, byte
         raise ReleaseError(f"the student template {task.template} is missing; the kit hands it to the students.")
     public = tuple(c for c in task.checks if c.visibility == "visible")
     withheld = tuple(c for c in task.checks if c.visibility != "visible")
-    _refuse_leaks(public, withheld)
+    _refuse_leaks(task, public, withheld)
     checking = dataclasses.replace(quick(task), checks=public, budgets=())
     budget = checking.training
     full = load_dataset(data, task.data)
@@ -124,8 +124,16 @@ def _difference(name: str, held: bytes, made: bytes) -> str:
     return f"its {name} is not what the course folder makes now"
 
 
-def _refuse_leaks(public: tuple, withheld: tuple) -> None:
+def _refuse_leaks(task: Assignment, public: tuple, withheld: tuple) -> None:
     """A public check may not need the expectation of a hidden one (the kit would have to hold it)."""
+    steps = {step for c in public for step in c.params.get("prepare", [])}
+    if any(c.kind == "training" for c in public):
+        steps.update(task.training.prepare)
+    for check in withheld:
+        if check.function in steps:
+            raise ReleaseError(f"check {check.name} is hidden, but the public checks prepare their images with "
+                               f"{check.function}(), so the kit would hold its answers: make {check.name} visible, or "
+                               f"the checks that prepare with it hidden too.")
     hidden_model = [c.name for c in withheld if c.kind == "model"]
     needing = [c.name for c in public if c.kind in NEEDS_MODEL]
     if hidden_model and needing:

@@ -101,13 +101,23 @@ class Recorder:
         return answer
 
     def compile_config(self, function: str, model: Any) -> dict[str, Any]:
-        self.compiled[function] = self.reference.compile_config(function, model)
+        self.compiled[function] = _unnamed(self.reference.compile_config(function, model))
         return self.compiled[function]
 
     def index(self) -> dict[str, Any]:
         """What answers.json holds."""
         return {"calls": dict(sorted(self.calls.items())), "compile": self.compiled,
                 "defines": dict(sorted(self.defined.items()))}
+
+
+def _unnamed(value: Any) -> Any:
+    """`value` without the names Keras numbers per process ("adam_1"), which the grader ignores: the same reference
+    gives the same kit in any process."""
+    if isinstance(value, dict):
+        return {k: _unnamed(v) for k, v in value.items() if not (k == "name" and "config" not in value)}
+    if isinstance(value, list):
+        return [_unnamed(v) for v in value]
+    return value
 
 
 class KitReference:

@@ -1,6 +1,7 @@
 """Gradescope: build an assignment's autograder zip, and grade a submission inside Gradescope's container.
 
-The zip carries a wheel of this grader, the assignment's spec and reference solution, and two scripts:
+The zip carries a wheel of this grader (mechanisms only, as installed), the course's spec and reference solution
+of the assignment (they stay on Gradescope's side: students never get the zip), and two scripts:
 `setup.sh` (run once when Gradescope builds the image) and `run_autograder` (run per submission), which
 calls `python -m grader.platforms.gradescope`. Gradescope's root, /autograder, can be moved with $AUTOGRADER_ROOT.
 """
@@ -23,7 +24,7 @@ import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from grader.assignment import spec
+from grader.assignment import course
 from grader.views import outputs
 
 ROOT_VARIABLE = "AUTOGRADER_ROOT"
@@ -32,7 +33,7 @@ DEFAULT_ROOT = "/autograder"
 VISIBILITY = {"hidden": "after_published"}
 GRADESCOPE_VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 # Sub-packages whose files live outside grader/ in a development checkout.
-_DATA_PACKAGES = ("assignments", "solutions", "templates")
+_DATA_PACKAGES = ("kits", "templates")
 _PRINTED_TAIL = 5000
 
 
@@ -45,23 +46,23 @@ class ExportError(Exception):
 def export(*, assignment: str | None, out: Path, data: str | None = None) -> Path:
     """Write the Gradescope autograder zip for `assignment` (None: the course's default) to `out`; with `data`,
     bundle that data set."""
-    task = spec.resolve(assignment)
-    if not task.solution.is_file():
+    task = course.resolve(assignment)
+    if task.solution is None or not task.solution.is_file():
         raise ExportError(f"the reference solution {task.solution} is missing; the grader prepares its data with it. "
                           f"Put the solution there, next to the assignments/ folder, and export again.")
     data_path = Path(data) if data else None
     if data_path is not None and not data_path.exists():
         raise ExportError(f"data path {data_path} does not exist; give a Keras .npz file or a folder of IDX files.")
     wheel_name, wheel = build_wheel()
-    course = f"course/assignments/{task.name}"
+    folder = f"course/assignments/{task.name}"
     data_arg = f"data/{data_path.name}" if data_path else None
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         _add(archive, "setup.sh", SETUP_SH.encode(), executable=True)
-        _add(archive, "run_autograder", run_autograder_script(course, data_arg).encode(), executable=True)
+        _add(archive, "run_autograder", run_autograder_script(folder, data_arg).encode(), executable=True)
         _add(archive, f"wheels/{wheel_name}", wheel)
         for path, relative in _tree(task.directory):
-            _add(archive, f"{course}/{relative}", path.read_bytes())
+            _add(archive, f"{folder}/{relative}", path.read_bytes())
         _add(archive, f"course/solutions/{task.name}/{task.module}", task.solution.read_bytes())
         if data_path is not None:
             for path, relative in (_tree(data_path) if data_path.is_dir() else [(data_path, "")]):
@@ -76,7 +77,7 @@ def run_autograder_script(assignment: str, data: str | None = None) -> str:
 
 
 def build_wheel() -> tuple[str, bytes]:
-    """A wheel of the installed grader, its bundled assignments, solutions and templates included."""
+    """A wheel of the installed grader, its templates and the example course's student kits included."""
     dist = importlib.metadata.distribution(_distribution_name())
     stem = f"{re.sub(r'[-_.]+', '_', dist.metadata['Name']).lower()}-{dist.version}"
     files = dict(_package_files())
@@ -144,7 +145,7 @@ def autograde(*, root: Path, assignment: str, data: str | None = None) -> dict[s
         from grader.grading.grade import grade
 
         threads.configure()  # before TensorFlow starts: the same training threads as `grader run`
-        task = spec.load(assignment)
+        task = course.load(assignment)
         results = for_gradescope(grade(root / "submission", task, data=data, name="submission", ahead=True).to_dict(),
                                  leaderboard=task.gradescope.leaderboard)
         text = json.dumps(results, indent=2, allow_nan=False, default=str)
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Grade ROOT/submission and write ROOT/results/results.json.")
     parser.add_argument("--root", default=os.environ.get(ROOT_VARIABLE) or DEFAULT_ROOT,
                         help=f"Gradescope's root folder (default: ${ROOT_VARIABLE}, else {DEFAULT_ROOT})")
-    parser.add_argument("--assignment", required=True, help="bundled assignment name or path to an assignment.toml")
+    parser.add_argument("--assignment", required=True, help="path to the course's assignment.toml (or its folder)")
     parser.add_argument("--data", help="a Keras-format .npz or a folder of IDX files (default: the spec's sources)")
     args = parser.parse_args(argv)
     results = autograde(root=Path(args.root), assignment=args.assignment, data=args.data)

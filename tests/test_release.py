@@ -1,0 +1,207 @@
+"""Student kits (grader release, grader.assignment.kit): a kit checks exactly as the course folder does, and holds
+no answer to a hidden check and nothing of the reference's code."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SUBMISSIONS
+from grader.assignment import course, kit
+from grader.authoring import release
+from grader.cli import main
+
+SAMPLES = {"digits": sorted(SUBMISSIONS.glob("*.py")), "fashion": sorted((SUBMISSIONS / "fashion").glob("*.py"))}
+# Answers from a model of its own, unseeded: its mistakes differ from run to run, not its verdict.
+UNSEEDED = {"predict_ignores_model.py"}
+
+
+def small_course(folder: Path, name: str, *, hidden: tuple[str, ...] = ()) -> Path:
+    """A copy of the example course's `name` at a small budget (and with the checks `hidden` hidden); its spec."""
+    (folder / "assignments").mkdir(parents=True, exist_ok=True)
+    shutil.copytree(ROOT / "assignments" / name, folder / "assignments" / name)
+    shutil.copytree(ROOT / "solutions" / name, folder / "solutions" / name)
+    toml = folder / "assignments" / name / "assignment.toml"
+    text = toml.read_text()
+    for key, value in (("train_samples", 1000), ("test_samples", 500), ("quick_train_samples", 1000),
+                       ("quick_epochs", 1), ("call_seconds", 20)):
+        text = re.sub(rf"(?m)^{key} = \d+", f"{key} = {value}", text)
+    text = re.sub(r"(?m)^min_accuracy = [0-9.]+", "min_accuracy = 0.5", text)
+    for check in hidden:
+        text = text.replace(f'name = "{check}"\n', f'name = "{check}"\nvisibility = "hidden"\n')
+    toml.write_text(text)
+    return toml
+
+
+@pytest.fixture(scope="module")
+def kits(tmp_path_factory) -> dict[str, tuple]:
+    """For each example assignment at a small budget: the course's task, its kit's task (released into a folder of
+    its own) and the data both check on."""
+    made = {}
+    for name in SAMPLES:
+        folder = tmp_path_factory.mktemp(f"course-{name}")
+        toml = small_course(folder, name)
+        task = course.load(toml)
+        out = tmp_path_factory.mktemp(f"kit-{name}")
+        release.release(toml, out=out)
+        made[name] = (task, kit.load(out))
+    return made
+
+
+def _check(submission: Path, task, *, zygote, cache) -> dict:
+    """A self-check as `grader check` makes it, on a shared fork server and training cache."""
+    from grader.assignment.data import load_dataset, public_share
+    from grader.grading.grade import grade
+    from grader.grading.selfcheck import quick
+
+    budget = quick(task)
+    dataset = kit.dataset(task) if task.kit is not None else load_dataset(None, task.data)
+    dataset = public_share(dataset, budget.training.train_samples, budget.training.test_samples)
+    return grade(submission, budget, zygote=zygote, dataset=dataset, trainings=cache).to_dict()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_every_sample_gets_the_same_verdicts_and_feedback_from_the_kit_as_from_the_course(name, kits, tmp_path):
+    from grader.sandbox.zygote import Zygote
+    from grader.trusted import memo
+
+    task, kit_task = kits[name]
+    zygote, cache = Zygote(task.preload), memo.Cache(tmp_path / "cache")
+    try:
+        for submission in [task.template, task.solution, *SAMPLES[name]]:
+            graded = _check(submission, task, zygote=zygote, cache=cache)
+            checked = _check(submission, kit_task, zygote=zygote, cache=cache)
+            assert [t["name"] for t in checked["tests"]] == [t["name"] for t in graded["tests"]], submission.name
+            for by_course, by_kit in zip(graded["tests"], checked["tests"]):
+                where = (submission.name, by_course["name"])
+                assert (by_kit["status"], by_kit["score"]) == (by_course["status"], by_course["score"]), where
+                if submission.name not in UNSEEDED:
+                    assert by_kit["extra_data"].get("feedback") == by_course["extra_data"].get("feedback"), where
+            assert checked["extra_data"]["accuracy"] == graded["extra_data"]["accuracy"], submission.name
+    finally:
+        zygote.close()
+
+
+def test_a_kit_holds_the_template_the_public_spec_and_answers_but_no_code_and_no_test_split(kits):
+    task, kit_task = kits["digits"]
+    folder = kit_task.kit
+    names = {p.name for p in folder.iterdir()}
+    assert names == {"kit.json", "answers.json", "answers.npz", "digits.py", "digits.ipynb", "SHA256SUMS"}
+    assert (folder / "digits.py").read_bytes() == task.template.read_bytes()
+    sums = dict(line.split("  ")[::-1] for line in (folder / "SHA256SUMS").read_text().splitlines())
+    assert set(sums) == names - {"SHA256SUMS"}
+    spec = json.loads((folder / "kit.json").read_text())["spec"]
+    assert "sources" not in spec["data"] and "budgets" not in spec["training"]
+    answers = json.loads((folder / "answers.json").read_text())
+    assert {entry["function"] for entry in answers["calls"].values()} == {"reshape", "normalise"}
+    assert set(answers["compile"]) == {"compile_model"}
+    images = kit.dataset(kit_task).train_images
+    assert len(images) == 2000  # 1,000 to train on and 1,000 to test on, all of the training split
+    solution = task.solution.read_text()
+    for path in folder.iterdir():  # no line of the reference's bodies that the template lacks
+        text = path.read_bytes().decode("utf-8", "replace")
+        for line in _reference_only_lines(solution, task.template.read_text()):
+            assert line not in text, (path.name, line)
+
+
+def test_a_hidden_check_appears_by_name_and_points_only(tmp_path):
+    toml = small_course(tmp_path / "course", "digits", hidden=("predict",))
+    out = tmp_path / "kit"
+    release.release(toml, out=out)
+    kit_task = kit.load(out)
+    assert [c.name for c in kit_task.checks] == ["reshape", "normalise", "build_model", "compile_model", "accuracy"]
+    assert [(c.name, c.points, c.visibility) for c in kit_task.withheld] == [("predict", 2.0, "hidden")]
+    table = json.loads((out / "kit.json").read_text())
+    assert [c["name"] for c in table["spec"]["checks"]] == [c.name for c in kit_task.checks]
+    assert '"kind": "predict"' not in (out / "kit.json").read_text()  # nothing of its parameters, only its name
+    calls = json.loads((out / "answers.json").read_text())["calls"].values()
+    # predict's probe (its 50 images, prepared) is never asked for: only the training's and the array checks' inputs
+    with __import__("numpy").load(out / "answers.npz") as arrays:
+        shapes = {arrays[n].shape[0] for n in arrays.files if n.split(".")[0] in {e.get("array") for e in calls}}
+    assert 50 not in shapes
+
+
+def test_a_hidden_check_whose_answers_the_public_ones_need_is_refused(tmp_path):
+    toml = small_course(tmp_path / "course", "digits", hidden=("normalise",))
+    with pytest.raises(release.ReleaseError, match="normalise is hidden, but the public checks prepare"):
+        release.release(toml, out=tmp_path / "kit")
+    toml = small_course(tmp_path / "other", "digits", hidden=("build_model",))
+    with pytest.raises(release.ReleaseError, match="build on the hidden check build_model"):
+        release.release(toml, out=tmp_path / "kit")
+    assert not (tmp_path / "kit").exists()
+
+
+def test_a_changed_kit_is_refused_with_what_to_do(kits, tmp_path):
+    _, kit_task = kits["digits"]
+    copy = tmp_path / "kit"
+    shutil.copytree(kit_task.kit, copy)
+    answers = json.loads((copy / "answers.json").read_text())
+    answers["calls"] = {}
+    (copy / "answers.json").write_text(json.dumps(answers))
+    with pytest.raises(kit.KitError, match="answers.json was changed .* get the kit again"):
+        kit.load(copy)
+    (copy / "digits.py").write_text("def reshape(images):\n    return images\n")  # the student's own work: allowed
+    shutil.copy(kit_task.kit / "answers.json", copy / "answers.json")
+    assert kit.load(copy).name == "digits"
+
+
+def test_the_kit_is_refused_for_grading_and_a_course_is_needed(kits, tmp_path, monkeypatch, capsys):
+    _, kit_task = kits["digits"]
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(kit_task.kit / "digits.py"), "--assignment", str(kit_task.kit)]) == 2
+    assert "is a student kit" in capsys.readouterr().err
+    assert main(["run", str(kit_task.kit / "digits.py")]) == 2
+    assert "no course folder here" in capsys.readouterr().err
+    assert main(["check", str(kit_task.kit / "digits.py"), "--full"]) == 2
+    assert "--full trains as the final grading does" in capsys.readouterr().err
+
+
+def test_the_installed_kits_agree_with_the_example_course():
+    """kits/ holds what `grader release` makes now from assignments/ and solutions/ (grader validate checks it too)."""
+    for name in SAMPLES:
+        task = course.load(name)
+        assert release.compare(task, ROOT / "kits" / name) == [], name
+
+
+def test_grader_kit_copies_an_installed_kit_and_refuses_to_overwrite(tmp_path, capsys):
+    assert main(["kit", "digits", "--out", str(tmp_path / "work")]) == 0
+    assert "grader check" in capsys.readouterr().out
+    assert kit.load(tmp_path / "work").kit == tmp_path / "work"
+    assert main(["kit", "digits", "--out", str(tmp_path / "work")]) == 2
+    assert "already holds" in capsys.readouterr().err
+    assert main(["kit", "nothing"]) == 2
+    assert "digits, fashion" in capsys.readouterr().err
+
+
+def test_release_and_kit_are_documented_and_have_help(capsys):
+    for command in ("release", "kit"):
+        with pytest.raises(SystemExit) as caught:
+            main([command, "--help"])
+        assert caught.value.code == 0 and "--out" in capsys.readouterr().out
+    docs = (ROOT / "docs" / "authoring.md").read_text(encoding="utf-8")
+    assert "grader release" in docs and "SHA256SUMS" in docs
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "grader kit digits" in readme and "no answers" in readme
+
+
+def _reference_only_lines(solution: str, template: str) -> list[str]:
+    """The lines of the reference's function bodies that the template lacks, stripped, but for a bare `return model`
+    and the like that any code has."""
+    kept = {line.strip() for line in template.splitlines()}
+    lines = []
+    inside = False
+    for line in solution.splitlines():
+        if line.startswith("def "):
+            inside = True
+            continue
+        if inside and line.strip() and not line.startswith((" ", "\t")):
+            inside = False
+        text = line.strip()
+        if inside and text and text not in kept and not text.startswith(('"""', "#")) and len(text) > 14:
+            lines.append(text)
+    return lines
