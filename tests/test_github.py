@@ -205,10 +205,33 @@ def test_workflow_caches_pip_and_installs_the_grader_from_the_course(workflow):
     assert "INSTRUCTOR: EDIT THIS LINE" in WORKFLOW.read_text()
 
 
-def test_workflow_grades_and_fails_the_job_on_a_failed_submission(workflow):
-    (grade,) = [s for s in steps(workflow) if "grader run" in s.get("run", "")]
-    assert "continue-on-error" not in grade and "|| true" not in grade["run"]
-    assert "--out grading-out" in grade["run"]
+def test_workflow_checks_from_the_kit_and_fails_the_job_on_a_failed_check(workflow):
+    (check,) = [s for s in steps(workflow) if "grader check" in s.get("run", "")]
+    assert "continue-on-error" not in check and "|| true" not in check["run"]
+    assert "--out grading-out" in check["run"] and '${KIT:+--assignment "$KIT"}' in check["run"]
+    assert workflow["env"]["KIT"] == ""  # the kit beside the submission, else the installed one
+    assert "grader run" not in "".join(s.get("run", "") for s in steps(workflow))  # a student's run grades nothing
+
+
+@pytest.mark.slow
+def test_grader_check_in_actions_writes_the_summary_and_says_it_is_a_check(tmp_path):
+    from grader.assignment import kit
+
+    kit.copy(ROOT / "kits" / "digits", tmp_path / "repo")
+    shutil.copy(FAULTY, tmp_path / "repo" / "digits.py")
+    summary = tmp_path / "step-summary.md"
+    env = dict(os.environ, GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(summary), GITHUB_WORKSPACE=str(tmp_path / "repo"),
+               TF_CPP_MIN_LOG_LEVEL="2")
+    env.pop("GRADER_COURSE", None)
+    done = subprocess.run([sys.executable, "-m", "grader", "check", "digits.py", "--out", "grading-out"],
+                          cwd=tmp_path / "repo", env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "student kit, not a grade" in summary.read_text().replace("\\", "").replace(" ,", ",")
+    assert "| normalise | ❌ failed | 0/1 |" in summary.read_text()
+    assert "::error file=digits.py,line=" in done.stdout  # the failing function is annotated
+    results = json.loads((tmp_path / "repo" / "grading-out" / "results.json").read_text())
+    assert results["extra_data"]["self_check"].startswith("A self-check from the student kit")
+    assert "Self-check" in (tmp_path / "repo" / "grading-out" / "report.html").read_text()
 
 
 def test_workflow_uploads_the_report_even_when_grading_fails(workflow):
@@ -270,10 +293,23 @@ def test_only_the_comment_job_may_write_and_only_on_opted_in_pull_requests(workf
                    for step in job["steps"])  # GitHub's own actions only
 
 
-def test_workflow_passes_the_pass_mark_only_when_set(workflow):
-    (grade,) = [s for s in steps(workflow) if "grader run" in s.get("run", "")]
-    assert '${PASS_MARK:+--pass-mark "$PASS_MARK"}' in grade["run"] and workflow["env"]["PASS_MARK"] == ""
-    assert "Classroom" not in grade.get("name", "") and "repository_dispatch" not in workflow["on"]
+def test_the_class_grading_workflow_passes_actionlint_and_grades_with_the_course():
+    path = ROOT / "templates" / "github" / "grade-class.yml"
+    bin_dir = Path(sys.executable).parent
+    actionlint = shutil.which("actionlint", path=str(bin_dir)) or shutil.which("actionlint")
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    done = subprocess.run([actionlint, "-no-color", "-oneline", str(path)], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0 and done.stdout == "", done.stdout + done.stderr
+    workflow = yaml.safe_load(path.read_text())
+    runs = "".join(s.get("run", "") for s in workflow["jobs"]["grade"]["steps"])
+    assert "grader run submissions/*" in runs and "pip install -e ." in runs
+    assert workflow["permissions"] == {"contents": "read"} and "push" not in workflow["on"]
+
+
+def test_the_student_workflow_needs_nothing_of_classroom(workflow):
+    (check,) = [s for s in steps(workflow) if "grader check" in s.get("run", "")]
+    assert "Classroom" not in check.get("name", "") and "repository_dispatch" not in workflow["on"]
 
 
 # --- The sticky pull-request comment, run against a stand-in for `gh api` ------------------------
@@ -395,7 +431,7 @@ def test_without_a_summary_the_comment_says_grading_did_not_finish(workflow, tmp
 def test_docs_and_help_cover_the_github_options():
     doc = (ROOT / "docs" / "github.md").read_text()
     for term in ("templates/github/autograde.yml", "--github", "GITHUB_STEP_SUMMARY", "--pass-mark", "Points",
-                 "retired on 2026-08-28", "legacy", "PR_COMMENT", "PASS_MARK", "pull-requests: write", "summary.md",
+                 "retired on 2026-08-28", "legacy", "PR_COMMENT", "grade-class.yml", "pull-requests: write", "summary.md",
                  "actionlint", "actions/checkout@v7"):
         assert term in doc, term
     readme = (ROOT / "README.md").read_text()

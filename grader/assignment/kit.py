@@ -56,7 +56,7 @@ def folder_of(path: Path) -> Path:
 
 def load(path: Path) -> Assignment:
     """The assignment a kit describes, its files verified against SHA256SUMS."""
-    folder = folder_of(Path(path))
+    folder = folder_of(Path(path)).resolve()
     verify(folder)
     table = _json(folder / SPEC)
     if table.get("format") != FORMAT:

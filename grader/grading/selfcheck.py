@@ -123,7 +123,7 @@ def check(submission: str | Path, *, assignment: str | Path | Assignment | None 
 def _what_was_checked(task: Assignment, budget: Assignment) -> str:
     """Said in the report and the summary of a self-check's files: they are a check of the public part, not a grade."""
     hidden = [c for c in task.checks if c.visibility != "visible"] + list(task.withheld)
-    where = f"the student kit {task.kit.name}" if task.kit is not None else "the course folder"
+    where = "the student kit" if task.kit is not None else "the course folder"
     return (f"A self-check from {where}, not a grade: the public checks at the quick budget"
             + (f"; {len(hidden)} hidden check(s), {format_points(sum(c.points for c in hidden))} points, are graded "
                "when you hand in" if hidden else "") + ". " + budget_note(task, budget)).strip()
