@@ -7,7 +7,7 @@ import re
 import stat
 from pathlib import Path
 
-from grader import files
+from grader import files, utf8
 from grader.assignment.spec import Assignment
 
 MAX_ENTRIES = 200  # files and folders a submission folder may hold
@@ -77,7 +77,7 @@ def materialise(path: Path, directory: Path) -> Path:
     stem = path.stem if path.stem.isidentifier() else re.sub(r"\W", "_", path.stem)
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{stem}.py"
-    target.write_text(source, encoding="utf-8")
+    target.write_text(utf8.valid(source), encoding="utf-8")  # its name, of bytes that are not UTF-8, is in its docstring
     return target
 
 
