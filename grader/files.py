@@ -4,10 +4,13 @@ A reader of results.json, a report or a cache never sees half a file: each is wr
 temporary file beside it (mode 0600, as mkstemp makes it) and renamed over it. A cache is read back
 only if it is a regular file (not a link) of this user's that no one else may write, since another
 user, or a sandbox running as one, could otherwise hand the grader a file of its own making.
+A file someone handed in is read only if it is a regular file, and only up to a bound: a named pipe
+blocks its reader until someone writes to it, and a device or a socket may never end.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -44,3 +47,31 @@ def read_own(path: Path) -> bytes | None:
         return None
     finally:
         os.close(fd)
+
+
+def read_regular(path: Path, *, limit: int) -> bytes:
+    """At most `limit` + 1 bytes of `path` (more than `limit` says it is larger); OSError unless it is a regular file.
+
+    Opened without blocking, and its type checked both before opening and on the open descriptor, so
+    neither a named pipe, a device or a socket, nor one swapped in between, can hold the reader up.
+    """
+    before = os.stat(path)
+    if not stat.S_ISREG(before.st_mode):
+        raise OSError(errno.EINVAL, f"it is {kind(before.st_mode)}, not a regular file", str(path))
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, f"it is {kind(mode)}, not a regular file", str(path))
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read(limit + 1)
+    finally:
+        os.close(fd)
+
+
+def kind(mode: int) -> str:
+    """What a file of this `st_mode` is, in words: "a named pipe (FIFO)", "a folder", ..."""
+    kinds = ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+             (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISLNK, "a symbolic link"))
+    return next((words for test, words in kinds if test(mode)), "a special file")

@@ -1,13 +1,16 @@
 """Results as plain data: one CheckResult per check, a SubmissionResult per submission.
 
 `SubmissionResult.to_dict()` is the Gradescope results.json; every view (HTML report, terminal
-summary, gradebook) is rendered from that dict, never from live objects.
+summary, gradebook) is rendered from that dict, never from live objects. Its text is valid Unicode
+(see grader.utf8): a file name or a message holding a lone surrogate cannot stop a view being written.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from grader import utf8
 
 PASSED = "passed"
 FAILED = "failed"
@@ -122,7 +125,7 @@ class SubmissionResult:
             "passed": self.all_passed,
         }
         extra.update(self.extra)
-        return {
+        return utf8.valid_data({
             "score": self.score,
             "execution_time": round(self.execution_time, 3),
             "output": self.output,
@@ -130,4 +133,4 @@ class SubmissionResult:
             "stdout_visibility": "hidden",
             "tests": [c.to_dict() for c in self.checks],
             "extra_data": extra,
-        }
+        })

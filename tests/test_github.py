@@ -180,6 +180,18 @@ def test_checks_without_a_function_are_annotated_on_the_file(tmp_path):
     assert lines == ["::error file=digits.py,title=accuracy%3A 0/3 points::Test accuracy 0.1"]
 
 
+@pytest.mark.timeout(20)  # reading the pipe to place the annotations blocked --github for ever
+def test_a_submission_that_is_a_named_pipe_is_annotated_on_nothing_without_blocking(tmp_path):
+    task = spec.load("digits")
+    os.mkfifo(tmp_path / "digits.py")
+    results = {"score": 0, "extra_data": {"max_score": 1}, "tests": [
+        {"name": "reshape", "score": 0, "max_score": 1, "status": "failed", "output": "",
+         "extra_data": {"feedback": "digits.py is a named pipe (FIFO), not a regular file", "fault": "unsafe"}}]}
+    for submission in (tmp_path, tmp_path / "digits.py"):
+        lines = github.annotations(results, task=task, submission=submission, workspace=tmp_path)
+        assert lines == ["::error title=reshape%3A 0/1 points::digits.py is a named pipe (FIFO), not a regular file"]
+
+
 # --- The workflow template -----------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

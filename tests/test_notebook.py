@@ -196,6 +196,57 @@ def test_a_notebook_that_is_not_utf8_is_reported(tmp_path):
         materialise(path, tmp_path / "out")
 
 
+# --- Bounds: what a hostile notebook cannot make the grader do -------------------------------------
+
+def test_json_nested_deeper_than_any_notebook_is_refused_before_it_is_parsed(tmp_path):
+    path = tmp_path / "work.ipynb"
+    path.write_text("[" * 50_000 + "]" * 50_000)  # valid JSON that json.loads would overflow its recursion on
+    with pytest.raises(MalformedNotebook, match="nested 50,000 levels deep, more than the 100 the grader reads.*Save or "
+                                                "download it again"):
+        materialise(path, tmp_path / "out")
+
+
+def test_a_notebook_too_large_or_with_too_much_code_is_refused_with_what_to_do(tmp_path, monkeypatch):
+    path = write_notebook(tmp_path / "work.ipynb", "X = 1\n" * 100)
+    monkeypatch.setattr(notebook, "MAX_CODE", 500)
+    with pytest.raises(MalformedNotebook, match="holds 600 characters of code, more than the 500 the grader reads.*"
+                                                "Remove pasted data or generated code"):
+        materialise(path, tmp_path / "out")
+    monkeypatch.setattr(notebook, "MAX_BYTES", 100)
+    with pytest.raises(MalformedNotebook, match="larger than 0 MB.*Clear its outputs"):
+        materialise(path, tmp_path / "out")
+
+
+@pytest.mark.timeout(20)  # a reader that blocked on the pipe would hang here for ever
+def test_a_notebook_that_is_a_named_pipe_is_refused_without_blocking(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "work.ipynb")
+    with pytest.raises(notebook.NotebookError, match=r"named pipe \(FIFO\), not a regular file"):
+        notebook.read(tmp_path / "work.ipynb")
+
+
+def test_a_constant_of_1200_terms_is_kept_without_exhausting_the_recursion_limit():
+    long_sum = "+".join(["1"] * 1200)
+    names = run_module(module_of(f"X = {long_sum}\n", "def f():\n    return X\n", f"Y = {long_sum}; print(Y)\n"))
+    assert names["X"] == 1200 and names["f"]() == 1200
+    assert "Y" not in names  # sharing its line, it would be rewritten by ast.unparse, which recurses: left out
+
+
+def test_code_nested_deeper_than_python_reads_becomes_a_module_that_says_what_to_do():
+    source = module_of("def fine():\n    return 1\n", "X = " + "+".join(["1"] * 5000) + "\n")
+    with pytest.raises(SyntaxError) as caught:
+        run_module(source)
+    assert "nested too deeply for Python to read (RecursionError" in caught.value.msg
+    assert "several shorter statements" in caught.value.msg and "cell 2 of work.ipynb" in caught.value.msg
+
+
+@pytest.mark.timeout(60)  # comparing every statement with every other took hours for a cell like this
+def test_a_cell_of_many_statements_is_read_in_linear_time():
+    source = module_of("x = 1\n" * 40_000)
+    assert source.count("\nx = 1") == 40_000
+
+
 # --- materialise ---------------------------------------------------------------------------------
 
 def test_materialise_leaves_modules_alone_and_writes_notebooks_as_modules(tmp_path):

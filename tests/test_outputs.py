@@ -45,3 +45,15 @@ def test_importing_outputs_imports_neither_jinja2_nor_the_report() -> None:
                            "print(sorted(m for m in ('jinja2', 'grader.views.report', 'matplotlib') if m in sys.modules))"],
                           capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_a_lone_surrogate_anywhere_in_the_results_still_writes_every_file(tmp_path: Path) -> None:
+    check = CheckResult.failed("normalise", 1, "normalise() raised RuntimeError: bad \ud800 text", details="\udcff")
+    results = SubmissionResult("digits", "st\udcffudent", (check,), 1.0, output="printed \ud800").to_dict()
+    paths = outputs.write(results, tmp_path)
+    written = json.loads(paths["results"].read_text(encoding="utf-8"))
+    assert written["tests"][0]["extra_data"]["feedback"] == "normalise() raised RuntimeError: bad \ufffd text"
+    assert written["extra_data"]["submission"] == "st\ufffdudent" and written["output"] == "printed \ufffd"
+    assert "bad \ufffd text" in paths["report"].read_text(encoding="utf-8")
+    outputs.write_text(tmp_path / "raw.txt", "a writer given one anyway: \ud800")
+    assert (tmp_path / "raw.txt").read_text(encoding="utf-8") == "a writer given one anyway: \ufffd"

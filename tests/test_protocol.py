@@ -144,6 +144,13 @@ def test_long_strings_in_the_header_are_cut_with_a_marker() -> None:
     assert all(len(k) < protocol.MAX_STRING + 100 for k in header)
 
 
+def test_lone_surrogates_in_the_header_are_replaced_so_that_every_writer_can_encode_them() -> None:
+    head = b'{"ok": false, "error": {"type": "RuntimeError", "message": "bad \\ud800 text"}, "\\udc80": ["\\ud83d\\ude00"]}'
+    header, _ = protocol.receive(_frame(head), deadline=time.monotonic() + 5)
+    assert header["error"]["message"] == "bad \ufffd text"
+    assert header["\ufffd"] == ["\U0001f600"]  # a pair is one character, kept
+
+
 def test_a_huge_integer_in_the_header_is_a_protocol_error_not_a_crash() -> None:
     with pytest.raises(protocol.ProtocolError, match="header"):
         protocol.receive(_frame(b'{"n": ' + b"9" * 100_000 + b"}"), deadline=time.monotonic() + 5)

@@ -186,3 +186,38 @@ def test_the_shipped_solution_is_found_and_copied(tmp_path: Path, digits) -> Non
     module = materialise(locate(folder, digits), tmp_path / "scratch")
     copy_files(sandbox_files(folder, module), tmp_path / "sandbox")
     assert (tmp_path / "sandbox" / module.name).read_text() == SOLUTION.read_text()
+
+
+@pytest.mark.timeout(20)  # a reader that blocked on the pipe would hang here for ever
+@pytest.mark.parametrize("where", ["the module named in the folder", "the folder's only module", "the path given"])
+def test_a_named_pipe_as_the_module_is_refused_saying_what_it_is_and_what_to_do(tmp_path: Path, digits, where) -> None:
+    folder = tmp_path / "ada"
+    folder.mkdir()
+    name = "mine.py" if where == "the folder's only module" else "digits.py"
+    os.mkfifo(folder / name)
+    given = folder / name if where == "the path given" else folder
+    with pytest.raises(UnsafeSubmission, match=rf"{name} is a named pipe \(FIFO\), not a regular file.*Hand in {name} as "
+                                               "an ordinary file"):
+        locate(given, digits)
+
+
+def test_a_socket_named_like_the_module_is_refused(tmp_path: Path, digits) -> None:
+    import socket
+
+    folder = tmp_path / "ada"
+    folder.mkdir()
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(folder / "digits.py"))
+        with pytest.raises(UnsafeSubmission, match="digits.py is a socket, not a regular file"):
+            locate(folder, digits)
+
+
+@pytest.mark.timeout(20)
+def test_a_named_pipe_beside_the_module_is_left_out_of_the_sandbox_and_the_fingerprint(classroom: Path) -> None:
+    from grader.grading import fingerprint
+
+    alice = classroom / "alice"
+    before = fingerprint.submission(alice)
+    os.mkfifo(alice / "pipe.txt")
+    assert sorted(sandbox_files(alice, alice / "digits.py")) == ["digits.py"]
+    assert fingerprint.submission(alice) == before

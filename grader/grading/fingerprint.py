@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from grader import __version__
@@ -20,10 +21,10 @@ def submission(path: Path) -> str:
     try:
         files = own_files(path)
         for name, source in sorted(files.items()):
-            digest.update(name.encode() + b"\0")
+            digest.update(os.fsencode(name) + b"\0")  # a name of bytes that are not UTF-8 is those bytes
             digest.update(hashlib.sha256(read_regular(source, name)).digest())
     except SubmissionNotFound as refused:
-        return hashlib.sha256(b"refused\0" + str(refused).encode()).hexdigest()
+        return hashlib.sha256(b"refused\0" + str(refused).encode("utf-8", "surrogatepass")).hexdigest()
     return digest.hexdigest()
 
 

@@ -3,6 +3,11 @@
 Nothing here runs the notebook's code. Cells are parsed with `ast` and only imports, function and
 class definitions and constant assignments are kept, so grading a notebook does not repeat its
 training, plotting, magics or shell commands; what is left is graded exactly like a .py module.
+
+A handed-in notebook is read within bounds, each checked before the work it bounds: its bytes, the
+nesting of its JSON (a scan, before `json.loads` could overflow Python's recursion limit), and the
+characters of code parsed (`ast` holds about 600 MB for 1 MB of one-line statements). Past a bound,
+and on any RecursionError or MemoryError left, the notebook gets a NotebookError saying what to do.
 """
 
 from __future__ import annotations
@@ -16,7 +21,13 @@ import tokenize
 from pathlib import Path
 from typing import Any
 
+from grader import files
+from grader.sandbox.protocol import json_depth
+
 SUPPORTED_MAJOR = 4
+MAX_BYTES = 32 << 20  # a notebook file, outputs included: what a whole submission may hold (submission.MAX_BYTES)
+MAX_DEPTH = 100  # nesting of the notebook's JSON arrays and objects: 5 in the bundled ones, a dozen with plots' JSON
+MAX_CODE = 256 << 10  # characters of code parsed, in all: 75 times a solution; ast takes 0.5 s and 170 MB for it
 
 # Cell magics whose body is Python that IPython runs (timed, captured, profiled): the body is kept.
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
@@ -38,26 +49,42 @@ class NotebookError(Exception):
 
 
 def read(path: Path) -> dict[str, Any]:
-    """The notebook at `path` as plain data, checked, with every cell's source joined into one string."""
+    """The notebook at `path` as plain data, checked, with every cell's source joined into one string.
+
+    Only a regular file is read (a named pipe would block), and at most MAX_BYTES of it.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        data = files.read_regular(path, limit=MAX_BYTES)
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise NotebookError(f"{path.name} is not a notebook: it is not UTF-8 text ({exc.reason} at byte {exc.start}). "
                             "Expected a .ipynb file saved by Jupyter or Colab; save or download it again.") from exc
     except OSError as exc:
-        raise NotebookError(f"{path.name} cannot be read ({exc.strerror}); check that the file exists and is "
-                            "readable.") from exc
+        raise NotebookError(f"{path.name} cannot be read ({exc.strerror}); expected a .ipynb file saved by Jupyter "
+                            "or Colab, as an ordinary file. Check that it exists and is readable.") from exc
     return parse(text, path.name)
 
 
 def parse(text: str, name: str) -> dict[str, Any]:
     """Check the JSON text of a notebook called `name` and return it as plain data, sources joined."""
+    if len(text) > MAX_BYTES:
+        raise NotebookError(f"{name} is larger than {MAX_BYTES >> 20} MB; expected a notebook of code and a few "
+                            "outputs. Clear its outputs (Edit > Clear All Outputs in Jupyter), save it and hand it in again.")
+    depth = json_depth(text.encode("utf-8", "surrogatepass"))
+    if depth > MAX_DEPTH:
+        raise NotebookError(f"{name} is not a notebook: its JSON is nested {depth:,} levels deep, more than the "
+                            f"{MAX_DEPTH} the grader reads (a notebook nests a few levels). Save or download "
+                            "it again from Jupyter or Colab, or hand in your code as a .py module.")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise NotebookError(f"{name} is not a notebook: its contents are not valid JSON ({exc.msg} at line "
                             f"{exc.lineno}, column {exc.colno}). Expected a .ipynb file saved by Jupyter or Colab; "
                             "save or download it again from there, or hand in your code as a .py module.") from None
+    except (RecursionError, MemoryError) as exc:  # the scan above should make this unreachable; kept as a second wall
+        raise NotebookError(f"{name} could not be read: its JSON is too deeply nested or too large for the grader "
+                            f"({type(exc).__name__}). Expected a .ipynb file saved by Jupyter or Colab; save or "
+                            "download it again from there, or hand in your code as a .py module.") from None
     if not isinstance(data, dict):
         raise NotebookError(f"{name} is not a notebook: it holds a JSON {type(data).__name__}, expected an object "
                             "with 'cells' and 'nbformat'. Save or download it again from Jupyter or Colab.")
@@ -84,6 +111,11 @@ def parse(text: str, name: str) -> dict[str, Any]:
                                 f"{_kind(source)}, not text; expected a string or a list of strings. Open the "
                                 "notebook in Jupyter, retype that cell and save it again.")
         checked.append({**cell, "source": source})
+    code = sum(len(cell["source"]) for cell in checked if cell["cell_type"] == "code")
+    if code > MAX_CODE:
+        raise NotebookError(f"{name} holds {code:,} characters of code, more than the {MAX_CODE:,} the grader reads; "
+                            "expected the exercise's code (its solution is about 3,000). Remove pasted data or "
+                            "generated code (load data from a file instead) and hand it in again.")
     return {**data, "cells": checked}
 
 
@@ -107,8 +139,12 @@ def to_module(notebook: dict[str, Any], name: str) -> str:
             tree = compile(code, f"cell {number}", "exec", ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
         except SyntaxError as exc:
             return blocks[0] + _raise_syntax_error(exc, number, name)
-        except (ValueError, MemoryError, RecursionError) as exc:  # null bytes, absurd nesting
+        except ValueError as exc:  # null bytes
             return blocks[0] + _raise_syntax_error(SyntaxError(str(exc), (None, 1, 1, "", None, None)), number, name)
+        except (MemoryError, RecursionError) as exc:  # an expression nested deeper than Python's parser goes
+            words = (f"the code is nested too deeply for Python to read ({type(exc).__name__}: {exc}); write long "
+                     "or deeply nested expressions as several shorter statements")
+            return blocks[0] + _raise_syntax_error(SyntaxError(words, (None, 1, 1, "", None, None)), number, name)
         block = _block(code.splitlines(), tree.body, defined)
         if block:
             blocks.append(f"# cell {number}\n" + "\n".join(block) + "\n")
@@ -179,8 +215,12 @@ def _block(lines: list[str], body: list[ast.stmt], defined: set[str]) -> list[st
         if not _keep(node, defined):
             continue
         start, end = spans[index]
-        shares_line = any(s <= end and start <= e for j, (s, e) in enumerate(spans) if j != index)
-        text = ast.unparse(node).splitlines() if shares_line else lines[start - 1:end]
+        # Statements come in order, so only a neighbour can share a line (and a cell of many stays linear).
+        shares_line = (index > 0 and spans[index - 1][1] >= start) or (index + 1 < len(spans) and spans[index + 1][0] <= end)
+        try:
+            text = ast.unparse(node).splitlines() if shares_line else lines[start - 1:end]
+        except RecursionError:  # a constant too deeply nested for ast.unparse: left out, like any work
+            continue
         out.extend([""] * (start - 1 - len(out)))
         out.extend(text)
     while out and not out[-1].strip():
@@ -262,15 +302,23 @@ def _target_names(target: ast.expr) -> list[str | None]:
 
 
 def _constant(node: ast.AST, defined: set[str]) -> bool:
-    """An expression without calls whose names are all defined by statements kept so far."""
-    if isinstance(node, ast.Lambda):  # its body runs only when called
-        defaults = node.args.defaults + [d for d in node.args.kw_defaults if d is not None]
-        return all(_constant(d, defined) for d in defaults)
-    if isinstance(node, ast.Name):
-        return node.id in defined or "*" in defined
-    if not isinstance(node, _CONSTANT_NODES):
-        return False
-    return all(_constant(child, defined) for child in ast.iter_child_nodes(node))
+    """An expression without calls whose names are all defined by statements kept so far.
+
+    Walked with a stack of its own: a sum of 1,200 terms nests deeper than Python's recursion limit.
+    """
+    pending = [node]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Lambda):  # its body runs only when called
+            pending.extend(node.args.defaults + [d for d in node.args.kw_defaults if d is not None])
+        elif isinstance(node, ast.Name):
+            if node.id not in defined and "*" not in defined:
+                return False
+        elif isinstance(node, _CONSTANT_NODES):
+            pending.extend(ast.iter_child_nodes(node))
+        else:
+            return False
+    return True
 
 
 def _raise_syntax_error(exc: SyntaxError, number: int, name: str) -> str:

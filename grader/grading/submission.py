@@ -7,6 +7,7 @@ import re
 import stat
 from pathlib import Path
 
+from grader import files, utf8
 from grader.assignment.spec import Assignment
 
 MAX_ENTRIES = 200  # files and folders a submission folder may hold
@@ -31,11 +32,16 @@ class SubmissionTooLarge(SubmissionNotFound):
 
 
 def locate(path: Path, assignment: Assignment) -> Path:
-    """The module to grade: `path` itself if it is a file, else the assignment's module inside the folder."""
+    """The module to grade: `path` itself if it is a file, else the assignment's module inside the folder.
+
+    Only a regular file is ever chosen: a named pipe, a device or a socket is refused, since reading it
+    could block the grader (or whatever reads the submission after it) for ever.
+    """
     if not path.exists() and not path.is_symlink():
         raise SubmissionNotFound(f"{path} does not exist; give the path of your {assignment.module} or of the folder holding it.")
     _refuse_linked_root(path)
-    if path.is_file():
+    if not path.is_dir():
+        _regular(path)
         if path.suffix not in (".py", ".ipynb"):
             raise SubmissionNotFound(f"{path} is not a Python module (.py) or notebook (.ipynb); hand in {assignment.module}.")
         return path
@@ -44,10 +50,12 @@ def locate(path: Path, assignment: Assignment) -> Path:
         if (path / name).is_file():
             _inside(path / name, path)
             return path / name
+        if (path / name).exists() and not (path / name).is_dir():
+            _regular(path / name)
     candidates = sorted(path.glob("*.py")) + sorted(path.glob("*.ipynb"))
     if len(candidates) == 1:
         _inside(candidates[0], path)
-        return candidates[0]
+        return _regular(candidates[0])
     found = ", ".join(p.name for p in candidates[:5]) or "no .py or .ipynb file"
     raise SubmissionNotFound(f"{path} holds {found}; expected {assignment.module} (or {stem}.ipynb). Rename your file to {assignment.module}.")
 
@@ -69,7 +77,7 @@ def materialise(path: Path, directory: Path) -> Path:
     stem = path.stem if path.stem.isidentifier() else re.sub(r"\W", "_", path.stem)
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{stem}.py"
-    target.write_text(source, encoding="utf-8")
+    target.write_text(utf8.valid(source), encoding="utf-8")  # its name, of bytes that are not UTF-8, is in its docstring
     return target
 
 
@@ -124,6 +132,20 @@ def _refuse_linked_root(path: Path) -> None:
     if path.is_symlink():
         raise UnsafeSubmission(f"{path} is a symbolic link (to {os.readlink(path)}); the grader grades the files and "
                                "folders handed in, never what a link points to. Hand in the file or folder itself.")
+
+
+def _regular(path: Path) -> Path:
+    """`path` if it is a regular file (or a link to one), else refused with words saying what it is."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise SubmissionNotFound(f"{path.name} cannot be read ({exc.strerror}); hand in {path.name} as an ordinary "
+                                 "file.") from None
+    if stat.S_ISREG(mode):
+        return path
+    raise UnsafeSubmission(f"{path.name} is {files.kind(mode)}, not a regular file: the grader reads only plain files, "
+                           "since reading anything else could block it for ever. Hand in "
+                           f"{path.name} as an ordinary file, saved from your editor or Jupyter.")
 
 
 def _inside(link: Path, root: Path) -> Path:

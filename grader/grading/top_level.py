@@ -5,6 +5,10 @@ file runs then, in the sandbox: without a network, within the import's time and 
 before any check. Imports, definitions and constants are what a module should hold there; work
 such as downloading data, training or plotting belongs under `if __name__ == "__main__":`, where it
 runs when the student runs the file and not when it is imported. Nothing here runs the code.
+
+The module is parsed here, in the grader's own process, so within the notebook's bounds: only a
+regular file of at most `notebook.MAX_CODE` characters is parsed, and a parse that still runs out of
+recursion or memory finds nothing, which leaves the verdict of the failed import as it is.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader import files
 from grader.grading import notebook
 
 SHOWN = 3  # top-level statements named when the import failed without saying where
@@ -29,11 +34,17 @@ class Statement:
 
 
 def work(source: str) -> list[Statement]:
-    """The top-level statements of `source` that do work when it is imported (none if it does not parse)."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    """The top-level statements of `source` that do work when it is imported (none if it does not parse, or is
+    longer than the grader parses)."""
+    if len(source) > notebook.MAX_CODE:
         return []
+    try:
+        return _work(ast.parse(source), source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # deep nesting fails ast.parse with RecursionError
+        return []
+
+
+def _work(tree: ast.Module, source: str) -> list[Statement]:
     lines = source.splitlines()
     defined = notebook.names_at_start()
     found = []
@@ -48,10 +59,18 @@ def work(source: str) -> list[Statement]:
 
 def work_in(path: Path) -> list[Statement]:
     """`work` of the module at `path`; none if it cannot be read."""
+    source = read_code(path)
+    return [] if source is None else work(source)
+
+
+def read_code(path: Path) -> str | None:
+    """The text of the module at `path` if it is a regular file of at most `notebook.MAX_CODE` characters, else None."""
     try:
-        return work(path.read_text(encoding="utf-8", errors="replace"))
+        data = files.read_regular(path, limit=4 * notebook.MAX_CODE)  # UTF-8 takes at most 4 bytes a character
     except OSError:
-        return []
+        return None
+    text = data.decode("utf-8", errors="replace")
+    return text if len(text) <= notebook.MAX_CODE else None
 
 
 def explain(module: str, statements: list[Statement]) -> str:

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping, TextIO
 
-from grader.grading import passmark
+from grader.grading import passmark, top_level
 from grader.views.outputs import write_text
 from grader.grading.passmark import PassMark
 from grader.assignment.spec import Assignment
@@ -163,19 +163,15 @@ def definition_lines(source: str) -> tuple[dict[str, int], int | None]:
         tree = ast.parse(source)
     except SyntaxError as exc:
         return {}, exc.lineno or 1
-    except (ValueError, RecursionError):  # null bytes, absurd nesting: no line to point at
+    except (ValueError, RecursionError, MemoryError):  # null bytes, absurd nesting: no line to point at
         return {}, None
     return {node.name: node.lineno for node in tree.body
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}, None
 
 
 def _definitions(module: Path) -> tuple[dict[str, int], int | None]:
-    if module.suffix != ".py":
-        return {}, None
-    try:
-        return definition_lines(module.read_text(encoding="utf-8", errors="replace"))
-    except OSError:
-        return {}, None
+    source = top_level.read_code(module) if module.suffix == ".py" else None  # never a pipe, nor a huge file
+    return ({}, None) if source is None else definition_lines(source)
 
 
 def _module(submission: Path, task: Assignment) -> Path | None:

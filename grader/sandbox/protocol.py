@@ -8,8 +8,9 @@ Everything a frame holds is bounded before the grader parses or allocates it, be
 side may be submitted code: the frame's length, the header's bytes and nesting depth (checked by a
 scan before `json.loads`, so a deeply nested header is refused rather than overflowing the parser's
 stack), every string in the header (cut, with a marker saying how long it was: a long message or a
-long layer name is data, not an error), the payload's number of arrays, and each array's dtype and
-the arrays' total size, read from the .npy headers inside the archive before any array is
+long layer name is data, not an error; and made valid Unicode, since JSON's "\\ud800" decodes into
+a lone surrogate that no writer could encode), the payload's number of arrays, and each array's
+dtype and the arrays' total size, read from the .npy headers inside the archive before any array is
 decompressed (a 3 GB array deflated to 3 MB is refused from its header).
 """
 
@@ -27,6 +28,8 @@ import zipfile
 from typing import Any
 
 import numpy as np
+
+from grader import utf8
 
 _LENGTHS = struct.Struct(">QQ")
 # Bound once, when the grader's side of the sandbox starts: submitted code that later replaces
@@ -104,7 +107,8 @@ def receive(fd: int, *, deadline: float | None = None, max_bytes: int = MAX_BYTE
 # -- the header ------------------------------------------------------------------------------------
 
 def parse_header(data: bytes, *, max_depth: int = MAX_DEPTH, max_string: int = MAX_STRING) -> dict:
-    """A frame's JSON header as a dict, refused if nested deeper than `max_depth`, its strings cut to `max_string`."""
+    """A frame's JSON header as a dict, refused if nested deeper than `max_depth`, its strings cut to `max_string`
+    and made valid Unicode (lone surrogates replaced)."""
     depth = json_depth(data)
     if depth > max_depth:
         raise ProtocolError(f"malformed message header: JSON nested {depth:,} levels deep, more than the limit of {max_depth}")
@@ -140,11 +144,11 @@ def cut(text: str, limit: int) -> str:
 
 def _cut_strings(value: Any, limit: int) -> Any:
     if isinstance(value, str):
-        return cut(value, limit)
+        return cut(utf8.valid(value), limit)
     if isinstance(value, list):
         return [_cut_strings(v, limit) for v in value]
     if isinstance(value, dict):
-        return {cut(k, limit): _cut_strings(v, limit) for k, v in value.items()}
+        return {cut(utf8.valid(k), limit): _cut_strings(v, limit) for k, v in value.items()}
     return value
 
 

@@ -227,6 +227,11 @@ def _from_exception(error: dict[str, Any], stage: str, filename: str) -> Submiss
     if kind in ("MemoryError", "ResourceExhaustedError") or "OOM when allocating" in message:
         return SubmissionError("memory", f"{stage} ran out of memory ({kind}{where}); the limit is set by the "
                                          "assignment. Avoid making huge arrays or layers.", trace, line, top)
+    if kind == "RecursionError":
+        return SubmissionError("error", f"{stage} raised RecursionError: {message}{where}. Python raises it when a "
+                                        "function calls itself without end, or when code is nested too deeply to "
+                                        "compile; expected code that returns. Make the recursion stop (or use a loop), and write long "
+                                        "expressions as several shorter statements.", trace, line, top)
     if kind == "OSError" and f"[Errno {errno.EFBIG}]" in message:
         return SubmissionError("output", f"{stage} wrote more than the allowed output or file size and was stopped{where}. "
                                          "Remove large prints and file writes.", trace, line, top)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader import timings as clock
+from grader import utf8
 from grader.files import write_atomically
 
 if TYPE_CHECKING:
@@ -55,5 +56,5 @@ def write(results: dict[str, Any], out_dir: Path, images: np.ndarray | None = No
 
 
 def write_text(path: Path, text: str) -> None:
-    """Replace `path` with `text` (UTF-8) in one step, so a reader never sees half a file."""
-    write_atomically(path, text.encode("utf-8"))
+    """Replace `path` with `text` (UTF-8, any lone surrogate replaced) in one step, so a reader never sees half a file."""
+    write_atomically(path, utf8.valid(text).encode("utf-8"))

@@ -1,0 +1,38 @@
+"""Tests for grader.grading.top_level: a module's top-level work found without running it, within bounds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from grader.grading import notebook, top_level
+
+LONG_SUM = "+".join(["1"] * 1200)  # nests deeper than Python's recursion limit once parsed
+
+
+def test_work_is_found_and_constants_imports_and_definitions_are_not() -> None:
+    source = "import os\nSIZE = 28\n\ndef f():\n    return 1\n\nprint(SIZE)\n"
+    assert [(s.line, s.code) for s in top_level.work(source)] == [(7, "print(SIZE)")]
+
+
+def test_a_constant_of_1200_terms_is_a_constant_and_the_work_after_it_is_found() -> None:
+    source = f"X = {LONG_SUM}\nraise RuntimeError('top-level work failed')\n"
+    assert [(s.line, s.code) for s in top_level.work(source)] == [(2, "raise RuntimeError('top-level work failed')")]
+
+
+def test_code_too_deep_to_parse_or_too_long_finds_nothing_rather_than_failing(monkeypatch) -> None:
+    assert top_level.work("X = " + "+".join(["1"] * 5000) + "\nprint(X)\n") == []  # RecursionError in ast.parse
+    assert top_level.work("X = " + "[" * 5000 + "]" * 5000 + "\n") == []  # too many nested brackets
+    monkeypatch.setattr(notebook, "MAX_CODE", 10)
+    assert top_level.work("print('work')\n") == []
+
+
+@pytest.mark.timeout(20)  # a reader that blocked on the pipe would hang here for ever
+def test_a_module_that_is_a_named_pipe_is_not_read(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "digits.py")
+    assert top_level.read_code(tmp_path / "digits.py") is None
+    assert top_level.work_in(tmp_path / "digits.py") == []
+    (tmp_path / "work.py").write_text("print(1)\n")
+    assert [s.line for s in top_level.work_in(tmp_path / "work.py")] == [1]
