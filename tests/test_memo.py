@@ -118,10 +118,10 @@ def test_a_kept_training_that_does_not_verify_is_trained_again(tmp_path: Path, d
         npz.symlink_to(elsewhere)
     else:
         record.chmod(0o666)
-    assert cache.load(name, SEED_LAYERS, settings, data, digits.limits) is None
+    assert cache.load(name, memo.key(SEED_LAYERS, settings, data, budget)[1], SEED_LAYERS, settings, data, digits.limits) is None
     trained, provenance = cache.train(SEED_LAYERS, settings, data, budget, digits.limits)
     assert not provenance.reused and trained.accuracy == pytest.approx(json.loads(record.read_text())["accuracy"])
-    assert cache.load(name, SEED_LAYERS, settings, data, digits.limits) is not None  # kept again, verified
+    assert cache.load(name, memo.key(SEED_LAYERS, settings, data, budget)[1], SEED_LAYERS, settings, data, digits.limits) is not None  # kept again, verified
 
 
 def test_a_cache_folder_others_may_write_or_a_link_is_refused(tmp_path: Path) -> None:
