@@ -167,6 +167,6 @@ def test_refused_settings_leave_their_optimizer_to_training() -> None:
     with pytest.raises(compilation.CompileError):
         compilation.parse(config)
     kept = compilation.fallback(config)
-    assert (kept.optimizer, kept.optimizer_config["learning_rate"], kept.refused) == ("Adam", 1e30, "")
+    assert (kept.optimizer, kept.refused) == ("Adam", "") and kept.optimizer_config["learning_rate"] == pytest.approx(1e30)
     config["optimizer"] = {"module": "mine", "class_name": "Magic", "config": {}}
     assert "not one of Keras' built-in optimizers" in compilation.fallback(config).refused
