@@ -142,3 +142,31 @@ def test_huge_names_in_a_refused_loss_are_cut() -> None:
     config["loss"] = {"module": "keras.losses", "class_name": ["unhashable"], "config": {}}
     with pytest.raises(compilation.CompileError):
         compilation.parse(config)
+
+
+@pytest.mark.parametrize("loss, words", [
+    (keras.losses.SparseCategoricalCrossentropy(ignore_class=0), "ignore_class is set"),
+    (keras.losses.SparseCategoricalCrossentropy(reduction="sum"), "reduction is sum; the grader trains with its default"),
+    (keras.losses.CategoricalCrossentropy(label_smoothing=0.9), "label_smoothing is 0.9"),
+])
+def test_loss_arguments_that_change_training_are_refused_not_dropped(loss, words: str) -> None:
+    with pytest.raises(compilation.CompileError, match=words):
+        compilation.parse(_compiled(optimizer="adam", loss=loss, metrics=["accuracy"]))
+
+
+def test_loss_arguments_at_their_defaults_and_from_logits_are_accepted() -> None:
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="sum_over_batch_size", name="mine")
+    settings = compilation.parse(_compiled(optimizer="adam", loss=loss, metrics=["accuracy"]))
+    assert settings.from_logits and settings.loss == "sparse_categorical_crossentropy"
+
+
+def test_refused_settings_leave_their_optimizer_to_training() -> None:
+    config = _compiled(optimizer=keras.optimizers.Adam(learning_rate=1e30), loss="sparse_categorical_crossentropy",
+                       metrics=["accuracy"])
+    config["metrics"] = ["no_such_metric"]
+    with pytest.raises(compilation.CompileError):
+        compilation.parse(config)
+    kept = compilation.fallback(config)
+    assert (kept.optimizer, kept.refused) == ("Adam", "") and kept.optimizer_config["learning_rate"] == pytest.approx(1e30)
+    config["optimizer"] = {"module": "mine", "class_name": "Magic", "config": {}}
+    assert "not one of Keras' built-in optimizers" in compilation.fallback(config).refused

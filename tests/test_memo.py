@@ -118,10 +118,10 @@ def test_a_kept_training_that_does_not_verify_is_trained_again(tmp_path: Path, d
         npz.symlink_to(elsewhere)
     else:
         record.chmod(0o666)
-    assert cache.load(name, SEED_LAYERS, settings, data, digits.limits) is None
+    assert cache.load(name, memo.key(SEED_LAYERS, settings, data, budget)[1], SEED_LAYERS, settings, data, digits.limits) is None
     trained, provenance = cache.train(SEED_LAYERS, settings, data, budget, digits.limits)
     assert not provenance.reused and trained.accuracy == pytest.approx(json.loads(record.read_text())["accuracy"])
-    assert cache.load(name, SEED_LAYERS, settings, data, digits.limits) is not None  # kept again, verified
+    assert cache.load(name, memo.key(SEED_LAYERS, settings, data, budget)[1], SEED_LAYERS, settings, data, digits.limits) is not None  # kept again, verified
 
 
 def test_a_cache_folder_others_may_write_or_a_link_is_refused(tmp_path: Path) -> None:
@@ -301,3 +301,103 @@ def test_a_batch_trains_each_distinct_model_once_and_regrades_only_what_force_na
     assert memo.recorded(json.loads((out / "cy" / "results.json").read_text()))["reused"] is True
     unknown = run("--force", "zed")
     assert unknown.returncode == 2 and "--force zed: no submission of this run is called that" in unknown.stderr
+
+
+# -- one description for the key and the training -----------------------------------------------------------------
+
+def _raw(layers, settings, data, budget) -> list[np.ndarray]:
+    """`layers` trained exactly as written (not through the canonical description): seeded, built, fitted."""
+    import keras
+
+    training.seed_everything(budget.seed)
+    model = keras.Sequential([keras.Input(shape=data.x_train.shape[1:]),
+                              *(architecture._construct(layer) for layer in layers)])
+    model.compile(**settings.build())
+    model.fit(data.x_train, data.y_train, epochs=1, batch_size=budget.batch_size, shuffle=True, verbose=0)
+    return model.get_weights()
+
+
+DEAD = (*SEED_LAYERS[:3], L("Dense", {"units": 32, "activation": "linear"}), L("ReLU", {"max_value": 0}),
+        *SEED_LAYERS[4:])  # every output of the hidden layer is 0: it cannot learn
+STANDALONE = [L("Activation", {"activation": name}) for name in architecture.ACTIVATIONS] + \
+    [L("ReLU", {"max_value": None, "negative_slope": 0.0, "threshold": 0.0}), L("ReLU", {}), L("Softmax", {"axis": -1})]
+
+
+@pytest.mark.parametrize("into", ["Dense", "Conv2D"])
+def test_every_fold_trains_bit_for_bit_like_its_folded_form(data, budget, settings, into: str) -> None:
+    """Each layer of STANDALONE after a linear `into` layer, and the fold of both, train to the same weights to the
+    bit: a chain of all of them, small enough to train in a second (exponential's overflow is the same NaN)."""
+    small = memo.Prepared(data.x_train[:160, ::4, ::4], data.y_train[:160], data.x_test[:10, ::4, ::4],
+                          data.y_test[:10])
+    make = (lambda: L("Dense", {"units": 4, "activation": "linear"})) if into == "Dense" else \
+        (lambda: L("Conv2D", {"filters": 2, "kernel_size": 1, "activation": "linear"}))
+    chain = [layer for standalone in STANDALONE for layer in (make(), standalone)]
+    written = (*chain, L("Flatten", {}), L("Dense", {"units": 10, "activation": "softmax"}))
+    folded = architecture.fold_activations(written)
+    assert len(folded) == len(written) - len(STANDALONE)  # every one folded
+    for a, b in zip(_raw(written, settings, small, budget), _raw(folded, settings, small, budget)):
+        assert np.array_equal(a, b, equal_nan=True)
+
+
+@pytest.mark.parametrize("layer", [
+    L("ReLU", {"max_value": 0.0}), L("ReLU", {"max_value": 6.0}), L("ReLU", {"negative_slope": 0.1}),
+    L("ReLU", {"threshold": 0.5}), L("Softmax", {"axis": 1}), L("Activation", {"activation": "relu", "trainable": False}),
+])
+def test_an_activation_layer_that_is_not_a_plain_activation_is_not_folded(data, budget, settings, layer) -> None:
+    plain = (*SEED_LAYERS[:3], L("Dense", {"units": 32, "activation": "linear"}), L("ReLU", {}), *SEED_LAYERS[4:])
+    other = (*SEED_LAYERS[:3], L("Dense", {"units": 32, "activation": "linear"}), layer, *SEED_LAYERS[4:])
+    assert len(architecture.canonical(other)) == len(other)
+    assert memo.key(other, settings, data, budget)[0] != memo.key(plain, settings, data, budget)[0]
+    assert memo.key(plain, settings, data, budget)[0] == memo.key(SEED_LAYERS, settings, data, budget)[0]
+
+
+def test_the_dead_relu_model_trains_as_written_and_under_its_own_key(tmp_path: Path, data, budget, settings,
+                                                                     digits) -> None:
+    """Dense(32) + ReLU(max_value=0) outputs 0 whatever its input: trained as written it learns nothing, and it is
+    kept under a key of its own, never under the plain relu model's."""
+    dead = DEAD
+    cache = memo.Cache(tmp_path / "cache")
+    trained, made = cache.train(dead, settings, data, budget, digits.limits)
+    honest, kept = cache.train(SEED_LAYERS, settings, data, budget, digits.limits)
+    assert made.key != kept.key and not kept.reused
+    assert trained.accuracy < 0.2 < 0.4 < honest.accuracy
+    assert [layer.class_name for layer in trained.layers][3:5] == ["Dense", "ReLU"]
+
+
+def test_frozen_layers_change_the_key_and_the_training(data, budget, settings, digits) -> None:
+    frozen = tuple(dataclasses.replace(layer, args={**layer.args, "trainable": False}) for layer in SEED_LAYERS)
+    assert memo.key(frozen, settings, data, budget)[0] != memo.key(SEED_LAYERS, settings, data, budget)[0]
+    trained = _fresh(frozen, settings, data, budget, digits)
+    training.seed_everything(budget.seed)
+    initial = architecture.build(architecture.canonical(frozen), data.x_train.shape[1:], digits.limits)
+    assert all(np.array_equal(a, b) for a, b in zip(trained.model.get_weights(), initial.get_weights()))
+    assert trained.accuracy < 0.2
+    explicit = tuple(dataclasses.replace(layer, args={**layer.args, "trainable": True}) for layer in SEED_LAYERS)
+    assert memo.key(explicit, settings, data, budget)[0] == memo.key(SEED_LAYERS, settings, data, budget)[0]
+
+
+def test_a_record_is_reused_only_for_the_description_it_was_trained_from(tmp_path: Path, data, budget, settings,
+                                                                         digits) -> None:
+    """A record filed under a key (by a grader whose key function folded what it should not have) but trained from
+    another description is not reused, and the training is made again."""
+    cache, name = _stored(tmp_path, data, budget, settings, digits)
+    dead = DEAD
+    _, material = memo.key(dead, settings, data, budget)
+    trained = _fresh(dead, settings, data, budget, digits)
+    record, raw = memo.pack(name, material, trained)  # the dead model's training under the honest model's key
+    cache.keep(name, record, raw)
+    honest_material = memo.key(SEED_LAYERS, settings, data, budget)[1]
+    assert cache.load(name, honest_material, SEED_LAYERS, settings, data, digits.limits) is None
+    again, provenance = cache.train(SEED_LAYERS, settings, data, budget, digits.limits)
+    assert not provenance.reused and again.accuracy > 0.4
+
+
+def test_a_training_is_not_kept_under_a_key_it_was_not_trained_from(tmp_path: Path, data, budget, settings, digits,
+                                                                    monkeypatch) -> None:
+    """Should a training ever build another model than the one its key describes (here it is made to train the dead
+    ReLU model when asked for the plain one), it is kept under no key: later submissions train their own."""
+    real = training.train
+    monkeypatch.setattr(training, "train", lambda layers, *args: real(DEAD, *args))
+    cache = memo.Cache(tmp_path / "cache")
+    trained, _ = cache.train(SEED_LAYERS, settings, data, budget, digits.limits)
+    assert trained.accuracy < 0.2 and not list(cache.directory.glob("*.json"))

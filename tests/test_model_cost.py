@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import keras
 import pytest
@@ -83,3 +84,44 @@ def test_grouped_convolutions_whose_channels_do_not_divide_are_refused() -> None
     layer = arch.Layer("Conv2D", {"filters": 4, "kernel_size": 3, "groups": 2}, "conv")
     with pytest.raises(arch.ModelError, match="groups=2"):
         arch.cost((layer,), (9, 9, 3))
+
+
+def _gelu_tower(depth: int) -> tuple:
+    """Conv2D(255, 1) + `depth` gelu activations + Flatten + Dense(10): within every other limit of the spec."""
+    L = arch.Layer
+    return (L("Conv2D", {"filters": 255, "kernel_size": 1, "activation": "linear"}, "wide"),
+            *(L("Activation", {"activation": "gelu"}, f"g{i}") for i in range(depth)),
+            L("Flatten", {}), L("Dense", {"units": 10, "activation": "softmax"}, "out"))
+
+
+def test_the_gelu_tower_is_refused_for_its_training_memory_before_any_weight_exists() -> None:
+    from grader.assignment import spec
+
+    limits = spec.load("digits").limits
+    tower = _gelu_tower(97)
+    assert arch.cost(tower, (28, 28, 1)).params <= limits.max_params  # legal by every other limit
+    arch.build(tower, (28, 28, 1), limits)  # without a batch size: the model check's old bound only
+    with pytest.raises(arch.TooCostly, match=r"needs 10\.6 GB of memory to train .* the limit is 2\.0 GB\. Make it "
+                                             "smaller"):
+        arch.build(tower, (28, 28, 1), limits, batch_size=32)
+
+
+@pytest.mark.parametrize("name", ["digits", "fashion"])
+def test_the_reference_models_train_within_a_tenth_of_the_memory_limit(name: str) -> None:
+    from grader.assignment import spec
+
+    task = spec.load(name)
+    model = next(c for c in task.checks if c.kind == "model")
+    layers, shape = arch.expected_layers(model.params["layers"]), tuple(model.params["input_shape"])
+    sizes, current = [], (None, *shape)
+    for layer in layers:
+        _, current, _ = arch._shaped(layer, current)
+        sizes.append(model_cost.size(current))
+    needed = model_cost.training_bytes([math.prod(shape), *sizes], arch.cost(layers, shape).params,
+                                       task.training.batch_size)
+    assert needed * 10 < task.limits.max_training_mb * 2**20
+    arch.build(layers, shape, task.limits, batch_size=task.training.batch_size)
+
+
+def test_training_memory_counts_every_output_of_a_batch_the_weights_and_a_prediction_batch() -> None:
+    assert model_cost.training_bytes([100, 50], 10, 32) == 4 * (4 * 32 * 150 + 3 * 500 * 100 + 4 * 10)

@@ -35,6 +35,7 @@ class Limits:
     max_activations: int = 200_000
     max_macs: int = 25_000_000
     max_layers: int = 100
+    max_training_mb: int = 2048  # what training a model may need (grader.trusted.model_cost.training_bytes)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 The function compiles the model the assignment expects (the reference architecture), not the
 submission's own: whether the loss must be told `from_logits` is judged against the expected
-model's output, so a mistake in build_model costs build_model only.
+model's output, so a mistake in build_model costs build_model only. Settings that do not pass
+leave their optimizer to the training check (compilation.fallback): a compile function made
+worse on purpose must not be trained with better settings than its own.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     try:
         settings = compilation.parse(header.get("config"))
     except compilation.CompileError as error:
+        ctx.found.compile_fallback = compilation.fallback(header.get("config"))
         return _fail(check, started, f"The grader cannot use {fn}()'s settings: {error}",
                      "Use Keras' own optimizer, loss and metric, by name or class.", fault="unsafe")
     problems, codes = [], []
@@ -75,6 +78,7 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     extra = {"settings": settings.describe(), "optimizer": settings.optimizer, "loss": settings.loss,
              "from_logits": settings.from_logits, "metrics": list(settings.metrics)}
     if problems:
+        ctx.found.compile_fallback = compilation.fallback(None, settings)
         hints = params.get("hints", {})
         loss = (f"keras.losses.{compilation.LOSSES[expected_loss][0]}(from_logits=True)"
                 if output_activation == "linear" else repr(params["loss"]))

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from grader.checks.reference import CodeReference, KitReference, Recorder
     from grader.trusted.ahead import Ahead
-    from grader.trusted.compilation import CompileSettings
+    from grader.trusted.compilation import CompileSettings, Fallback
     from grader.trusted.memo import Cache
     from grader.trusted.training import Trained
 
@@ -38,6 +38,7 @@ class Findings:
     built: keras.Model | None = None               # model: those layers, built by the grader
     model_blocker: Blocker | None = None           # model: why there is no model to train
     compile: CompileSettings | None = None         # compile: the submission's settings, when they passed
+    compile_fallback: Fallback | None = None       # compile: what training may use of settings that did not pass
     trained: Trained | None = None                 # training: the model the grader trained, and its accuracy
     answers: dict[str, Any] = field(default_factory=dict)  # predict, model_output: answers asked early, by check
 
@@ -73,7 +74,8 @@ class Context:
 
     def build(self, layers: tuple[architecture.Layer, ...]):
         """A keras model of `layers` on the model check's input shape, within the assignment's size limits."""
-        return architecture.build(layers, tuple(self.model_check.params["input_shape"]), self.assignment.limits)
+        return architecture.build(layers, tuple(self.model_check.params["input_shape"]), self.assignment.limits,
+                                  batch_size=self.assignment.training.batch_size)
 
     def prepare(self, images: np.ndarray, steps: list[str] | tuple[str, ...]) -> np.ndarray:
         """Apply the reference solution's functions to a copy of `images`."""

@@ -2,8 +2,12 @@
 
 The model is the submission's architecture; the compile settings are the submission's when its
 compile function passed (judged on the expected model), with from_logits fitted to this model's
-output, else the spec's reference settings, fitted the same way. Which were used is stated in the
-feedback and the report, so a mistake in one function does not cost this check as well.
+output. When they did not pass, the model is trained with their optimizer (how it learns is the
+submission's own choice, and a function made worse on purpose must not earn the reference's) and
+the reference loss and metrics (every accepted loss of the expected name trains as the reference's,
+and metrics do not change the weights); an optimizer the grader cannot rebuild fails this check
+with the reason. Only a compile function that gave no settings at all is trained with the spec's
+reference settings. Which were used is stated in the feedback and the report.
 """
 
 from __future__ import annotations
@@ -40,6 +44,13 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
                        "returns.", fault="blocked", waits_for=(model_check.name,))
     budget = ctx.assignment.training
     settings, source = _settings(ctx, parsed.layers, ctx.found.compile, builder)
+    if settings is None:
+        compile_check = next((c.name for c in ctx.assignment.checks if c.kind == "compile"), "")
+        if ctx.ahead is not None:
+            ctx.ahead.stop()
+        return blocked(check, f"Could not train the model, so no accuracy could be measured: {source}",
+                       f"Fix {compile_check} first: the grader trains with its optimizer.", fault="blocked",
+                       waits_for=(compile_check,))
     note = f" Trained with {source} ({settings.describe()})."
     data = memo.prepared(ctx, budget)  # prepared once per process, not once per submission
     try:
@@ -49,7 +60,14 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
         return blocked(check, f"The model was trained, but {exc}, so no accuracy could be measured.{note}",
                        "Make the model smaller: fewer layers, units or filters, and pooling before Flatten.",
                        fault="training")
+    except architecture.TooCostly as exc:
+        return blocked(check, f"The grader will not train this model: {exc}", "Make the model smaller: fewer layers, "
+                       "units or filters, and pooling early.", fault="training")
     except Exception as exc:  # noqa: BLE001 - a submitted architecture can make Keras fail in many ways
+        if type(exc).__name__ == "ResourceExhaustedError":  # past the bound on the training's memory
+            return blocked(check, f"Training the model ran out of the memory the grader allows it "
+                           f"({ctx.assignment.limits.max_training_mb:,} MB).{note}",
+                           "Make the model smaller: fewer layers, units or filters, and pooling early.", fault="training")
         return blocked(check, f"Training the model failed: {type(exc).__name__}: {str(exc)[:500]}.{note}",
                        "Check that the model's last layer has one unit per class and that the loss fits integer labels.",
                        fault="training")
@@ -110,16 +128,26 @@ def planned(ctx: Context) -> tuple[tuple[architecture.Layer, ...], CompileSettin
 
 
 def _settings(ctx: Context, layers: tuple[architecture.Layer, ...], own: CompileSettings | None,
-              builder: str) -> tuple[CompileSettings, str]:
+              builder: str) -> tuple[CompileSettings | None, str]:
     """The settings to train `layers` with and where they come from: the submission's compile settings `own` if they
-    passed the compile check, else the spec's reference settings; either way from_logits fits the last activation."""
+    passed the compile check, else their optimizer with the reference loss and metrics, else (no settings at all) the
+    spec's reference settings; either way from_logits fits the last activation. (None, why) when the optimizer of
+    settings that did not pass cannot be rebuilt."""
     budget = ctx.assignment.training
     logits = architecture.fold_activations(layers)[-1].args.get("activation", "linear") == "linear"
     compiler = next((c.function for c in ctx.assignment.checks if c.kind == "compile"), None)
     if own is None:
-        base = compilation.reference(budget.optimizer, budget.loss, budget.metrics)
-        why = f", since {compiler}()'s could not be used" if compiler else ""
-        return dataclasses.replace(base, from_logits=logits), f"the reference settings{why}"
+        base = dataclasses.replace(compilation.reference(budget.optimizer, budget.loss, budget.metrics),
+                                   from_logits=logits)
+        fallback = ctx.found.compile_fallback
+        if fallback is not None and fallback.refused:
+            return None, (f"{compiler}()'s optimizer cannot be rebuilt ({fallback.refused.rstrip('.')}), and the "
+                          "grader trains a model with its own compile function's optimizer only.")
+        if fallback is not None:
+            return (dataclasses.replace(base, optimizer=fallback.optimizer, optimizer_config=fallback.optimizer_config),
+                    f"{compiler}()'s optimizer and the reference loss and metrics, since its settings did not pass")
+        why = f", since {compiler}() gave no settings" if compiler else ""
+        return base, f"the reference settings{why}"
     if own.from_logits != logits:
         return (dataclasses.replace(own, from_logits=logits),
                 f"{compiler}()'s settings, with from_logits fitted to {builder}()'s output")

@@ -13,6 +13,7 @@ training, evaluation and prediction on the model within its time budget.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -35,9 +36,14 @@ SAFE_LAYERS = (
 ACTIVATION_ALIASES = {"softmax_v2": "softmax", "log_softmax_v2": "log_softmax", "swish": "silu", None: "linear"}
 ACTIVATIONS = ("linear", "relu", "relu6", "elu", "selu", "sigmoid", "hard_sigmoid", "tanh", "softmax",
                "log_softmax", "softplus", "softsign", "silu", "gelu", "leaky_relu", "exponential", "mish")
-_IGNORED_ARGS = ("name", "trainable", "dtype", "autocast", "build_config", "quantization_config")
+# A layer's name does not change what it computes, autocast only acts on inputs of another dtype than the layer's
+# (always float32 here: other dtypes are refused), and build_config repeats the input shape the grader rebuilds from.
+_IGNORED_ARGS = ("name", "autocast", "build_config")
 MAX_INPUT_RANK = 8
-_FOLDABLE = {"Activation": "activation", "ReLU": "relu", "Softmax": "softmax"}
+_FOLDABLE = ("Activation", "ReLU", "Softmax")
+# The layers a separate activation is folded into: tests/test_memo.py trains every fold into each of them both ways
+# and compares the trained weights bit for bit; a layer not listed keeps its activation layer after it.
+_FOLDS_INTO = ("Dense", "Conv2D")
 
 
 class ModelError(Exception):
@@ -179,7 +185,10 @@ def _input_shape(batch_shape: Any, layer: str) -> tuple[int | None, ...] | None:
 def _arguments(kind: str, name: str, body: dict) -> dict[str, Any]:
     """The layer's constructor arguments, each validated; ModelError names the first one refused."""
     where = f"layer {name!r} ({kind})"
-    args = {k: v for k, v in body.items() if k not in _IGNORED_ARGS}
+    _float32(body.get("dtype"), where)
+    if body.get("quantization_config") is not None:
+        raise ModelError(f"{where} is quantized; the grader trains float32 layers only. Remove the quantization.")
+    args = {k: v for k, v in body.items() if k not in (*_IGNORED_ARGS, "dtype", "quantization_config")}
     activation = {}
     if "activation" in args and kind in layer_args.HAS_ACTIVATION:
         activation = {"activation": canonical_activation(args.pop("activation"), f"{where}, argument activation")}
@@ -189,6 +198,16 @@ def _arguments(kind: str, name: str, body: dict) -> dict[str, Any]:
         return {**layer_args.layer_arguments(kind, args, where), **activation}
     except layer_args.ArgumentError as exc:
         raise ModelError(str(exc)) from None
+
+
+def _float32(dtype: Any, where: str) -> None:
+    """Refuse a layer computing in another dtype than float32: the grader trains float32, so it would not train what
+    the submission describes."""
+    name = dtype.get("config", {}).get("name") if isinstance(dtype, dict) and isinstance(dtype.get("config"), dict) \
+        else dtype
+    if dtype is not None and name != "float32":
+        raise ModelError(f"{where} computes in {shorten(name if isinstance(name, str) else dtype)}; the grader trains "
+                         "float32 models only. Remove the dtype argument (or use dtype='float32').")
 
 
 def canonical_activation(value: Any, where: str = "activation") -> str:
@@ -208,20 +227,26 @@ _ACTIVATION_MODULES = ("builtins", "keras.activations", "keras.src.activations.a
 
 # -- building --------------------------------------------------------------------------------------
 
-def build(layers: tuple[Layer, ...], input_shape: tuple[int, ...], limits: Limits) -> keras.Model:
-    """Construct a Sequential model from validated layers, refusing one over the limits before allocating it."""
+def build(layers: tuple[Layer, ...], input_shape: tuple[int, ...], limits: Limits, *,
+          batch_size: int | None = None) -> keras.Model:
+    """Construct a Sequential model from validated layers, refusing one over the limits before allocating it (with
+    `batch_size`, the one it will be trained at, over the limit on training memory as well)."""
     if len(layers) > limits.max_layers:
         raise TooCostly(f"the model has {len(layers):,} layers, more than the {limits.max_layers:,} the grader "
                          "rebuilds; an image classifier needs a handful. Remove layers.")
     constructed, costs = [], []
     shape: tuple = (None, *input_shape)
+    outputs = [math.prod(input_shape)]
     for layer in layers:
         instance, out, cost = _shaped(layer, shape)
         costs.append(cost)
         _check_size(layer, out, sum(c.params for c in costs), limits)
         constructed.append(instance)
+        outputs.append(model_cost.size(out))
         shape = out
     _check_compute(layers, costs, limits)
+    if batch_size is not None:
+        _check_memory(outputs, sum(c.params for c in costs), batch_size, limits)
     try:
         return keras.Sequential([keras.Input(shape=tuple(input_shape)), *constructed])
     except Exception as exc:  # noqa: BLE001 - shape errors Keras finds only when it builds the layers
@@ -276,6 +301,21 @@ def _check_compute(layers: tuple[Layer, ...], costs: list[model_cost.Cost], limi
     )
 
 
+def _check_memory(outputs: list[int], params: int, batch_size: int, limits: Limits) -> None:
+    needed = model_cost.training_bytes(outputs, params, batch_size)
+    if needed <= limits.max_training_mb * 2**20:
+        return
+    raise TooCostly(
+        f"the model needs {_gigabytes(needed)} of memory to train (every layer's output for a batch of {batch_size} "
+        f"images is kept for backpropagation: {sum(outputs[1:]):,} values per image in all); the limit is "
+        f"{_gigabytes(limits.max_training_mb * 2**20)}. Make it smaller: fewer layers, fewer filters, or pooling early."
+    )
+
+
+def _gigabytes(count: int) -> str:
+    return f"{count / 2**30:.1f} GB" if count >= 2**30 else f"{count / 2**20:,.0f} MB"
+
+
 def _construct(layer: Layer) -> keras.layers.Layer:
     cls = getattr(keras.layers, layer.class_name)
     args = {k: _materialise(v) for k, v in layer.args.items() if v is not None or k in ("activation",)}
@@ -295,10 +335,12 @@ def _materialise(value: Any) -> Any:
 # -- comparison ------------------------------------------------------------------------------------
 
 def fold_activations(layers: tuple[Layer, ...]) -> tuple[Layer, ...]:
-    """Merge separate Activation/ReLU/Softmax layers into the linear layer before them."""
+    """Merge separate Activation/ReLU/Softmax layers that compute a plain activation into the linear Dense or Conv2D
+    layer before them (trained, the two forms give the same weights to the bit)."""
     out: list[Layer] = []
     for layer in layers:
-        if layer.class_name in _FOLDABLE and out and out[-1].args.get("activation") == "linear":
+        if (layer.class_name in _FOLDABLE and out and out[-1].class_name in _FOLDS_INTO
+                and out[-1].args.get("activation") == "linear"):
             activation = _standalone_activation(layer)
             if activation is not None:
                 out[-1] = Layer(out[-1].class_name, {**out[-1].args, "activation": activation}, out[-1].name)
@@ -308,13 +350,48 @@ def fold_activations(layers: tuple[Layer, ...]) -> tuple[Layer, ...]:
 
 
 def _standalone_activation(layer: Layer) -> str | None:
+    """The activation `layer` computes if it is exactly a named one, else None. A ReLU with a cap, a slope or a
+    threshold is another function (max_value=0 makes every output 0): it is kept as it is."""
+    args = layer.args
+    if args.get("trainable") is False:
+        return None  # kept as written: a frozen activation layer is odd, not worth a proof that it trains the same
     if layer.class_name == "Activation":
-        return layer.args.get("activation")
-    if layer.class_name == "ReLU" and not layer.args.get("max_value") and not layer.args.get("negative_slope") and not layer.args.get("threshold"):
+        return args.get("activation")
+    if layer.class_name == "ReLU" and args.get("max_value") is None and _is_zero(args.get("negative_slope", 0.0)) \
+            and _is_zero(args.get("threshold", 0.0)):
         return "relu"
-    if layer.class_name == "Softmax" and layer.args.get("axis", -1) in (-1, (-1,)):
+    if layer.class_name == "Softmax" and args.get("axis", -1) in (-1, (-1,)):
         return "softmax"
     return None
+
+
+def _is_zero(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0
+
+
+def canonical(layers: tuple[Layer, ...]) -> tuple[Layer, ...]:
+    """The one description of `layers` that a training is made from and keyed by (grader.trusted.memo): exact folds
+    of separate activations, every argument as Keras reads it back from the constructed layer (defaults spelt out,
+    lists as tuples), no names. canonical(canonical(x)) == canonical(x)."""
+    out = []
+    for layer in fold_activations(layers):
+        try:
+            config = as_plain(_construct(layer).get_config())
+        except Exception as exc:  # noqa: BLE001 - Keras rejects bad arguments with many types
+            raise ModelError(f"layer {layer.name!r} {layer.describe()} cannot be built: {shorten(str(exc), 300)}") \
+                from None
+        out.append(Layer(layer.class_name, _arguments(layer.class_name, layer.name, config), ""))
+    return tuple(out)
+
+
+def described(model: keras.Model) -> tuple[Layer, ...]:
+    """The canonical description of a built model: what was actually trained, read back from the model itself."""
+    return canonical(parse(as_plain(keras.saving.serialize_keras_object(model))).layers)
+
+
+def as_plain(value: Any) -> Any:
+    """A config as JSON holds it (tuples as lists), as a submitted config arrives."""
+    return json.loads(json.dumps(value, default=lambda v: list(v) if isinstance(v, (tuple, set)) else repr(v)))
 
 
 def same_activation(a: str, b: str) -> bool:

@@ -78,7 +78,54 @@ METRIC_ARGS: dict[str, dict[str, Validator]] = {
             "num_labels": optional(integer(1, 100)), "label_weights": absent, "from_logits": flag,
             "thresholds": optional(numbers(0, 1, max_len=1000))},
 }
-_UNUSED = ("name", "dtype")  # a metric's or optimizer's name and dtype: the grader uses its own
+_UNUSED = ("name", "dtype")  # a metric's, loss's or optimizer's name and dtype: the grader uses its own
+
+
+def _default(value: Any) -> Validator:
+    """The argument at its default `value` only: one the grader neither rebuilds nor drops (it would train another
+    loss than the one submitted), so any other value is refused."""
+    def check(given: Any, where: str) -> Any:
+        if given != value or isinstance(given, bool) != isinstance(value, bool):
+            raise ArgumentError(f"{where} is {shorten(given)}; the grader trains with its default ({value}) only. "
+                                "Remove it.")
+        return given
+    return check
+
+
+_REDUCTION = {"reduction": _default("sum_over_batch_size")}
+_CROSSENTROPY = {**_REDUCTION, "from_logits": flag, "label_smoothing": _default(0.0), "axis": _default(-1)}
+# A loss's arguments: from_logits is rebuilt (fitted to the model's output by the training check); every other one
+# is accepted at its default only, so that every accepted loss trains exactly as the loss the grader builds.
+LOSS_ARGS: dict[str, dict[str, Validator]] = {
+    "SparseCategoricalCrossentropy": {**_REDUCTION, "from_logits": flag, "ignore_class": absent, "axis": _default(-1)},
+    "CategoricalCrossentropy": _CROSSENTROPY, "BinaryCrossentropy": _CROSSENTROPY,
+    "Huber": {**_REDUCTION, "delta": _default(1.0)},
+    **{cls: _REDUCTION for cls in ("MeanSquaredError", "MeanAbsoluteError", "KLDivergence", "Hinge",
+                                   "CategoricalHinge", "Poisson")},
+}
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """What training can use of compile settings that did not pass the compile check: their optimizer (the part that
+    decides how the model learns), or why it cannot be rebuilt."""
+
+    optimizer: str = ""
+    optimizer_config: dict[str, Any] = field(default_factory=dict)
+    refused: str = ""
+
+
+def fallback(config: Any, settings: CompileSettings | None = None) -> Fallback:
+    """The usable part of compile settings that did not pass: `settings`' optimizer if they were read, else the
+    optimizer of the raw `config` alone, or why it is refused."""
+    if settings is not None:
+        return Fallback(settings.optimizer, settings.optimizer_config)
+    try:
+        if not isinstance(config, dict):
+            raise CompileError("the model's compile settings could not be read.")
+        return Fallback(*_optimizer(config.get("optimizer")))
+    except CompileError as error:
+        return Fallback(refused=str(error))
 
 
 class CompileError(Exception):
@@ -190,8 +237,8 @@ def _loss(value: Any) -> tuple[str, bool]:
         if kind == "function" and isinstance(body, str):
             return loss_name(body), False
         if isinstance(kind, str) and kind in _CLASS_TO_LOSS and module.startswith("keras"):
-            logits = bool((body or {}).get("from_logits", False)) if isinstance(body, dict) else False
-            return _CLASS_TO_LOSS[kind], logits
+            config = {k: v for k, v in _config(value, f"loss {kind}").items() if k not in _UNUSED}
+            return _CLASS_TO_LOSS[kind], bool(_checked(config, LOSS_ARGS[kind], f"loss {kind}").get("from_logits"))
         raise CompileError(f"loss {shorten(kind)!r} ({shorten(module)}) is not one of Keras' losses; "
                            "use e.g. 'sparse_categorical_crossentropy'.")
     raise CompileError(f"the loss is a {type(value).__name__}; use a Keras loss name, function or class.")

@@ -161,6 +161,7 @@ HAS_ACTIVATION = frozenset(("Dense", "Conv1D", "Conv2D", "Conv3D", "Conv2DTransp
 def layer_arguments(kind: str, args: dict[str, Any], where: str) -> dict[str, Any]:
     """`args` of a `kind` layer, each validated; ArgumentError names the first that is refused.
 
-    `activation` is left to the caller, which knows the activation names.
+    `activation` is left to the caller, which knows the activation names. `trainable` is every layer's: kept, since a
+    frozen layer trains otherwise (the memo key and the rebuilt layer both carry it).
     """
-    return arguments(args, LAYERS[kind], where)
+    return arguments(args, {**LAYERS[kind], "trainable": flag}, where)

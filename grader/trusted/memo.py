@@ -6,8 +6,11 @@ a few values, and a class of 200 mostly builds the same model: this module keys 
 canonical form of those values and keeps its results, so that the first submission with a given
 model trains it and the others reuse it, with results identical to a fresh training.
 
-The key covers the layers (names dropped; separate Activation/ReLU/Softmax layers folded into the
-layer before them, which trains bit for bit the same: tests/test_memo.py trains both), the compile
+The key covers the layers in their canonical description (grader.trusted.architecture.canonical: names
+dropped, every argument spelt out as Keras reads it back, separate Activation/ReLU/Softmax layers that
+compute a plain activation folded into the Dense or Conv2D layer before them, which trains bit for bit
+the same: tests/test_memo.py trains both), which is also what training builds, so the key and the
+trained model cannot disagree; the compile
 settings the model is trained with, the sha256 of the prepared arrays it trains and is tested on,
 the budget and seed, the versions of Python, TensorFlow, Keras and numpy, the intra-op thread
 count, the machine and the grader's own training code. A cache is a folder only the trusted
@@ -15,8 +18,10 @@ grader writes (mode 0700, outside every sandbox's reach: see grader.sandbox.isol
 record and an npz of the weights and test-set outputs (read with allow_pickle=False), each written
 to a temporary file and renamed, the npz's sha256 in the record and the record's own checksum
 verified on every load. Anything that does not verify, is a link or could have been written by
-another user is ignored and trained again. Trainings stopped by the wall-clock budget depend on
-the machine's speed and are never kept.
+another user is ignored and trained again. A training is kept only under the key of what was
+actually trained (its layers read back from the trained model), and a kept record is reused only if
+the description it was trained from is the one asked for. Trainings stopped by the wall-clock
+budget depend on the machine's speed and are never kept.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ if TYPE_CHECKING:
     from grader.assignment.spec import Limits, Training
     from grader.trusted.training import Trained
 
-FORMAT = 1
+FORMAT = 2  # 2: canonical layers, the record checked against the description asked for
 FOLDER = ".training-cache"  # in the output folder; a submission's folder name never starts with a dot
 _TRAINING_CODE = ("training.py", "architecture.py", "compilation.py", "layer_args.py", "threads.py")
 _O_FLAGS = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -126,8 +131,8 @@ def train(cache: Cache | None, layers: tuple[Layer, ...], settings: CompileSetti
 def _from_ahead(ahead: Any, cache: Cache | None, layers: tuple[Layer, ...], settings: CompileSettings, data: Prepared,
                 budget: Training, limits: Limits) -> tuple[Trained, Provenance | None] | None:
     with timings.stage("training: its key"):
-        name, _ = key(layers, settings, data, budget)
-    if cache is not None and (found := cache.load(name, layers, settings, data, limits)) is not None:
+        name, material = key(layers, settings, data, budget)
+    if cache is not None and (found := cache.load(name, material, layers, settings, data, limits)) is not None:
         ahead.stop()  # kept by an earlier run: the training ahead is not needed
         return found, Provenance(name, True)
     with timings.stage("training: wait for the training started ahead"):
@@ -135,7 +140,7 @@ def _from_ahead(ahead: Any, cache: Cache | None, layers: tuple[Layer, ...], sett
     if taken is None:
         return None
     record, raw, stopped_early = taken
-    trained = unpack(record, raw, name, layers, settings, data, limits, stopped_early=stopped_early)
+    trained = unpack(record, raw, name, material, layers, settings, data, limits, stopped_early=stopped_early)
     if trained is None:
         return None
     if cache is not None and not stopped_early:
@@ -149,16 +154,18 @@ def key(layers: tuple[Layer, ...], settings: CompileSettings, data: Prepared, bu
 
     material = {
         "format": FORMAT,
-        "layers": [{"class": layer.class_name, "args": _plain(layer.args)}
-                   for layer in architecture.fold_activations(layers)],
+        "layers": [{"class": layer.class_name, "args": _plain(layer.args)} for layer in architecture.canonical(layers)],
         "compile": _plain({**dataclasses.asdict(settings), "optimizer_config": _optimizer_config(settings)}),
         "data": {"sha256": data.digest, "input_shape": list(data.x_train.shape[1:]),
                  "train": len(data.x_train), "test": len(data.x_test)},
         "budget": _plain(dataclasses.asdict(budget)),
         "environment": _environment(),
     }
-    text = json.dumps(material, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest(), material
+    return _digest(material), material
+
+
+def _digest(material: dict) -> str:
+    return hashlib.sha256(json.dumps(material, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 class Cache:
@@ -186,29 +193,30 @@ class Cache:
 
         with timings.stage("training: its key"):
             name, material = key(layers, settings, data, budget)
-        found = self.load(name, layers, settings, data, limits)
+        found = self.load(name, material, layers, settings, data, limits)
         if found is not None:
             return found, Provenance(name, True)
         with self._locked(name):  # another worker may be training the same model: wait for it
-            found = self.load(name, layers, settings, data, limits)
+            found = self.load(name, material, layers, settings, data, limits)
             if found is not None:
                 return found, Provenance(name, True)
             trained = training.train(layers, settings, data.x_train, data.y_train, data.x_test, data.y_test, budget,
                                      limits)
-            if not trained.stopped_early:
+            if not trained.stopped_early and trained_key(trained, settings, data, budget) == name:
                 with timings.stage("training: keep in the cache"):
                     self.store(name, material, trained)
         return trained, Provenance(name, False)
 
-    def load(self, name: str, layers: tuple[Layer, ...], settings: CompileSettings, data: Prepared,
+    def load(self, name: str, material: dict, layers: tuple[Layer, ...], settings: CompileSettings, data: Prepared,
              limits: Limits) -> Trained | None:
-        """The kept training `name` with its model rebuilt, or None if it is not kept or does not verify."""
+        """The kept training `name` with its model rebuilt, or None if it is not kept, does not verify or was trained
+        from another description than `material`."""
         with timings.stage("training: from the cache (read, verify, rebuild the model)"):
             record = read_own(self.directory / f"{name}.json")
             raw = read_own(self.directory / f"{name}.npz") if record is not None else None
             if raw is None:
                 return None
-            return unpack(record, raw, name, layers, settings, data, limits)
+            return unpack(record, raw, name, material, layers, settings, data, limits)
 
     def store(self, name: str, material: dict, trained: Trained) -> None:
         """Keep a training."""
@@ -235,6 +243,11 @@ class Cache:
             yield
         finally:
             os.close(fd)  # releases the lock
+
+
+def trained_key(trained: Trained, settings: CompileSettings, data: Prepared, budget: Training) -> str:
+    """The key of what `trained` actually trained: its layers as read back from its model, not as asked for."""
+    return key(trained.layers, settings, data, budget)[0]
 
 
 def sharing_text(shared: int | None, reused: bool) -> str:
@@ -284,11 +297,13 @@ def pack(name: str, material: dict, trained: Trained) -> tuple[bytes, bytes]:
     return json.dumps(record, allow_nan=False).encode(), raw
 
 
-def unpack(record: bytes, raw: bytes, name: str, layers: tuple[Layer, ...], settings: CompileSettings, data: Prepared,
-           limits: Limits, *, stopped_early: bool = False) -> Trained | None:
-    """The packed training `name`, its model rebuilt, or None if it is not `name` or does not verify."""
+def unpack(record: bytes, raw: bytes, name: str, material: dict, layers: tuple[Layer, ...], settings: CompileSettings,
+           data: Prepared, limits: Limits, *, stopped_early: bool = False) -> Trained | None:
+    """The packed training `name`, its model rebuilt, or None if it is not `name`, does not verify, or was trained from
+    another description than `material` (the values `name` is made from, as key() gives them)."""
     parsed = _parse_record(record, name)
-    if parsed is None or hashlib.sha256(raw).hexdigest() != parsed["arrays"]["sha256"]:
+    if parsed is None or parsed.get("material") != material or _digest(material) != name \
+            or hashlib.sha256(raw).hexdigest() != parsed["arrays"]["sha256"]:
         return None
     trained = _rebuild(parsed, raw, layers, settings, data, limits)
     return dataclasses.replace(trained, stopped_early=True) if trained is not None and stopped_early else trained
@@ -305,7 +320,8 @@ def _rebuild(record: dict, raw: bytes, layers: tuple[Layer, ...], settings: Comp
             count = int(record["arrays"]["weights"])
             weights = [archive[f"w{i}"] for i in range(count)]
             probabilities = archive["probabilities"]
-        model = architecture.build(layers, tuple(data.x_train.shape[1:]), limits)
+        described = architecture.canonical(layers)  # as training built it
+        model = architecture.build(described, tuple(data.x_train.shape[1:]), limits)
         model.compile(**settings.build())
         model.set_weights(weights)
     except (KeyError, ValueError, TypeError, OSError, zipfile.BadZipFile, zlib.error, architecture.ModelError):
@@ -314,7 +330,7 @@ def _rebuild(record: dict, raw: bytes, layers: tuple[Layer, ...], settings: Comp
         return None
     return training.Trained(model, float(record["accuracy"]), record["history"], float(record["seconds"]), False,
                             probabilities, int(record["train_samples"]), int(record["test_samples"]),
-                            str(record["diverged"]))
+                            str(record["diverged"]), described)
 
 
 def _parse_record(raw: bytes, name: str) -> dict | None:

@@ -7,6 +7,11 @@ kind against it). Multiply-adds count the work of one forward pass on one image:
 multiply-adds at every output position, a pooling window's reads at every output value, one
 operation per value for element-wise layers and activations. Training costs about three times
 this per image and evaluation once, so a bound on it bounds both.
+
+Training also keeps every layer's output of a batch for backpropagation: a model within the bounds
+on each layer's output can still need gigabytes for all of them together (a Conv2D(255, 1) followed
+by 97 gelu activations grew the grader past 6 GB). `training_bytes` bounds that from the layers'
+output sizes, before any weight exists.
 """
 
 from __future__ import annotations
@@ -144,3 +149,22 @@ RULES: dict[str, Callable[[dict, Shape, Shape], tuple[int, int]]] = {
                                        "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "Rescaling",
                                        "ZeroPadding2D", "Cropping2D")},
 }
+
+
+# What training keeps per value of a layer's output in a batch: the output, its gradient, and up to two
+# intermediates an activation keeps for its own gradient (gelu does; measured: 3.3 times the outputs for a gelu
+# tower, under 2 for relu). Evaluation predicts in batches of PREDICT_BATCH and holds a layer's input, its output and
+# one intermediate at a time. Weights take four copies: the weights, their gradients, and two optimizer slots (Adam).
+KEPT_PER_OUTPUT = 4
+PREDICT_BATCH = 500
+HELD_WHILE_PREDICTING = 3
+COPIES_OF_WEIGHTS = 4
+BYTES = 4  # float32
+
+
+def training_bytes(outputs: list[int], params: int, batch_size: int) -> int:
+    """Memory, in bytes, that training a model of `params` parameters whose layers output `outputs` values per image
+    (the input first) needs at `batch_size`, and predicting with it afterwards."""
+    backpropagation = KEPT_PER_OUTPUT * batch_size * sum(outputs)
+    predicting = HELD_WHILE_PREDICTING * PREDICT_BATCH * max(outputs, default=0)
+    return BYTES * (backpropagation + predicting + COPIES_OF_WEIGHTS * params)
