@@ -54,8 +54,10 @@ class Sandbox:
     """One sandboxed interpreter, forked from `zygote` (its preload modules already imported); start it,
     send it requests, close it."""
 
-    def __init__(self, limits: Limits, zygote: Zygote, *, keep_gpu: bool = False, protect: tuple[Path, ...] = ()) -> None:
+    def __init__(self, limits: Limits, zygote: Zygote, *, keep_gpu: bool = False, protect: tuple[Path, ...] = (),
+                 cpus: float | None = None) -> None:
         self.limits = limits
+        self.cpus = cpus if cpus is not None else threads.share()  # cores' worth of CPU time for all its processes
         self.zygote = zygote
         self.keep_gpu = keep_gpu
         self.protect = protect
@@ -77,7 +79,7 @@ class Sandbox:
         os.chmod(self.workdir, 0o711)  # the sandbox's own uid must reach home/ and tmp/, and list nothing else
         confinement, self.group = isolation.plan(self.available, workdir=self.workdir, protect=self.protect,
                                                  memory_bytes=self.limits.memory_mb << 20, max_pids=self.limits.max_processes,
-                                                 cpus=threads.share())
+                                                 cpus=self.cpus)
         self.isolation = isolation.applied(self.available, self.group)
         try:
             self.pid = self.zygote.fork(to_child_r, from_child_w, workdir=self.workdir, env=self._environment(),
