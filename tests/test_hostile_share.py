@@ -203,3 +203,25 @@ def test_a_training_stopped_once_is_trained_again_and_scores_as_alone(fast_digit
 
     assert_as_alone(results, graded(SOLUTION))
     assert results["extra_data"]["grader_faults"] == []
+
+
+# --- the Gradescope entry point warns like the others -------------------------------------------------------
+
+def test_gradescope_warns_about_a_missing_layer(tmp_path: Path, monkeypatch, capsys) -> None:
+    from grader.grading import grade
+    from grader.platforms import gradescope
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("stop here: the warning comes before grading")
+
+    monkeypatch.setattr(grade, "grade", fails)
+    monkeypatch.setenv("GRADER_ISOLATION_DISABLE", "cgroup")
+    monkeypatch.setattr(isolation, "_ANNOUNCED", [])
+    isolation.probe.cache_clear()
+    try:
+        results = gradescope.autograde(root=tmp_path, assignment="digits")
+    finally:
+        isolation.probe.cache_clear()
+    assert "stop here" in json.dumps(results)
+    warning = capsys.readouterr().err
+    assert "reduced isolation" in warning and "cgroup" in warning and "per process only" in warning, warning
