@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable
 
-from grader.sandbox import cgroups, landlock, seccomp
+from grader.sandbox import cgroups, landlock, rootfs, seccomp
 
 MODES = ("auto", "strict")
 LAYERS = ("landlock", "namespaces", "seccomp", "uid", "cgroup")
@@ -111,6 +111,7 @@ def plan(available: dict[str, Any], *, workdir: Path, protect: Iterable[Path], m
     group = (cgroups.create(memory_bytes=memory_bytes, max_pids=max_pids, cpus=cpus) if available.get("cgroup")
              else None)
     writable = [str(workdir / "home"), str(workdir / "tmp")]
+    allow = bool(available.get("namespaces")) and not available.get("landlock") and rootfs.supported()
     secret = sorted({str(Path(p).resolve()) for p in protect if p})
     result: dict[str, Any] = {
         "cgroup": group.procs if group else [],
@@ -125,9 +126,12 @@ def plan(available: dict[str, Any], *, workdir: Path, protect: Iterable[Path], m
         "keep_read_cap": bool(available.get("landlock")) or not _world_readable(sys.base_prefix),
         "read": readable(secret),
         "write": [*writable, "/dev/null"],
-        # Without Landlock, the secrets are covered by empty mounts in the sandbox's own mount namespace; the
-        # control groups (every sandbox's, with its memory and pid count) are covered either way.
-        "hide": [*_CGROUP_ROOT, *([] if available.get("landlock") else covered(secret))],
+        # Without Landlock, a root of its own that holds only `read` (read-only) and `write`, in its mount namespace
+        # (rootfs.py); where that cannot be built, the secrets are covered by empty mounts. The control groups (every
+        # sandbox's, with its memory and pid count) are covered either way.
+        "allow": allow,
+        "links": [path for path in _SYSTEM_ROOTS if os.path.islink(path)],
+        "hide": [*_CGROUP_ROOT, *([] if available.get("landlock") or allow else covered(secret))],
     }
     return result, group
 
