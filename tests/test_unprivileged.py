@@ -1,7 +1,7 @@
 """The sandbox's defences when the grader itself runs as an ordinary user, not root.
 
 When the suite runs as root (as CI does), this re-runs tests/test_confinement.py and
-tests/test_sandbox.py as an unprivileged user, in the small environment `.ci/run` prepares
+tests/test_sandbox.py and tests/test_fallbacks.py as an unprivileged user, in the small environment `.ci/run` prepares
 (/opt/grader-unprivileged: Debian's Python with numpy and pytest; the grader from a copy of this
 checkout). The layers then differ: a user namespace instead of a uid of its own, no cgroup (an
 address-space rlimit instead), Landlock and seccomp as for root.
@@ -60,7 +60,7 @@ def test_the_sandbox_holds_when_the_grader_is_an_unprivileged_user() -> None:
 def _run_as(account, copy: Path, home: Path) -> str:
     done = subprocess.run(
         [shutil.which("runuser"), "-u", USER, "--", str(PYTHON), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore",
-         "tests/test_confinement.py", "tests/test_sandbox.py"],
+         "tests/test_confinement.py", "tests/test_sandbox.py", "tests/test_fallbacks.py"],
         cwd=copy, capture_output=True, text=True, timeout=600,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1", "HOME": str(home),
              "LANG": "C.UTF-8", "TMPDIR": str(home)},

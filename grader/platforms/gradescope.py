@@ -143,7 +143,9 @@ def autograde(*, root: Path, assignment: str, data: str | None = None) -> dict[s
     try:
         from grader.trusted import threads
         from grader.grading.grade import grade
+        from grader.sandbox.isolation import announce
 
+        announce("auto")  # warns in the autograder's log, as `grader run` does, about any isolation layer missing here
         threads.configure()  # before TensorFlow starts: the same training threads as `grader run`
         task = course.load(assignment)
         results = for_gradescope(grade(root / "submission", task, data=data, name="submission", ahead=True).to_dict(),

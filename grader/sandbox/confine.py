@@ -22,7 +22,7 @@ import struct
 import sys
 from typing import Any, Callable
 
-from grader.sandbox import landlock, seccomp
+from grader.sandbox import landlock, rootfs, seccomp
 
 SETUP_FAILED = 71
 _CLONE_NEWNS, _CLONE_NEWIPC, _CLONE_NEWUSER = 0x00020000, 0x08000000, 0x10000000
@@ -104,6 +104,9 @@ def _init(plan: dict[str, Any], serve: Callable[[], int], channel: tuple[int, ..
         _private_parent(plan["workdir"], plan.get("keep", []))
     for path in plan.get("hide", []):
         _hide(path)
+    if plan.get("allow"):  # no Landlock: a root of its own holding only what it may read and write
+        rootfs.enter(read=plan["read"], write=plan["write"], links=plan.get("links", []), workdir=plan["workdir"])
+        os.chdir(os.path.join(plan["workdir"], "home"))
     worker = _fork(lambda: (os.close(status_w), _confine_worker(plan), _serve_after_setup(serve))[2])
     for fd in channel:
         os.close(fd)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from grader.sandbox import cgroups, confine, isolation, protocol
+from grader.trusted import threads
 from grader.assignment.spec import Limits
 from grader.grading.submission import copy_files
 from grader.sandbox.zygote import Zygote, environment
@@ -53,8 +54,10 @@ class Sandbox:
     """One sandboxed interpreter, forked from `zygote` (its preload modules already imported); start it,
     send it requests, close it."""
 
-    def __init__(self, limits: Limits, zygote: Zygote, *, keep_gpu: bool = False, protect: tuple[Path, ...] = ()) -> None:
+    def __init__(self, limits: Limits, zygote: Zygote, *, keep_gpu: bool = False, protect: tuple[Path, ...] = (),
+                 cpus: float | None = None) -> None:
         self.limits = limits
+        self.cpus = cpus if cpus is not None else threads.share()  # cores' worth of CPU time for all its processes
         self.zygote = zygote
         self.keep_gpu = keep_gpu
         self.protect = protect
@@ -64,6 +67,7 @@ class Sandbox:
         self.available = isolation.probe()
         self.isolation: dict[str, Any] = {}
         self.output_dropped = 0  # characters the submission printed past output_kb, as the child counted them
+        self._own: set[int] = set()
 
     # -- life cycle ---------------------------------------------------------------------------
     def start(self) -> "Sandbox":
@@ -74,7 +78,8 @@ class Sandbox:
         (self.workdir / "tmp").mkdir(mode=0o700)
         os.chmod(self.workdir, 0o711)  # the sandbox's own uid must reach home/ and tmp/, and list nothing else
         confinement, self.group = isolation.plan(self.available, workdir=self.workdir, protect=self.protect,
-                                                 memory_bytes=self.limits.memory_mb << 20, max_pids=self.limits.max_processes)
+                                                 memory_bytes=self.limits.memory_mb << 20, max_pids=self.limits.max_processes,
+                                                 cpus=self.cpus)
         self.isolation = isolation.applied(self.available, self.group)
         try:
             self.pid = self.zygote.fork(to_child_r, from_child_w, workdir=self.workdir, env=self._environment(),
@@ -88,6 +93,8 @@ class Sandbox:
     def wait_ready(self) -> dict[str, str]:
         """Block until the child has imported its preloaded modules; a failure here is the grader's."""
         reply = self._receive(self.limits.startup_seconds, stage="starting the sandbox")
+        # The keeper, the init and the worker: nothing submitted has run yet.
+        self._own = self.group.members() if self.group is not None else {self.pid, *_descendants(self.pid)}
         return reply.header.get("versions", {})
 
     def close(self) -> None:
@@ -139,7 +146,30 @@ class Sandbox:
             protocol.send(self._to_child, header, arrays)
         except OSError as exc:
             raise self._fault(f"Could not send the request for {stage}: {exc}", stage)
-        return self._receive(timeout, stage=stage)
+        try:
+            return self._receive(timeout, stage=stage)
+        finally:
+            self._stop_others()
+
+    def _stop_others(self) -> None:
+        """Kill what the submission started and left running once its request has ended, whatever session it made:
+        the other members of its group, or without one, the keeper's other descendants (in a pid namespace, an
+        orphan is re-parented to the sandbox's init, so every process of the sandbox is one of them)."""
+        if self.pid is None or not self._own:
+            return
+        for _ in range(50):  # a process may fork while its siblings are killed: until none is left
+            if self.group is not None:
+                if not self.group.stop_others(self._own):
+                    return
+                continue
+            others = _descendants(self.pid) - self._own
+            if not others:
+                return
+            for pid in others:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
 
     def output(self, limit: int | None = None) -> str:
         """What the submission printed so far, cut to `limit` bytes with a note."""
@@ -207,11 +237,34 @@ class Sandbox:
 
     def _limits_arg(self) -> str:
         """CPU seconds, address space (unless a control group bounds memory), file size and processes (when the
-        sandbox has a uid of its own), applied by the child before it serves a request."""
+        sandbox has a uid of its own, or a user namespace, where the kernel counts its processes apart from the
+        grader's), applied by the child before it serves a request."""
         limits = self.limits
         memory = 0 if self.group is not None else int(limits.memory_mb) << 20
-        processes = limits.max_processes if self.available.get("uid") else 0
+        own_count = self.available.get("uid") or (self.available.get("namespaces") and os.getuid() != 0)
+        processes = limits.max_processes if own_count else 0
         return f"{int(limits.cpu_seconds)},{memory},{int(limits.file_mb) << 20},{processes}"
+
+
+def _descendants(root: int | None) -> set[int]:
+    """Every living process below `root` (zombies, already dead, are left to their parents)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if fields[0] not in ("Z", "X"):
+                parents.setdefault(int(fields[1]), []).append(int(entry))
+    found, todo = set(), list(parents.get(root, []))
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo += parents.get(pid, [])
+    return found
 
 
 def _tail_line(text: str) -> str:

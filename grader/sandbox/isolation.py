@@ -7,7 +7,7 @@ The layers (see confine.py for how each goes up):
   process), network namespace (no network at all), mount and IPC namespaces.
 - `seccomp`: no ptrace, no process_vm_*, no new sockets of any kind, no new namespaces or mounts.
 - `uid`: as root, it runs as a uid of its own with no capabilities (but reading, which Landlock bounds).
-- `cgroup`: memory and process-count limits on what it really uses.
+- `cgroup`: memory, process-count and CPU bounds on what it really uses, its sessions all together.
 - `no_new_privs` and non-dumpable processes, always.
 `probe()` finds out which of them work here; `--isolation strict` refuses to grade without all of them.
 """
@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable
 
-from grader.sandbox import cgroups, landlock, seccomp
+from grader.sandbox import cgroups, landlock, rootfs, seccomp
 
 MODES = ("auto", "strict")
 LAYERS = ("landlock", "namespaces", "seccomp", "uid", "cgroup")
@@ -33,8 +33,15 @@ _HOW_TO_ENABLE = {
                   "user.max_user_namespaces > 0) or running as root; in Docker, --security-opt seccomp=unconfined",
     "seccomp": "needs a kernel with CONFIG_SECCOMP_FILTER on x86_64 or aarch64",
     "uid": "only possible when the grader runs as root; as another user the sandbox already has no privileges",
-    "cgroup": "needs a writable cgroup: v2 with the memory controller delegated to the grader's group, or v1's "
-              "memory and pids hierarchies (for example run as root, or under systemd-run --user -p Delegate=yes)",
+    "cgroup": "needs a writable cgroup: v2 with the memory, pids and cpu controllers delegated to the grader's group, "
+              "or v1's memory, pids and cpu hierarchies (for example run as root, or under systemd-run --user -p "
+              "Delegate=yes)",
+}
+# What is lost without a layer, where the fallback does not hold all of it: said in the warning.
+_LOST = {
+    "cgroup": "without it memory is bounded per process only (the address space, not in total), CPU time per "
+              "process only (a submission's many processes can slow its classmates down), and processes only where "
+              "the sandbox has a user namespace or a uid of its own",
 }
 _DISABLE_ENV = "GRADER_ISOLATION_DISABLE"  # comma-separated layers to leave out, for testing the fallbacks
 
@@ -91,7 +98,7 @@ def require(available: dict[str, Any], mode: str) -> str | None:
         lacking.pop("uid", None)  # not running as root: nothing to drop
     if not lacking:
         return None
-    details = "; ".join(f"{name} ({why})" for name, why in lacking.items())
+    details = "; ".join(f"{name} ({why}{'; ' + _LOST[name] if name in _LOST else ''})" for name, why in lacking.items())
     if mode == "strict":
         raise IsolationError(f"--isolation strict: this machine lacks {details}. Enable them, or grade with "
                              "--isolation auto to use the layers that are available.")
@@ -99,10 +106,12 @@ def require(available: dict[str, Any], mode: str) -> str | None:
 
 
 def plan(available: dict[str, Any], *, workdir: Path, protect: Iterable[Path], memory_bytes: int,
-         max_pids: int) -> tuple[dict[str, Any], "cgroups.Group | None"]:
+         max_pids: int, cpus: float) -> tuple[dict[str, Any], "cgroups.Group | None"]:
     """The plan one sandbox is confined by, and the control group made for it (the caller removes it)."""
-    group = cgroups.create(memory_bytes=memory_bytes, max_pids=max_pids) if available.get("cgroup") else None
+    group = (cgroups.create(memory_bytes=memory_bytes, max_pids=max_pids, cpus=cpus) if available.get("cgroup")
+             else None)
     writable = [str(workdir / "home"), str(workdir / "tmp")]
+    allow = bool(available.get("namespaces")) and not available.get("landlock") and rootfs.supported()
     secret = sorted({str(Path(p).resolve()) for p in protect if p})
     result: dict[str, Any] = {
         "cgroup": group.procs if group else [],
@@ -117,8 +126,12 @@ def plan(available: dict[str, Any], *, workdir: Path, protect: Iterable[Path], m
         "keep_read_cap": bool(available.get("landlock")) or not _world_readable(sys.base_prefix),
         "read": readable(secret),
         "write": [*writable, "/dev/null"],
-        # Without Landlock, the secrets are covered by empty mounts in the sandbox's own mount namespace.
-        "hide": [] if available.get("landlock") else covered(secret),
+        # Without Landlock, a root of its own that holds only `read` (read-only) and `write`, in its mount namespace
+        # (rootfs.py); where that cannot be built, the secrets are covered by empty mounts. The control groups (every
+        # sandbox's, with its memory and pid count) are covered either way.
+        "allow": allow,
+        "links": [path for path in _SYSTEM_ROOTS if os.path.islink(path)],
+        "hide": [*_CGROUP_ROOT, *([] if available.get("landlock") or allow else covered(secret))],
     }
     return result, group
 
@@ -130,7 +143,7 @@ def applied(available: dict[str, Any], group: "cgroups.Group | None") -> dict[st
         abi = layers["landlock"]
         parts = ["filesystem"] + (["tcp"] if abi >= 4 else []) + (["signals", "abstract sockets"] if abi >= 6 else [])
         layers["landlock"] = f"ABI {abi}: {', '.join(parts)}"
-    layers["cgroup"] = f"{group.version and 'v%d' % group.version}: memory, pids" if group else None
+    layers["cgroup"] = f"{group.version and 'v%d' % group.version}: memory, pids, cpu" if group else None
     return {"layers": {k: v for k, v in layers.items() if v}, "missing": sorted(k for k, v in layers.items() if not v),
             "always": ["no_new_privs", "non-dumpable", "rlimits"]}
 
@@ -171,8 +184,9 @@ _SYSTEM_ROOTS = (
     "/usr/lib", "/usr/lib64", "/lib", "/lib64", "/usr/local/lib", "/usr/bin", "/bin", "/usr/share/zoneinfo",
     "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/nsswitch.conf",
     "/etc/passwd", "/etc/group", "/etc/os-release", "/etc/ssl/certs", "/dev/urandom", "/dev/random", "/dev/zero",
-    "/proc", "/sys/devices/system/cpu", "/sys/fs/cgroup",
+    "/proc", "/sys/devices/system/cpu",
 )
+_CGROUP_ROOT = ("/sys/fs/cgroup",) if os.path.isdir("/sys/fs/cgroup") else ()
 
 
 def _python_roots() -> set[str]:

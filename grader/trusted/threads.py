@@ -50,6 +50,12 @@ def configure(workers: int = 1) -> None:
         pass  # TensorFlow already runs
 
 
+def share() -> float:
+    """The cores this grading process was given (all of them divided among the workers): what a sandbox it starts
+    may use at most."""
+    return max(1.0, cores() / max(1, _CONFIGURED[0] if _CONFIGURED else 1))
+
+
 def intra_op() -> int:
     """The intra-op threads TensorFlow trains with in this process (its default, 0, means one per core)."""
     import tensorflow as tf
