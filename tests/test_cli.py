@@ -16,7 +16,8 @@ from grader import cli
 
 def _grader(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=900, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})})
+                          timeout=900, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
+                                            "GRADER_COURSE": str(ROOT), **(env or {})})  # run from elsewhere
 
 
 def _commands() -> list[str]:

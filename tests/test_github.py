@@ -39,7 +39,7 @@ def grade_in_actions(workspace: Path, submission: Path, *extra: str) -> dict:
     summary = workspace / "step-summary.md"
     summary.write_text("Output of an earlier step.\n")
     env = dict(os.environ, GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(summary), GITHUB_WORKSPACE=str(workspace),
-               TF_CPP_MIN_LOG_LEVEL="2")
+               TF_CPP_MIN_LOG_LEVEL="2", GRADER_COURSE=str(ROOT))  # the course's own CI, in a checkout beside it
     done = subprocess.run([sys.executable, "-m", "grader", "run", "student/digits.py", "--out", "grading-out", *extra],
                           cwd=workspace, env=env, capture_output=True, text=True, timeout=600)
     written = workspace / "grading-out" / github.SUMMARY_FILE
@@ -182,7 +182,7 @@ def test_checks_without_a_function_are_annotated_on_the_file(tmp_path):
 
 @pytest.mark.timeout(20)  # reading the pipe to place the annotations blocked --github for ever
 def test_a_submission_that_is_a_named_pipe_is_annotated_on_nothing_without_blocking(tmp_path):
-    task = spec.load("digits")
+    task = course.load("digits")
     os.mkfifo(tmp_path / "digits.py")
     results = {"score": 0, "extra_data": {"max_score": 1}, "tests": [
         {"name": "reshape", "score": 0, "max_score": 1, "status": "failed", "output": "",

@@ -119,6 +119,15 @@ def test_export_bundles_the_data_and_grades_with_it(tmp_path):
     assert '--assignment "$ROOT/source/"course/assignments/digits' in script
 
 
+@pytest.mark.parametrize("name", ["digits", "fashion"])
+def test_each_example_assignment_exports_with_its_course_files(name, tmp_path):
+    out = gradescope.export(assignment=name, out=tmp_path / "a.zip")
+    with zipfile.ZipFile(out) as archive:
+        names = archive.namelist()
+    assert f"course/assignments/{name}/assignment.toml" in names and f"course/solutions/{name}/{name}.py" in names
+    assert not any("/kits/" in n or n.startswith("kits/") for n in names if not n.startswith("wheels/"))
+
+
 def test_export_refuses_missing_data_with_a_usage_error(capsys, tmp_path):
     status = cli.main(["export", "gradescope", "--data", str(tmp_path / "nowhere.npz"), "--out", str(tmp_path / "a.zip")])
     assert status == 2

@@ -95,9 +95,9 @@ def _gelu_tower(depth: int) -> tuple:
 
 
 def test_the_gelu_tower_is_refused_for_its_training_memory_before_any_weight_exists() -> None:
-    from grader.assignment import spec
+    from grader.assignment import course
 
-    limits = spec.load("digits").limits
+    limits = course.load("digits").limits
     tower = _gelu_tower(97)
     assert arch.cost(tower, (28, 28, 1)).params <= limits.max_params  # legal by every other limit
     arch.build(tower, (28, 28, 1), limits)  # without a batch size: the model check's old bound only
@@ -108,9 +108,9 @@ def test_the_gelu_tower_is_refused_for_its_training_memory_before_any_weight_exi
 
 @pytest.mark.parametrize("name", ["digits", "fashion"])
 def test_the_reference_models_train_within_a_tenth_of_the_memory_limit(name: str) -> None:
-    from grader.assignment import spec
+    from grader.assignment import course
 
-    task = spec.load(name)
+    task = course.load(name)
     model = next(c for c in task.checks if c.kind == "model")
     layers, shape = arch.expected_layers(model.params["layers"]), tuple(model.params["input_shape"])
     sizes, current = [], (None, *shape)

@@ -109,7 +109,7 @@ def test_a_kit_holds_the_template_the_public_spec_and_answers_but_no_code_and_no
     sums = dict(line.split("  ")[::-1] for line in (folder / "SHA256SUMS").read_text().splitlines())
     assert set(sums) == names - {"SHA256SUMS"}
     spec = json.loads((folder / "kit.json").read_text())["spec"]
-    assert "sources" not in spec["data"] and "budgets" not in spec["training"]
+    assert "budgets" not in spec["training"] and "gradescope" not in spec
     answers = json.loads((folder / "answers.json").read_text())
     assert {entry["function"] for entry in answers["calls"].values()} == {"reshape", "normalise"}
     assert set(answers["compile"]) == {"compile_model"}
@@ -218,3 +218,20 @@ def _reference_only_lines(solution: str, template: str) -> list[str]:
         if inside and text and text not in kept and not text.startswith(('"""', "#")) and len(text) > 14:
             lines.append(text)
     return lines
+
+
+@pytest.mark.slow
+def test_a_notebook_in_its_kit_folder_checks_its_functions_from_the_kit(kits, tmp_path, monkeypatch):
+    from grader.platforms import jupyter
+
+    task, kit_task = kits["digits"]
+    folder = tmp_path / "kit"
+    shutil.copytree(kit_task.kit, folder)
+    monkeypatch.chdir(folder)  # a kernel started in the kit's folder, far from any course
+    monkeypatch.delenv("GRADER_COURSE", raising=False)
+    namespace: dict = {}
+    source = task.solution.read_text()
+    exec(compile(source, "cell", "exec"), namespace)  # noqa: S102 - the reference, as a kernel that ran its cells
+    outcome, html = jupyter.check_kernel([source], namespace)
+    assert outcome.results["extra_data"]["data"]["path"] == str(folder)  # checked from the kit beside it
+    assert outcome.passed and "Every visible check passed." in outcome.text and "PASS" in html

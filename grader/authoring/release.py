@@ -153,11 +153,11 @@ def _record_compile(checking: Assignment, share: Any, recorder: Any) -> None:
 
 
 def _public_spec(task: Assignment, public: tuple) -> dict[str, Any]:
-    """The spec's table without what students do not get: data sources, named budgets, platform options and the
-    hidden checks (listed apart, by name and points)."""
+    """The spec's table without what students do not get: named budgets, platform options and the hidden checks
+    (listed apart, by name and points). The data sources stay: they say where the public data sets are, for a
+    notebook's own experiments (grader.load_data); the kit brings the self-check's share of them itself."""
     table = tomllib.loads((task.directory / "assignment.toml").read_text(encoding="utf-8"))
     names = {c.name for c in public}
-    table["data"] = {k: v for k, v in table.get("data", {}).items() if k != "sources"}
     table["training"] = {k: v for k, v in table.get("training", {}).items() if k != "budgets"}
     table.pop("gradescope", None)
     table["checks"] = [c for c in table.get("checks", []) if c.get("name") in names]

@@ -17,7 +17,7 @@ import textwrap
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from grader.assignment import course
+from grader.assignment import course, kit
 from grader.grading import notebook, selfcheck
 from grader.assignment.spec import Assignment
 
@@ -32,8 +32,9 @@ def notebook_check(assignment: str | Path | None = None, *, full: bool = False, 
                    isolation: str = "auto") -> None:
     """Self-check this notebook's functions in the sandbox and show the verdicts as HTML in the cell.
 
-    `assignment` is a bundled name or an assignment.toml path (None: the bundled assignment whose functions this
-    notebook defines, else the course's default); `full` trains with the grading budget.
+    `assignment` is a kit's folder or an installed kit's name, or in the course folder an assignment's name or
+    assignment.toml (None: the kit in the notebook's folder, else the one whose functions this notebook defines,
+    else the default); `full` (in the course folder) trains with the grading budget.
     """
     from IPython import get_ipython
     from IPython.display import display
@@ -49,12 +50,30 @@ def notebook_check(assignment: str | Path | None = None, *, full: bool = False, 
     display({"text/html": html, "text/plain": outcome.text}, raw=True)
 
 
+def load_data(assignment: str | Path | None = None) -> Any:
+    """The assignment's data set as the grader finds it (the sources its spec declares: Keras' download of the
+    full set, else the sample shipped with the grader), for a notebook's own experiments; `assignment` as for
+    notebook_check. It holds train_images, train_labels, test_images, test_labels and source."""
+    from grader.assignment.data import load_dataset
+
+    task = _assignment(assignment, {})
+    return load_dataset(None, task.data)
+
+
+def _assignment(assignment: str | Path | Assignment | None, namespace: Mapping[str, Any]) -> Assignment:
+    """The assignment a notebook means: given, else the kit in its folder, else the one its functions define."""
+    if isinstance(assignment, Assignment):
+        return assignment
+    if assignment is None and kit.is_kit(Path.cwd()):  # the notebook runs in its student kit's folder
+        return kit.load(Path.cwd())
+    return course.resolve(assignment or defining(namespace), kits=True)
+
+
 def check_kernel(history: Iterable[str], namespace: Mapping[str, Any], *, assignment: str | Path | Assignment | None = None,
                  full: bool = False, data: str | Path | None = None,
                  isolation: str = "auto") -> tuple[selfcheck.SelfCheck, str]:
     """Self-check the module `kernel_source` makes; returns the outcome and its HTML."""
-    task = (assignment if isinstance(assignment, Assignment) else
-            course.resolve(assignment or defining(namespace), [Path.cwd() / "notebook.ipynb"], kits=True))
+    task = _assignment(assignment, namespace)
     source = kernel_source(history, namespace, task.functions)
     with tempfile.TemporaryDirectory(prefix="grader-notebook-") as folder:
         module = Path(folder) / task.module
