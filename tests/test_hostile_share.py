@@ -46,6 +46,23 @@ def sessions(x):
         total += float(os.read(r, 64) or 0)
     return np.array([total])
 
+def fill(x):
+    """Write files of x[0] MB (under the per-file limit) into the folder x[1] (0: home, 1: tmp) until writing fails,
+    at most x[2] of them; the megabytes written."""
+    size, where, most = int(x[0]), int(x[1]), int(x[2])
+    folder = os.getcwd() if where == 0 else os.environ["TMPDIR"]
+    chunk = b"x" * (1 << 20)
+    written = 0
+    try:
+        for i in range(most):
+            with open(os.path.join(folder, f"fill-{i}"), "wb") as handle:
+                for _ in range(size):
+                    handle.write(chunk)
+                    written += 1
+    except OSError:
+        pass
+    return np.array([written])
+
 def listing(x):
     """What the sandbox sees of the machine's control groups: entries under /sys/fs/cgroup, at any depth."""
     seen = 0
@@ -95,6 +112,20 @@ def test_many_sessions_together_get_no_more_cpu_than_the_quota(tmp_path: Path, z
     # 16 busy processes for 1.5 s take every core of the machine (2.4 s of CPU on 2 idle cores); a quarter core
     # gives them 0.375 s in all, and the kernel's per-core slices of the quota a little more.
     assert 0.05 < spent < 0.25 * 1.5 * 2.5, spent
+
+
+def test_home_and_tmp_hold_no_more_than_the_disk_limit(tmp_path: Path, zygote) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the disk bound is a tmpfs the grader mounts, as root; as an ordinary user the per-file limit holds")
+    with _open(tmp_path, zygote) as sandbox:
+        assert sandbox.isolation["disk"] == f"home and tmp: a tmpfs of {LIMITS.disk_mb} MB each"
+        free = shutil.disk_usage(tmp_path).free
+        # 40 files of 15 MB, each under the per-file limit: 600 MB, more than the 256 MB each folder may hold
+        home, tmp = _call(sandbox, "fill", 15, 0, 40), _call(sandbox, "fill", 15, 1, 40)
+        assert 200 <= home <= LIMITS.disk_mb and 200 <= tmp <= LIMITS.disk_mb, (home, tmp)
+        assert shutil.disk_usage(tmp_path).free > free - (64 << 20)  # none of it on the grader's disk
+        workdir = sandbox.workdir
+    assert not workdir.exists()  # unmounted and removed when it closes
 
 
 def test_the_control_groups_of_the_machine_cannot_be_listed(tmp_path: Path, zygote) -> None:

@@ -31,6 +31,7 @@ class Limits:
     max_processes: int = 256
     output_kb: int = 1024
     file_mb: int = 16
+    disk_mb: int = 256  # what the sandbox may write in its home and its tmp, each (as root: a tmpfs of this size)
     max_params: int = 3_000_000
     max_activations: int = 200_000
     max_macs: int = 25_000_000

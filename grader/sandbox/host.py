@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.sandbox import cgroups, confine, isolation, protocol
+from grader.sandbox import cgroups, confine, isolation, protocol, space
 from grader.trusted import threads
 from grader.assignment.spec import Limits
 from grader.grading.submission import copy_files
@@ -68,6 +68,7 @@ class Sandbox:
         self.isolation: dict[str, Any] = {}
         self.output_dropped = 0  # characters the submission printed past output_kb, as the child counted them
         self._own: set[int] = set()
+        self._bounded: list[Path] = []  # home/ and tmp/, where each is a tmpfs of limits.disk_mb (grader.sandbox.space)
 
     # -- life cycle ---------------------------------------------------------------------------
     def start(self) -> "Sandbox":
@@ -76,11 +77,15 @@ class Sandbox:
         self._from_child, from_child_w = os.pipe()
         (self.workdir / "home").mkdir(mode=0o700)  # other sandboxes of a batch may not look in
         (self.workdir / "tmp").mkdir(mode=0o700)
+        self._bounded = [folder for folder in (self.workdir / "home", self.workdir / "tmp")
+                         if space.bound(folder, self.limits.disk_mb)]
         os.chmod(self.workdir, 0o711)  # the sandbox's own uid must reach home/ and tmp/, and list nothing else
         confinement, self.group = isolation.plan(self.available, workdir=self.workdir, protect=self.protect,
                                                  memory_bytes=self.limits.memory_mb << 20, max_pids=self.limits.max_processes,
                                                  cpus=self.cpus)
         self.isolation = isolation.applied(self.available, self.group)
+        self.isolation["disk"] = (f"home and tmp: a tmpfs of {self.limits.disk_mb} MB each" if self._bounded else
+                                  f"per file only ({self.limits.file_mb} MB): this process may not mount")
         try:
             self.pid = self.zygote.fork(to_child_r, from_child_w, workdir=self.workdir, env=self._environment(),
                                         limits=self._limits_arg(), confinement=confinement,
@@ -110,6 +115,9 @@ class Sandbox:
         if self.group is not None:
             self.group.remove()
             self.group = None
+        for folder in self._bounded:
+            space.release(folder)
+        self._bounded = []
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> "Sandbox":
