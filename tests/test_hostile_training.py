@@ -1,4 +1,4 @@
-"""Attacks on the trusted training (issue 18, items 1, 3 and 5): a model that shares the reference's memo key without
+"""Attacks on the trusted training: a model that shares the reference's memo key without
 training like it, frozen layers, a legal model too big to train, a compile function made worse on purpose. Each gets
 the verdict a contained attack gets, and leaves every classmate's score as when graded alone."""
 
