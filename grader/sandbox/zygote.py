@@ -247,18 +247,10 @@ def _become_subreaper() -> None:
 
 
 def _children() -> list[int]:
-    me = str(os.getpid())
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    fields = handle.read().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if fields[1] == me:
-                found.append(int(entry))
-    return found
+    from grader.sandbox import processes
+
+    me = os.getpid()
+    return [pid for pid, _, parent in processes.table() if parent == me]
 
 
 def _sweep(statuses: dict[int, int]) -> int:
