@@ -46,6 +46,23 @@ def read(x):
     except OSError:
         return np.array([-1])
 
+def fill(x):
+    """Write 8 MB files (under the per-file limit) into its home, then its tmp, until writing fails; MB in each."""
+    chunk = b"x" * (1 << 20)
+    written = []
+    for folder in (os.getcwd(), os.environ["TMPDIR"]):
+        total = 0
+        try:
+            for i in range(64):
+                with open(os.path.join(folder, f"fill-{i}"), "wb") as handle:
+                    for _ in range(8):
+                        handle.write(chunk)
+                        total += 1
+        except OSError:
+            pass
+        written.append(total)
+    return np.array(written)
+
 def spawn(x):
     """Start as many processes as allowed, each in a session of its own; how many started."""
     started = 0
@@ -144,6 +161,35 @@ def test_without_landlock_another_copy_of_a_secret_cannot_be_read(tmp_path: Path
         import shutil
 
         shutil.rmtree(folder)
+
+
+def test_what_a_sandbox_writes_is_bounded_in_all_not_per_file(tmp_path: Path, zygote) -> None:
+    """64 files of 8 MB each (512 MB, every one under file_mb) into home and into tmp: each holds at most disk_mb, a
+    tmpfs of the sandbox's mount namespace; none of it reaches the grader's disk. As an ordinary user, the grader
+    cannot copy into a namespace's tmpfs, and says that only the per-file limit holds."""
+    _needs("namespaces")
+    if os.geteuid() != 0:
+        with _without(zygote, tmp_path) as sandbox:
+            assert sandbox.isolation["disk"].startswith("per file only (16 MB)")
+        return
+    import shutil
+
+    limits = Limits(**{**LIMITS.__dict__, "disk_mb": 64})
+    source = tmp_path / "fallback.py"
+    source.write_text(MODULE)
+    free = shutil.disk_usage(tempfile.gettempdir()).free
+    with Sandbox(limits, zygote) as sandbox:
+        sandbox.start()
+        sandbox.wait_ready()
+        target = sandbox.copy_in({source.name: source}, source.name)
+        sandbox.request({"op": "load", "path": str(target), "functions": []}, timeout=10, stage="load")
+        assert sandbox.isolation["disk"] == "home and tmp: a tmpfs of 64 MB each"
+        reply = sandbox.request({"op": "call", "function": "fill", "args": ["x"]}, {"x": np.zeros(1)}, timeout=30,
+                                stage="fill")
+        home, tmp = (int(v) for v in reply.arrays["result"])
+        assert 48 <= home <= 64 and 48 <= tmp <= 64, (home, tmp)
+        assert shutil.disk_usage(tempfile.gettempdir()).free > free - (32 << 20)  # not on the grader's disk
+        assert not any(sandbox.workdir.joinpath("home").iterdir())  # its home is not the folder the grader sees
 
 
 def test_without_a_cgroup_the_processes_are_bounded_in_all(tmp_path: Path, zygote) -> None:

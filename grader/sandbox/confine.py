@@ -102,6 +102,9 @@ def _init(plan: dict[str, Any], serve: Callable[[], int], channel: tuple[int, ..
     _check(_libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None), "mount /proc")
     if plan.get("workdir"):
         _private_parent(plan["workdir"], plan.get("keep", []))
+        for folder in ("home", "tmp") if plan.get("space_mb") else ():
+            _bound_space(os.path.join(plan["workdir"], folder), plan["space_mb"], plan.get("uid"))
+        os.chdir(os.path.join(plan["workdir"], "home"))  # the folder as mounted now, not the one it covers
     for path in plan.get("hide", []):
         _hide(path)
     if plan.get("allow"):  # no Landlock: a root of its own holding only what it may read and write
@@ -165,6 +168,18 @@ def _capset(mask: int) -> None:
     header = (ctypes.c_uint32 * 2)(_CAPABILITY_VERSION_3, 0)
     data = (ctypes.c_uint32 * 6)(mask & 0xFFFFFFFF, mask & 0xFFFFFFFF, 0, mask >> 32, mask >> 32, 0)
     _check(_libc.capset(header, data), "set the capabilities")
+
+
+def _bound_space(folder: str, megabytes: int, uid: int | None) -> None:
+    """Make `folder` a tmpfs of `megabytes`, owned by the sandbox's uid: all it may write there, in files of any number.
+
+    RLIMIT_FSIZE bounds one file only. The tmpfs lives in the sandbox's mount namespace (the grader copies the
+    submission in through the init's root, /proc/<init>/root); past its size, writing fails with ENOSPC, a verdict
+    on the submission, and nothing reaches the grader's disk; its pages count in the sandbox's memory cgroup.
+    """
+    owner = f",uid={uid},gid={uid}" if uid is not None else ""
+    _check(_libc.mount(b"tmpfs", folder.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV,
+                       f"size={int(megabytes)}m,mode=700{owner}".encode()), f"bound what {folder} may hold")
 
 
 def _private_parent(workdir: str, keep: list[str]) -> None:

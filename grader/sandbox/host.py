@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.sandbox import cgroups, confine, isolation, processes, protocol, space
+from grader.sandbox import cgroups, confine, isolation, processes, protocol
 from grader.trusted import threads
 from grader.assignment.spec import Limits
 from grader.grading.submission import copy_files
@@ -68,7 +68,7 @@ class Sandbox:
         self.isolation: dict[str, Any] = {}
         self.output_dropped = 0  # characters the submission printed past output_kb, as the child counted them
         self._own: set[int] = set()
-        self._bounded: list[Path] = []  # home/ and tmp/, where each is a tmpfs of limits.disk_mb (grader.sandbox.space)
+        self._bounded = False  # whether home/ and tmp/ are each a tmpfs of limits.disk_mb, in its mount namespace
 
     # -- life cycle ---------------------------------------------------------------------------
     def start(self) -> "Sandbox":
@@ -77,15 +77,14 @@ class Sandbox:
         self._from_child, from_child_w = os.pipe()
         (self.workdir / "home").mkdir(mode=0o700)  # other sandboxes of a batch may not look in
         (self.workdir / "tmp").mkdir(mode=0o700)
-        self._bounded = [folder for folder in (self.workdir / "home", self.workdir / "tmp")
-                         if space.bound(folder, self.limits.disk_mb)]
         os.chmod(self.workdir, 0o711)  # the sandbox's own uid must reach home/ and tmp/, and list nothing else
         confinement, self.group = isolation.plan(self.available, workdir=self.workdir, protect=self.protect,
                                                  memory_bytes=self.limits.memory_mb << 20, max_pids=self.limits.max_processes,
-                                                 cpus=self.cpus)
+                                                 cpus=self.cpus, disk_mb=self.limits.disk_mb)
+        self._bounded = bool(confinement["space_mb"])
         self.isolation = isolation.applied(self.available, self.group)
         self.isolation["disk"] = (f"home and tmp: a tmpfs of {self.limits.disk_mb} MB each" if self._bounded else
-                                  f"per file only ({self.limits.file_mb} MB): this process may not mount")
+                                  f"per file only ({self.limits.file_mb} MB): not root, or no mount namespace")
         try:
             self.pid = self.zygote.fork(to_child_r, from_child_w, workdir=self.workdir, env=self._environment(),
                                         limits=self._limits_arg(), confinement=confinement,
@@ -115,9 +114,6 @@ class Sandbox:
         if self.group is not None:
             self.group.remove()
             self.group = None
-        for folder in self._bounded:
-            space.release(folder)
-        self._bounded = []
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> "Sandbox":
@@ -139,10 +135,19 @@ class Sandbox:
     # -- requests ---------------------------------------------------------------------------------
     def copy_in(self, files: dict[str, Path], module: str) -> Path:
         """Copy the submission's files (as `submission.sandbox_files` chose them) in; return the module's path there."""
-        target = self.workdir / "home" / "submission"
+        target = self.inside(self.workdir) / "home" / "submission"
         target.mkdir(exist_ok=True)
         copy_files(files, target)
-        return target / module
+        return self.workdir / "home" / "submission" / module  # where the sandbox finds it
+
+    def inside(self, path: Path) -> Path:
+        """`path` as the sandbox sees it: through its init's root when its home is a tmpfs of its mount namespace."""
+        if not self._bounded:
+            return path
+        init = next((pid for pid, _, parent in processes.table() if parent == self.pid), None)
+        if init is None:
+            raise SandboxFault("crash", "The sandbox had stopped before its files could be copied in")
+        return Path(f"/proc/{init}/root") / path.relative_to(path.anchor)
 
     def request(self, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None, *, timeout: float, stage: str) -> Reply:
         """Send one request and wait at most `timeout` seconds for its answer."""

@@ -106,7 +106,7 @@ def require(available: dict[str, Any], mode: str) -> str | None:
 
 
 def plan(available: dict[str, Any], *, workdir: Path, protect: Iterable[Path], memory_bytes: int,
-         max_pids: int, cpus: float) -> tuple[dict[str, Any], "cgroups.Group | None"]:
+         max_pids: int, cpus: float, disk_mb: int = 0) -> tuple[dict[str, Any], "cgroups.Group | None"]:
     """The plan one sandbox is confined by, and the control group made for it (the caller removes it)."""
     group = (cgroups.create(memory_bytes=memory_bytes, max_pids=max_pids, cpus=cpus) if available.get("cgroup")
              else None)
@@ -132,6 +132,10 @@ def plan(available: dict[str, Any], *, workdir: Path, protect: Iterable[Path], m
         "allow": allow,
         "links": [path for path in _SYSTEM_ROOTS if os.path.islink(path)],
         "hide": [*_CGROUP_ROOT, *([] if available.get("landlock") or allow else covered(secret))],
+        # With a mount namespace, its home/ and tmp/ are each a tmpfs of this many MB there (what it may write in all).
+        # The grader copies the submission in through the init's root, which an ordinary user may not open (the init
+        # is not dumpable and its memory belongs to the machine's user namespace): there only file_mb per file holds.
+        "space_mb": disk_mb if available.get("namespaces") and os.geteuid() == 0 else 0,
     }
     return result, group
 
