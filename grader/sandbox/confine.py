@@ -173,9 +173,10 @@ def _capset(mask: int) -> None:
 def _bound_space(folder: str, megabytes: int, uid: int | None) -> None:
     """Make `folder` a tmpfs of `megabytes`, owned by the sandbox's uid: all it may write there, in files of any number.
 
-    RLIMIT_FSIZE bounds one file only. The tmpfs lives in the sandbox's mount namespace (the grader copies the
-    submission in through the init's root, /proc/<init>/root); past its size, writing fails with ENOSPC, a verdict
-    on the submission, and nothing reaches the grader's disk; its pages count in the sandbox's memory cgroup.
+    RLIMIT_FSIZE bounds one file only. The tmpfs lives in the sandbox's mount namespace, which the grader does not
+    reach (the worker writes the submission's files into it from bytes the grader sends); past its size, writing
+    fails with ENOSPC, a verdict on the submission, and nothing reaches the grader's disk; its pages count in the
+    sandbox's memory cgroup.
     """
     owner = f",uid={uid},gid={uid}" if uid is not None else ""
     _check(_libc.mount(b"tmpfs", folder.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV,

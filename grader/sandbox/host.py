@@ -23,7 +23,7 @@ import numpy as np
 from grader.sandbox import cgroups, confine, isolation, processes, protocol
 from grader.trusted import threads
 from grader.assignment.spec import Limits
-from grader.grading.submission import copy_files
+from grader.grading.submission import copy_files, read_regular
 from grader.sandbox.zygote import Zygote, environment
 
 MAX_ANSWER_BYTES = 256 << 20
@@ -84,7 +84,7 @@ class Sandbox:
         self._bounded = bool(confinement["space_mb"])
         self.isolation = isolation.applied(self.available, self.group)
         self.isolation["disk"] = (f"home and tmp: a tmpfs of {self.limits.disk_mb} MB each" if self._bounded else
-                                  f"per file only ({self.limits.file_mb} MB): not root, or no mount namespace")
+                                  f"per file only ({self.limits.file_mb} MB): no mount namespace")
         try:
             self.pid = self.zygote.fork(to_child_r, from_child_w, workdir=self.workdir, env=self._environment(),
                                         limits=self._limits_arg(), confinement=confinement,
@@ -135,19 +135,19 @@ class Sandbox:
     # -- requests ---------------------------------------------------------------------------------
     def copy_in(self, files: dict[str, Path], module: str) -> Path:
         """Copy the submission's files (as `submission.sandbox_files` chose them) in; return the module's path there."""
-        target = self.inside(self.workdir) / "home" / "submission"
-        target.mkdir(exist_ok=True)
-        copy_files(files, target)
-        return self.workdir / "home" / "submission" / module  # where the sandbox finds it
-
-    def inside(self, path: Path) -> Path:
-        """`path` as the sandbox sees it: through its init's root when its home is a tmpfs of its mount namespace."""
+        target = self.workdir / "home" / "submission"
         if not self._bounded:
-            return path
-        init = next((pid for pid, _, parent in processes.table() if parent == self.pid), None)
-        if init is None:
-            raise SandboxFault("crash", "The sandbox had stopped before its files could be copied in")
-        return Path(f"/proc/{init}/root") / path.relative_to(path.anchor)
+            target.mkdir(exist_ok=True)
+            copy_files(files, target)
+            return target / module
+        # Its home is a tmpfs of its own mount namespace: the sandbox writes the files itself, before any of them runs.
+        names = {f"f{i}": name for i, name in enumerate(files)}
+        contents = {key: np.frombuffer(read_regular(files[name], name), dtype=np.uint8) for key, name in names.items()}
+        reply = self.request({"op": "files", "into": str(target), "names": names}, contents,
+                             timeout=self.limits.startup_seconds, stage="copying the submission in")
+        if not reply.header.get("ok"):
+            raise SandboxFault("grader", f"The sandbox could not take the submission's files: {reply.header.get('error')}")
+        return target / module
 
     def request(self, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None, *, timeout: float, stage: str) -> Reply:
         """Send one request and wait at most `timeout` seconds for its answer."""

@@ -132,10 +132,9 @@ def plan(available: dict[str, Any], *, workdir: Path, protect: Iterable[Path], m
         "allow": allow,
         "links": [path for path in _SYSTEM_ROOTS if os.path.islink(path)],
         "hide": [*_CGROUP_ROOT, *([] if available.get("landlock") or allow else covered(secret))],
-        # With a mount namespace, its home/ and tmp/ are each a tmpfs of this many MB there (what it may write in all).
-        # The grader copies the submission in through the init's root, which an ordinary user may not open (the init
-        # is not dumpable and its memory belongs to the machine's user namespace): there only file_mb per file holds.
-        "space_mb": disk_mb if available.get("namespaces") and os.geteuid() == 0 else 0,
+        # With a mount namespace, its home/ and tmp/ are each a tmpfs of this many MB there (what it may write in all);
+        # the sandbox writes the submission's files into it itself, from bytes the grader sends (host.copy_in).
+        "space_mb": disk_mb if available.get("namespaces") else 0,
     }
     return result, group
 

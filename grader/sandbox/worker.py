@@ -163,6 +163,22 @@ def _text(value: Any) -> str:
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + " [...]"
 
 
+def _files(state: dict, request: dict, arrays: dict) -> tuple[dict, dict]:
+    """Write the submission's files, sent as bytes, into the folder `into` (in its home, a tmpfs of its own mount
+    namespace that the grader does not reach): before any submitted code has run."""
+    folder = Path(request["into"])
+    folder.mkdir(exist_ok=True)
+    for key, name in request["names"].items():
+        parts = Path(name).parts
+        if not parts or Path(name).is_absolute() or any(part in ("", ".", "..") for part in parts):
+            raise ValueError(f"refused file name {name!r}")
+        target = folder.joinpath(*parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644), "wb") as handle:
+            handle.write(arrays[key].tobytes())
+    return {"written": len(request["names"])}, {}
+
+
 def _load(state: dict, request: dict, arrays: dict) -> tuple[dict, dict]:
     _bound_output(int(request.get("output_chars", DEFAULT_OUTPUT_CHARS)))
     path = Path(request["path"])
@@ -290,6 +306,6 @@ def _plain(value: Any, budget: list[int], depth: int = 0) -> Any:
     raise TypeError(type(value).__name__)
 
 
-HANDLERS: dict[str, Callable] = {"load": _load, "call": _call, "build": _build, "compile": _compile, "predict": _predict,
+HANDLERS: dict[str, Callable] = {"files": _files, "load": _load, "call": _call, "build": _build, "compile": _compile, "predict": _predict,
                                  "values": _values}
 
