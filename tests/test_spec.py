@@ -36,10 +36,10 @@ def test_an_unknown_assignment_names_the_bundled_ones() -> None:
     ("[assignment\n", "cannot read"),
     ('[assignment]\nname = "x"\nmodule = "x.py"\n', "no [[checks]]"),
     ('[assignment]\nname = "x"\nmodule = "x.py"\n[[checks]]\nname = "a"\nkind = "magic"\n', "kind 'magic'"),
-    ('[assignment]\nname = "x"\nmodule = "x.py"\n[limits]\nbogus = 1\n[[checks]]\nname = "a"\nkind = "array"\n', "bogus"),
-    ('[assignment]\nname = "x"\nmodule = "x.py"\n[limits]\ncall_seconds = -1\n[[checks]]\nname = "a"\nkind = "array"\n', "call_seconds"),
-    ('[assignment]\nname = "x"\nmodule = "x.py"\n[[checks]]\nname = "a"\nkind = "array"\nvisibility = "secret"\n', "visibility"),
-    ('[assignment]\nname = "x"\nmodule = "x.py"\n[[checks]]\nname = "a"\nkind = "array"\n[[checks]]\nname = "a"\nkind = "array"\n', "unique"),
+    ('[assignment]\nname = "x"\nmodule = "x.py"\n[limits]\nbogus = 1\n[[checks]]\nname = "a"\nkind = "array"\nfunction = "f"\n', "bogus"),
+    ('[assignment]\nname = "x"\nmodule = "x.py"\n[limits]\ncall_seconds = -1\n[[checks]]\nname = "a"\nkind = "array"\nfunction = "f"\n', "call_seconds"),
+    ('[assignment]\nname = "x"\nmodule = "x.py"\n[[checks]]\nname = "a"\nkind = "array"\nfunction = "f"\nvisibility = "secret"\n', "visibility"),
+    ('[assignment]\nname = "x"\nmodule = "x.py"\n[[checks]]\nname = "a"\nkind = "array"\nfunction = "f"\n[[checks]]\nname = "a"\nkind = "array"\nfunction = "f"\n', "unique"),
 ])
 def test_malformed_specs_name_the_problem(tmp_path: Path, text: str, words: str) -> None:
     path = tmp_path / "assignment.toml"
@@ -50,8 +50,46 @@ def test_malformed_specs_name_the_problem(tmp_path: Path, text: str, words: str)
     assert str(path) in str(error.value)
 
 
+HEAD = '[assignment]\nname = "x"\nmodule = "x.py"\n[data]\nimage_shape = [28, 28]\nnum_classes = 10\n'
+MODEL = '[[checks]]\nname = "m"\nkind = "model"\ninput_shape = [28, 28, 1]\n'
+
+
+@pytest.mark.parametrize("text, words", [
+    (HEAD + '[trainig]\nseed = 1\n', "unknown key 'trainig'; did you mean 'training'?"),
+    (HEAD + '[training]\nbatch_sise = 32\n', "[training]: unknown key(s) batch_sise (did you mean 'batch_size'?)"),
+    (HEAD + '[[checks]]\nname = "acc"\nkind = "training"\nmin_acuracy = 0.8\n',
+     "unknown key 'min_acuracy'; did you mean 'min_accuracy'?"),
+    (HEAD + '[[checks]]\nname = "acc"\nkind = "training"\n', "a training check needs 'min_accuracy'"),
+    (HEAD + '[[checks]]\nname = "acc"\nkind = "training"\nmin_accuracy = 80\n', "min_accuracy must be a number in [0, 1]"),
+    (HEAD + '[[checks]]\nname = "acc"\nkind = "trainig"\n', "did you mean 'training'?"),
+    (HEAD + '[[checks]]\nname = "r"\nkind = "array"\nfunction = "r"\nprobe = "test_labels"\n',
+     "probe must be one of train_images, test_images"),
+    (HEAD + MODEL + 'layers = [{ class = "dense", units = 10 }]\n', "class 'dense' is not one (did you mean 'Dense'?)"),
+    (HEAD + MODEL + 'layers = [{ class = "Dense", unit = 10 }]\n', "unknown key 'unit'; did you mean 'units'?"),
+    (HEAD + MODEL + 'layers = [{ units = 10 }]\n', "each with a class"),
+    ('checks = 3\n' + HEAD, "checks must be an array of tables"),
+])
+def test_a_typo_in_a_spec_is_one_line_naming_the_key_and_the_nearest_known_one(tmp_path: Path, text: str,
+                                                                              words: str) -> None:
+    path = tmp_path / "assignment.toml"
+    path.write_text(text)
+    with pytest.raises(spec.SpecError) as error:
+        course.load(path)
+    assert words in str(error.value) and str(path) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_validate_reports_a_spec_typo_in_one_line_without_a_traceback(tmp_path: Path, capsys) -> None:
+    from grader.cli import main
+
+    path = tmp_path / "assignment.toml"
+    path.write_text(HEAD + MODEL + 'layers = [{ class = "dense", units = 10 }]\n')
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("grader: error: ") and "Traceback" not in err and err.count("\n") == 1
+
+
 def test_a_spec_must_say_what_its_images_and_labels_are(tmp_path: Path) -> None:
     path = tmp_path / "assignment.toml"
-    path.write_text('[assignment]\nname = "x"\nmodule = "x.py"\n[[checks]]\nname = "a"\nkind = "array"\n')
+    path.write_text('[assignment]\nname = "x"\nmodule = "x.py"\n[[checks]]\nname = "a"\nkind = "array"\nfunction = "f"\n')
     with pytest.raises(spec.SpecError, match=r"\[data\]: the \[data\] table of assignment.toml has no image_shape"):
         course.load(path)

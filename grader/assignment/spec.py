@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.assignment import schema
 from grader.assignment.data import DataSpec, DataError
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -145,7 +147,13 @@ def parse(table: dict, path: Path, *, solution: Path | None, kit: Path | None = 
           withheld: tuple[CheckSpec, ...] = ()) -> Assignment:
     """The Assignment a spec's table describes; `path` names the file in messages and its folder holds the template."""
     where = str(path)
+    problem = schema.unknown(table, schema.TOP, where)
     head = _table(table, "assignment", where)
+    problem = problem or schema.unknown(head, schema.ASSIGNMENT, f"{where} [assignment]")
+    if problem:
+        raise SpecError(problem)
+    if not isinstance(table.get("checks", []), list):
+        raise SpecError(f"{where}: checks must be an array of tables ([[checks]]), got {table['checks']!r}.")
     name = _required(head, "name", str, f"{where} [assignment]")
     module = _required(head, "module", str, f"{where} [assignment]")
     limits = _dataclass(Limits, _table(table, "limits", where, default={}), f"{where} [limits]")
@@ -213,18 +221,25 @@ def _budgets(table: Any, base: dict, where: str) -> tuple[NamedBudget, ...]:
     return tuple(budgets)
 
 
-def _check(entry: dict, where: str) -> CheckSpec:
+def _check(entry: Any, where: str) -> CheckSpec:
+    if not isinstance(entry, dict):
+        raise SpecError(f"{where}: expected a table ([[checks]]), got {entry!r}.")
     params = dict(entry)
     name = _required(params, "name", str, where)
     kind = _required(params, "kind", str, where)
     if kind not in CHECK_KINDS:
-        raise SpecError(f"{where}: kind {kind!r} is not one of {', '.join(CHECK_KINDS)}.")
+        near = difflib.get_close_matches(kind, CHECK_KINDS, n=1)
+        raise SpecError(f"{where}: kind {kind!r} is not one of {', '.join(CHECK_KINDS)}"
+                        + (f"; did you mean {near[0]!r}?" if near else "."))
     points = params.pop("points", 1)
     if not isinstance(points, (int, float)) or points < 0:
         raise SpecError(f"{where}: points must be a number >= 0, got {points!r}.")
     visibility = params.pop("visibility", "visible")
     if visibility not in VISIBILITIES:
         raise SpecError(f"{where}: visibility {visibility!r} is not one of {', '.join(VISIBILITIES)}.")
+    problem = schema.check_params(kind, {**params, "visibility": visibility}, f"{where} ({name})")
+    if problem:
+        raise SpecError(problem)
     for key in ("name", "kind"):
         params.pop(key)
     return CheckSpec(
@@ -236,6 +251,11 @@ def _check(entry: dict, where: str) -> CheckSpec:
         visibility=visibility,
         params=params,
     )
+
+
+def _near(unknown: set, known: Any) -> str:
+    near = difflib.get_close_matches(str(min(unknown)), list(known), n=1, cutoff=0.6)
+    return f" (did you mean {near[0]!r}?)" if near else ""
 
 
 def _table(table: dict, key: str, where: str, default: dict | None = None) -> dict:
@@ -256,7 +276,8 @@ def _dataclass(cls: type, table: dict, where: str):
     known = cls.__dataclass_fields__
     unknown = set(table) - set(known)
     if unknown:
-        raise SpecError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(known)}.")
+        raise SpecError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}{_near(unknown, known)}; known: "
+                        f"{', '.join(known)}.")
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in table.items()}
     for key, value in values.items():
         default = known[key].default
