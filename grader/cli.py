@@ -17,16 +17,18 @@ from grader.errors import UsageError
 from grader.results import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED  # noqa: F401 - the exit statuses, also for callers
 
 
-def _assignment_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--assignment", "-a", default=None,
-                        help="an assignment's name in the course folder (the current folder or one above it holding "
-                             "assignments/ and solutions/, or $GRADER_COURSE) or a path to an assignment.toml "
-                             "(default: the assignment the submission is named after, a .py or .ipynb file named as "
-                             "its module, or a folder holding one; else the course's default_assignment in "
-                             "assignments/course.toml)")
-    parser.add_argument("--data", metavar="PATH",
-                        help="a Keras-format .npz or a folder of the four IDX *-ubyte.gz files (default: the first "
-                             "present of the data sources the assignment's spec declares)")
+_ASSIGNMENT_HELP = ("an assignment's name in the course folder (the current folder or one above it holding "
+                    "assignments/ and solutions/, or $GRADER_COURSE) or a path to an assignment.toml (default: the "
+                    "assignment the submission is named after, a .py or .ipynb file named as its module, or a folder "
+                    "holding one; else the course's default_assignment in assignments/course.toml)")
+_DATA_HELP = ("a Keras-format .npz or a folder of the four IDX *-ubyte.gz files (default: the first present of the data "
+              "sources the assignment's spec declares)")
+
+
+def _assignment_options(parser: argparse.ArgumentParser, assignment: str = _ASSIGNMENT_HELP,
+                        data: str = _DATA_HELP) -> None:
+    parser.add_argument("--assignment", "-a", default=None, help=assignment)
+    parser.add_argument("--data", metavar="PATH", help=data)
 
 
 def _isolation_option(parser: argparse.ArgumentParser) -> None:
@@ -128,12 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
                                             "are named only. Exit status: 0 every visible check passed, 1 not yet, "
                                             "2 usage error or grader fault.")
     check.add_argument("submission", metavar="SUBMISSION", help="your .py file, .ipynb notebook or the folder holding it")
-    check.add_argument("--assignment", "-a", default=None,
-                       help="a student kit's folder, an installed kit's name (digits, fashion), or, in the course "
-                            "folder, an assignment's name or assignment.toml (default: the kit beside SUBMISSION, "
-                            "else the one it is named after)")
-    check.add_argument("--data", metavar="PATH",
-                       help="in the course folder: the data to check on (a kit brings its own)")
+    _assignment_options(check, assignment="a student kit's folder, an installed kit's name (digits, fashion), or, in "
+                                          "the course folder, an assignment's name or assignment.toml (default: the "
+                                          "kit beside SUBMISSION, else the one it is named after)",
+                        data="in the course folder: the data to check on (a kit brings its own)")
     check.add_argument("--full", action="store_true",
                        help="in the course folder: train with the grading budget instead of the quick one")
     check.add_argument("--out", "-o", metavar="DIR",

@@ -80,23 +80,31 @@ def graded(fast_digits):
     return get
 
 
-@pytest.fixture(scope="session")
-def fast_course(tmp_path_factory) -> Path:
-    """A copy of the digits assignment on disk at the small budget, for the command line (--assignment PATH)."""
+def small_course(folder: Path, name: str, *, hidden: tuple[str, ...] = ()) -> Path:
+    """A copy of the example course's `name` in `folder` at a small budget and short limits (and with the checks
+    `hidden` hidden), for the command line (--assignment PATH) and releases; returns its assignment.toml."""
     import re
     import shutil
 
-    root = tmp_path_factory.mktemp("course")
-    (root / "assignments" / "digits").mkdir(parents=True)
-    (root / "solutions" / "digits").mkdir(parents=True)
-    text = (ROOT / "assignments" / "digits" / "assignment.toml").read_text()
-    text = re.sub(r"(?m)^train_samples = \d+", "train_samples = 1000", text)
-    text = re.sub(r"(?m)^test_samples = \d+", "test_samples = 500", text)
+    (folder / "assignments").mkdir(parents=True, exist_ok=True)
+    shutil.copytree(ROOT / "assignments" / name, folder / "assignments" / name)
+    shutil.copytree(ROOT / "solutions" / name, folder / "solutions" / name)
+    toml = folder / "assignments" / name / "assignment.toml"
+    text = toml.read_text()
+    for key, value in (("train_samples", 1000), ("test_samples", 500), ("quick_train_samples", 1000),
+                       ("quick_epochs", 1), ("call_seconds", 20)):
+        text = re.sub(rf"(?m)^{key} = \d+", f"{key} = {value}", text)
     text = re.sub(r"(?m)^min_accuracy = [0-9.]+", "min_accuracy = 0.5", text)
-    text = re.sub(r"(?m)^call_seconds = \d+", "call_seconds = 20", text)
-    (root / "assignments" / "digits" / "assignment.toml").write_text(text)
-    shutil.copy(SOLUTION, root / "solutions" / "digits" / "digits.py")
-    return root / "assignments" / "digits" / "assignment.toml"
+    for check in hidden:
+        text = text.replace(f'name = "{check}"\n', f'name = "{check}"\nvisibility = "hidden"\n')
+    toml.write_text(text)
+    return toml
+
+
+@pytest.fixture(scope="session")
+def fast_course(tmp_path_factory) -> Path:
+    """A copy of the digits assignment on disk at the small budget, for the command line (--assignment PATH)."""
+    return small_course(tmp_path_factory.mktemp("course"), "digits")
 
 
 @pytest.fixture(scope="session")

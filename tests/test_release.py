@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SUBMISSIONS
+from conftest import ROOT, SUBMISSIONS, small_course
 from grader.assignment import course, kit
 from grader.authoring import release
 from grader.cli import main
@@ -18,23 +18,6 @@ from grader.cli import main
 SAMPLES = {"digits": sorted(SUBMISSIONS.glob("*.py")), "fashion": sorted((SUBMISSIONS / "fashion").glob("*.py"))}
 # Answers from a model of its own, unseeded: its mistakes differ from run to run, not its verdict.
 UNSEEDED = {"predict_ignores_model.py"}
-
-
-def small_course(folder: Path, name: str, *, hidden: tuple[str, ...] = ()) -> Path:
-    """A copy of the example course's `name` at a small budget (and with the checks `hidden` hidden); its spec."""
-    (folder / "assignments").mkdir(parents=True, exist_ok=True)
-    shutil.copytree(ROOT / "assignments" / name, folder / "assignments" / name)
-    shutil.copytree(ROOT / "solutions" / name, folder / "solutions" / name)
-    toml = folder / "assignments" / name / "assignment.toml"
-    text = toml.read_text()
-    for key, value in (("train_samples", 1000), ("test_samples", 500), ("quick_train_samples", 1000),
-                       ("quick_epochs", 1), ("call_seconds", 20)):
-        text = re.sub(rf"(?m)^{key} = \d+", f"{key} = {value}", text)
-    text = re.sub(r"(?m)^min_accuracy = [0-9.]+", "min_accuracy = 0.5", text)
-    for check in hidden:
-        text = text.replace(f'name = "{check}"\n', f'name = "{check}"\nvisibility = "hidden"\n')
-    toml.write_text(text)
-    return toml
 
 
 @pytest.fixture(scope="module")

@@ -21,9 +21,17 @@ ASSIGNMENTS = ("digits", "fashion")
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    """The wheel main makes: built from the tracked files alone, as a fresh clone holds them (setuptools packages
+    whatever an earlier build left in build/lib, so a working copy's build/ is kept out)."""
     out = tmp_path_factory.mktemp("wheel")
+    clean = tmp_path_factory.mktemp("checkout")
+    tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z"], capture_output=True, check=True).stdout
+    for name in filter(None, tracked.decode().split("\0")):
+        if (ROOT / name).is_file():
+            (clean / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, clean / name)
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
-                           "-w", str(out), str(ROOT)], capture_output=True, text=True, timeout=600)
+                           "-w", str(out), str(clean)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     (found,) = out.glob("*.whl")
     return found

@@ -50,13 +50,10 @@ def is_kit(path: Path) -> bool:
         return False
 
 
-def folder_of(path: Path) -> Path:
-    return path if path.is_dir() else path.parent
-
-
 def load(path: Path) -> Assignment:
     """The assignment a kit describes, its files verified against SHA256SUMS."""
-    folder = folder_of(Path(path)).resolve()
+    path = Path(path)
+    folder = (path if path.is_dir() else path.parent).resolve()
     verify(folder)
     table = _json(folder / SPEC)
     if table.get("format") != FORMAT:
@@ -67,8 +64,8 @@ def load(path: Path) -> Assignment:
     return parse(table["spec"], folder / SPEC, solution=None, kit=folder, withheld=withheld)
 
 
-def verify(folder: Path) -> None:
-    """Raise KitError unless every file SHA256SUMS names is there with its sha256."""
+def sums(folder: Path) -> dict[str, str]:
+    """What SHA256SUMS records, by file name; KitError if it cannot be read or does not list the data files."""
     try:
         lines = (folder / SUMS).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
@@ -82,8 +79,15 @@ def verify(folder: Path) -> None:
     for required in (SPEC, ANSWERS, INDEX):
         if required not in named:
             raise KitError(f"{folder / SUMS} does not list {required}. Get the kit again.")
+    return named
+
+
+def verify(folder: Path) -> None:
+    """Raise KitError unless the data files (kit.json, answers.npz, answers.json) have the sha256 SHA256SUMS records;
+    the template and notebook are listed too, but they are the student's to edit."""
+    named = sums(folder)
     total = 0
-    for name in (SPEC, ANSWERS, INDEX):  # the template and notebook are the student's to edit: listed, not enforced
+    for name in (SPEC, ANSWERS, INDEX):
         path = folder / name
         try:
             total += path.stat().st_size
@@ -131,7 +135,7 @@ def write(folder: Path, files: Mapping[str, bytes]) -> list[Path]:
 def copy(source: Path, out: Path) -> list[Path]:
     """Copy the kit in `source` (verified first) into `out`, which must not hold files of the same names."""
     verify(source)
-    names = [line.partition("  ")[2] for line in (source / SUMS).read_text(encoding="utf-8").splitlines()] + [SUMS]
+    names = [*sums(source), SUMS]
     clashes = [name for name in names if (out / name).exists()]
     if clashes:
         raise KitError(f"{out} already holds {', '.join(clashes)}; choose another folder (--out DIR) so that nothing "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -136,11 +136,8 @@ def load_file(path: str | os.PathLike) -> Assignment:
         table = tomllib.loads(candidate.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise SpecError(f"{candidate}: cannot read the assignment spec: {exc}") from exc
-    name = table.get("assignment", {}).get("name") if isinstance(table.get("assignment"), dict) else None
-    module = table.get("assignment", {}).get("module") if isinstance(table.get("assignment"), dict) else None
-    solution = (candidate.parent.parent.parent / "solutions" / name / module
-                if isinstance(name, str) and isinstance(module, str) else None)
-    return parse(table, candidate, solution=solution)
+    task = parse(table, candidate, solution=None)
+    return replace(task, solution=candidate.parent.parent.parent / "solutions" / task.name / task.module)
 
 
 def parse(table: dict, path: Path, *, solution: Path | None, kit: Path | None = None,

@@ -18,6 +18,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from grader.assignment import course, kit
 from grader.assignment.data import load_dataset, public_share
 from grader.assignment.spec import Assignment
@@ -77,8 +79,6 @@ def build(task: Assignment, *, data: str | Path | None = None) -> dict[str, byte
             raise ReleaseError(f"the reference solution loses public check(s) at the self-check's budget: "
                                f"{'; '.join(lost)}. Fix the assignment (`grader validate {task.name}`) first.")
         _record_compile(checking, share, recorder)
-    import numpy as np
-
     arrays = {"train_images": np.concatenate([share.train_images, share.test_images]),
               "train_labels": np.concatenate([share.train_labels, share.test_labels]), **recorder.arrays}
     files = {

@@ -6,6 +6,7 @@ import os
 import re
 import stat
 from pathlib import Path
+from typing import Iterator
 
 from grader import files, utf8
 from grader.assignment.spec import Assignment
@@ -112,19 +113,26 @@ def read_regular(source: Path, name: str) -> bytes:
     return data
 
 
-def copy_files(files: dict[str, Path], target: Path) -> None:
-    """Copy what `sandbox_files` chose into the folder `target`, opening each source without following links."""
+def read_files(files: dict[str, Path]) -> Iterator[tuple[str, bytes]]:
+    """Each file `sandbox_files` chose, by name, with its bytes: opened without following links, MAX_BYTES in all
+    (a file that grew since it was listed counts as it is now)."""
     budget = MAX_BYTES
     for name, source in files.items():
+        with os.fdopen(_open_regular(source, name), "rb") as reader:
+            data = reader.read(budget + 1)
+        if len(data) > budget:
+            raise SubmissionTooLarge(f"{name} made the submission larger than {MAX_BYTES >> 20} MB while it was "
+                                     "copied; hand in only your code and the small files it reads.")
+        budget -= len(data)
+        yield name, data
+
+
+def copy_files(files: dict[str, Path], target: Path) -> None:
+    """Copy what `sandbox_files` chose into the folder `target` (see read_files)."""
+    for name, data in read_files(files):
         destination = target / name
         destination.parent.mkdir(parents=True, exist_ok=True)
-        fd = _open_regular(source, name)
-        with os.fdopen(fd, "rb") as reader, open(destination, "xb") as writer:
-            data = reader.read(budget + 1)
-            if len(data) > budget:
-                raise SubmissionTooLarge(f"{name} made the submission larger than {MAX_BYTES >> 20} MB while it was "
-                                         "copied; hand in only your code and the small files it reads.")
-            budget -= len(data)
+        with open(destination, "xb") as writer:
             writer.write(data)
 
 

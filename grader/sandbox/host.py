@@ -23,7 +23,7 @@ import numpy as np
 from grader.sandbox import cgroups, confine, isolation, processes, protocol
 from grader.trusted import threads
 from grader.assignment.spec import Limits
-from grader.grading.submission import copy_files, read_regular
+from grader.grading.submission import copy_files, read_files
 from grader.sandbox.zygote import Zygote, environment
 
 MAX_ANSWER_BYTES = 256 << 20
@@ -141,8 +141,9 @@ class Sandbox:
             copy_files(files, target)
             return target / module
         # Its home is a tmpfs of its own mount namespace: the sandbox writes the files itself, before any of them runs.
-        names = {f"f{i}": name for i, name in enumerate(files)}
-        contents = {key: np.frombuffer(read_regular(files[name], name), dtype=np.uint8) for key, name in names.items()}
+        names, contents = {}, {}
+        for i, (name, data) in enumerate(read_files(files)):
+            names[f"f{i}"], contents[f"f{i}"] = name, np.frombuffer(data, dtype=np.uint8)
         reply = self.request({"op": "files", "into": str(target), "names": names}, contents,
                              timeout=self.limits.startup_seconds, stage="copying the submission in")
         if not reply.header.get("ok"):
