@@ -12,6 +12,7 @@ from grader.assignment import course, spec
 from grader.grading import passmark
 from grader.views import summary
 from grader.grading.passmark import PassMark
+from grader.results import GRADED, status_of
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,12 @@ class Outcome:
     paths: dict[str, Path]
     summary: str
     pass_mark: PassMark | None = None
+    in_class: bool = False  # graded as one of a class (a batch, or into a class folder): summarised on one line
+
+    @property
+    def line(self) -> str:
+        """One line about this submission, for a batch's output."""
+        return summary.line(self.results, str(self.paths["report"]), self.pass_mark)
 
     @property
     def exit_status(self) -> int:
@@ -36,57 +43,152 @@ def run(*, submissions: list[Path], assignment: str | None = None, out: Path = P
         cache: Path | None = None, memoize: bool = True) -> list[Outcome]:
     """Grade submissions and write their results.json and report.html.
 
-    One submission is graded in this process and written to `out`; several (or a `shard` K/N of
-    them) are graded by `jobs` warm workers into `out/<name>/`, with `out/gradebook.csv` and
-    `out/index.html`, skipping those already graded with the same content and configuration
-    unless `force`. With `github`, each result is also reported to GitHub Actions. `isolation` 'strict'
-    raises IsolationError if this machine lacks a sandbox layer; 'auto' warns once on stderr and goes on.
-    With `timings` (one submission only), results.json's extra_data.timings holds how long each stage took.
-    `force` may also name the submissions (folder names or paths) to grade again, leaving the others as graded.
-    `budget` names one of the spec's [training.budgets] (None: the default [training]). Each distinct model is
-    trained once and kept in `cache` (default: out/.training-cache) for every submission that has it, unless
-    not `memoize`.
+    Each submission is graded against the assignment it answers (grader.grading.handins: by the functions it
+    defines, its name a hint), or against `assignment` if given; one that answers none, or several, stops the
+    run with a UsageError naming it. One submission is graded in this process and written to `out`; several
+    (or a `shard` K/N of them, or one graded into a class folder that `out` holds) are graded by `jobs` warm
+    workers into `out/<name>/`, merged into `out/gradebook.csv` and `out/index.html` (see
+    grader.views.gradebook.update); submissions of several assignments go to `out/<assignment>/<name>/`, a class
+    each. Those already graded with the same content and configuration are skipped unless `force` (True: all;
+    a tuple: those names or paths). Of a student's several Canvas downloads only the latest is graded. With
+    `github`, each result is also reported to GitHub Actions. `isolation` 'strict' raises IsolationError if this
+    machine lacks a sandbox layer; 'auto' warns once on stderr and goes on. With `timings` (one submission only),
+    results.json's extra_data.timings holds how long each stage took. `budget` names one of the spec's
+    [training.budgets] (None: the default [training]). Each distinct model is trained once and kept in `cache`
+    (default: out/.training-cache) for every submission that has it, unless not `memoize`.
     """
     from grader import timings as clock
     from grader.errors import UsageError
+    from grader.grading import batch
 
     if timings and (len(submissions) != 1 or shard is not None):
         raise UsageError("--timings times the grading of one submission; give a single SUBMISSION and no --shard.")
     if timings:
         clock.ensure()
     clock.started_up()
-    with clock.stage("set-up: the assignment and the isolation probe"):
-        task = course.resolve(assignment, submissions)  # None: the one the submissions are named after, else the default
-        confinement.announce(isolation)
-    task = _with_budget(task, budget)
-    if pass_mark is not None:
-        try:
-            pass_mark.check_reachable(task.max_score)
-        except passmark.PassMarkError as exc:
-            raise UsageError(str(exc)) from exc
-    missing = [str(s) for s in submissions if not s.exists()]
+    missing = [str(s) for s in submissions if not s.exists() and not s.is_symlink()]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}; give the path of a submission.")
-    trainings = _trainings(out, cache) if memoize else None
-    if len(submissions) == 1 and shard is None:
-        graded = [(submissions[0], _grade_here(submissions[0], task, out=out, data=data, keep_gpu=keep_gpu,
-                                               timings=timings, budget=budget, trainings=trainings))]
-    else:
-        graded = _grade_batch(submissions, task, out=out, data=data, keep_gpu=keep_gpu, jobs=jobs, force=force,
-                              shard=shard, progress=progress, budget=budget, pass_mark=pass_mark,
-                              trainings=trainings and trainings.directory)
+    submissions, superseded = batch.latest(submissions)
+    for old, new in superseded.items():
+        print(f"{old.name}: not graded, superseded by the same student's later submission {new.name}",
+              file=sys.stderr)
+    with clock.stage("set-up: the assignment and the isolation probe"):
+        groups = _assignments(assignment, submissions)
+        confinement.announce(isolation)
     outcomes = []
-    for submission, (results, paths) in graded:
-        text = summary.text(results, str(paths["report"]))
-        if pass_mark is not None or results["extra_data"].get("grader_faults"):
-            text += "\n" + passmark.verdict(results, pass_mark)
-        if github:
-            from grader.platforms import github as actions
+    several = len(groups) > 1
+    for task, paths in groups:
+        task = _with_budget(task, budget)
+        if pass_mark is not None:
+            try:
+                pass_mark.check_reachable(task.max_score)
+            except passmark.PassMarkError as exc:
+                raise UsageError(str(exc)) from exc
+        target = out / task.name if several or _holds_class(out / task.name) else out
+        in_class = _holds_class(target, task)
+        trainings = _trainings(out, cache) if memoize else None
+        if len(paths) == 1 and shard is None and not in_class and not several:
+            graded = [(paths[0], _grade_here(paths[0], task, out=target, data=data, keep_gpu=keep_gpu,
+                                             timings=timings, budget=budget, trainings=trainings))]
+        else:
+            graded = _grade_batch(paths, task, out=target, data=data, keep_gpu=keep_gpu, jobs=jobs, force=force,
+                                  shard=shard, progress=progress, budget=budget, pass_mark=pass_mark,
+                                  trainings=trainings and trainings.directory)
+        for submission, (results, paths_written) in graded:
+            text = summary.text(results, str(paths_written["report"]))
+            if (pass_mark is not None or results["extra_data"].get("grader_faults")
+                    or status_of(results) != GRADED):
+                text += "\n" + passmark.verdict(results, pass_mark)
+            if github:
+                from grader.platforms import github as actions
 
-            actions.publish(results, task=task, submission=submission, pass_mark=pass_mark,
-                            out=paths["results"].parent)
-        outcomes.append(Outcome(results, paths, text, pass_mark))
+                actions.publish(results, task=task, submission=submission, pass_mark=pass_mark,
+                                out=paths_written["results"].parent)
+            outcomes.append(Outcome(results, paths_written, text, pass_mark, in_class or len(graded) > 1 or several))
     return outcomes
+
+
+def _assignments(requested: str | None, submissions: list[Path]) -> list[tuple[spec.Assignment, list[Path]]]:
+    """The assignment each submission is graded against, as (assignment, its submissions) in name order.
+
+    With `requested`, all of them; else each the one it answers (see grader.grading.handins). A hand-in
+    holding no module the grader can find (nothing, or several files) goes with the run's one assignment, or
+    the one it is named after; its results then say what was wrong. Any other hand-in that answers no
+    assignment, or several, stops the run before anything is graded, naming it.
+    """
+    from grader.errors import UsageError
+    from grader.grading import handins
+
+    if requested is not None:
+        task = course.load(requested)
+        _warn_elsewhere(task, submissions)
+        return [(task, list(submissions))]
+    if course.find() is None:
+        course.resolve(None, submissions)  # raises, saying where the course folder should be
+    tasks = [course.load(name) for name in course.available()]
+    matched: dict[Path, handins.Match] = {path: handins.match(path, tasks) for path in submissions}
+    by_name = {task.name: task for task in tasks}
+    chosen = {path: found.task.name for path, found in matched.items() if found.task is not None}
+    unread = [path for path, found in matched.items() if found.task is None and found.status == "unmatched"
+              and _no_module(path, tasks)]
+    if unread and len(set(chosen.values())) <= 1 and (chosen or len(tasks) == 1):
+        home = next(iter(chosen.values())) if chosen else tasks[0].name
+        chosen.update({path: home for path in unread})
+    refused = [path for path in submissions if path not in chosen]
+    if refused:
+        shown = "\n".join(f"  {handins.refusal(path, matched[path])}" for path in refused[:10])
+        more = f"\n  and {len(refused) - 10} more" if len(refused) > 10 else ""
+        raise UsageError(f"{len(refused)} submission(s) cannot be matched to one assignment; nothing was graded:\n"
+                         f"{shown}{more}\nGrade them with --assignment NAME, or move them out of this run.")
+    groups: dict[str, list[Path]] = {}
+    for path in submissions:
+        groups.setdefault(chosen[path], []).append(path)
+    return [(by_name[name], groups[name]) for name in sorted(groups)]
+
+
+def _no_module(path: Path, tasks: list[spec.Assignment]) -> bool:
+    """Whether the grader finds no module of any assignment at `path` (an empty folder, several files, a PDF)."""
+    from grader.grading.submission import SubmissionNotFound, locate
+
+    for task in tasks:
+        try:
+            locate(path, task)
+            return False
+        except SubmissionNotFound:
+            continue
+    return True
+
+
+def _warn_elsewhere(task: spec.Assignment, submissions: list[Path]) -> None:
+    """With --assignment, say which submissions look like another of the course's assignments (graded as asked)."""
+    from grader.grading import handins
+
+    if course.find() is None or len(submissions) > 1000:
+        return
+    others = [course.load(name) for name in course.available() if name != task.name]
+    if not others:
+        return
+    for path in submissions:
+        found = handins.match(path, [task, *others])
+        if found.task is not None and found.task.name != task.name:
+            print(f"{path}: graded as {task.name} as asked, but it looks like {found.task.name} ({found.reason})",
+                  file=sys.stderr)
+
+
+def _holds_class(folder: Path, task: spec.Assignment | None = None) -> bool:
+    """Whether `folder` holds a class graded earlier (its gradebook.csv); with `task`, a UsageError if it is
+    another assignment's class."""
+    from grader.errors import UsageError
+    from grader.views import gradebook
+
+    if not (folder / "gradebook.csv").is_file():
+        return False
+    graded = gradebook.class_assignment(folder)
+    if task is not None and graded is not None and graded != task.name:
+        raise UsageError(f"{folder} holds the class of {graded}, and these submissions are {task.name}; give another "
+                         "--out folder (or --assignment to grade them as the class's assignment).")
+    return True
 
 
 def _grade_here(submission: Path, task: spec.Assignment, *, out: Path, data: str | None,
@@ -147,7 +249,7 @@ def _grade_batch(submissions: list[Path], task: spec.Assignment, *, out: Path, d
     bar.close()
     everything = {**done, **graded}
     batch.record_sharing(everything, plan)  # "trained once for N submissions", now that N is known
-    gradebook.write(everything, out)  # this run's jobs only: a results.json a submission left in `out` is not a student
+    gradebook.update(everything, out)  # merged into the class out's gradebook lists, never replaced by a subset
     return [(job.path, (everything[job.name], {"results": job.out / "results.json", "report": job.out / "report.html"}))
             for job in plan]
 
@@ -194,9 +296,9 @@ def _forced(force: bool | tuple[str, ...], plan: list) -> set[str]:
         match = [job.name for job in plan if name in (job.name, str(job.path)) or Path(name).resolve() == job.path.resolve()]
         if not match:
             listed = ", ".join(job.name for job in plan[:10]) + (", ..." if len(plan) > 10 else "")
-            raise UsageError(f"--force {name}: no submission of this run is called that (they are: {listed}). Name "
-                             "submissions as their folders in the output folder are named, or give --force alone, "
-                             "after the submissions, to grade them all again.")
+            raise UsageError(f"--regrade {name}: no submission of this run is called that (they are: {listed}). "
+                             "Name submissions as their folders in the output folder are named, or give --force to "
+                             "grade them all again.")
         wanted.update(match)
     return wanted
 

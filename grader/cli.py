@@ -63,23 +63,32 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="grade one or more submissions and write results.json and report.html",
                               description="Grade submissions (a .py module, a notebook, or a folder holding one). "
                                           "Writes DIR/results.json (Gradescope format) and DIR/report.html; with several "
-                                          "submissions, one sub-folder each. Exit status: 0 all checks passed, 1 points "
-                                          "lost, 2 usage error or grader fault.")
+                                          "submissions (a class), one sub-folder each, DIR/gradebook.csv and "
+                                          "DIR/index.html. Each submission is graded against the course's assignment "
+                                          "whose functions it defines (its name decides a tie; Canvas' download names "
+                                          "are understood), or --assignment's; a class of several assignments goes to "
+                                          "DIR/<assignment>/. A submission graded into a class folder joins that "
+                                          "class. Exit status: 0 all checks passed, 1 points lost, 2 usage error, "
+                                          "grader fault or a hand-in with nothing to grade.")
     run.add_argument("submissions", nargs="+", metavar="SUBMISSION", help="a .py file, .ipynb file or folder")
     _assignment_options(run)
     run.add_argument("--out", "-o", default="grading-out", metavar="DIR", help="output folder (default: grading-out)")
     run.add_argument("--gpu", action="store_true", help="let the sandbox see GPUs (the grader's own training always may)")
-    run.add_argument("--json", action="store_true", help="print results.json instead of the summary table")
+    run.add_argument("--json", action="store_true",
+                     help="print results.json instead of the summary table; for a class, one line of JSON per "
+                          "submission (JSON Lines)")
     run.add_argument("--junit", metavar="FILE",
                      help="also write the results as JUnit XML to FILE, one testsuite per submission and one testcase "
                           "per check, for the test reports of GitLab, Jenkins or Azure DevOps (see docs/ci.md)")
     run.add_argument("--jobs", "-j", type=int, metavar="N",
                      help="with several submissions: grading workers (default: the cores, as memory allows)")
-    run.add_argument("--force", nargs="?", const=_ALL, action="append", metavar="NAME",
-                     help="with several submissions: grade again those already graded with the same content and "
-                          "configuration; alone, all of them (put it after the submissions); with NAME, only that "
-                          "submission (its folder's name in --out, or its path; repeat --force or separate names "
-                          "with commas for several)")
+    run.add_argument("--force", action="store_true",
+                     help="in a class: grade again every submission already graded with the same content and "
+                          "configuration (by default they are skipped)")
+    run.add_argument("--regrade", action="append", metavar="NAME",
+                     help="in a class: grade NAME again even if already graded with the same content and "
+                          "configuration (its folder's name in --out, or its path; repeat it or separate names with "
+                          "commas for several); a NAME that is no submission of the run is an error")
     run.add_argument("--budget", metavar="NAME",
                      help="the training budget: default (the spec's [training]: quick, works on the data the grader "
                           "finds offline) or one the spec names in [training.budgets], its description in the spec "
@@ -237,29 +246,43 @@ def _run(args: argparse.Namespace) -> int:
     reporting = github.enabled(args.github)
     outcomes = api.run(submissions=[Path(s) for s in args.submissions], assignment=args.assignment,
                        out=Path(args.out), data=args.data, keep_gpu=args.gpu, pass_mark=args.pass_mark,
-                       github=reporting, jobs=args.jobs, force=_force(args.force), shard=args.shard,
+                       github=reporting, jobs=args.jobs, force=_force(args.force, args.regrade), shard=args.shard,
                        isolation=args.isolation, timings=args.timings, budget=args.budget,
                        cache=Path(args.cache) if args.cache else None, memoize=not args.no_cache)
     if args.junit:
         from grader.platforms import junit
 
         junit.write(Path(args.junit), [outcome.results for outcome in outcomes])
-    text = "\n".join(json.dumps(outcome.results, indent=2) if args.json else outcome.summary for outcome in outcomes)
+    text = _outcomes_text(outcomes, as_json=args.json)
     print(github.inert(text) if reporting else text)  # the submissions' words, never read as workflow commands
     _print_timings(args.timings)
     return max(outcome.exit_status for outcome in outcomes)
 
 
-_ALL = object()  # --force without a NAME
-
-
-def _force(values: list | None) -> bool | tuple[str, ...]:
-    """--force alone: True; --force NAME[,NAME] (repeatable): the names; absent: False."""
-    if not values:
-        return False
-    if any(value is _ALL for value in values):
+def _force(everything: bool, names: list[str] | None) -> bool | tuple[str, ...]:
+    """--force: True; --regrade NAME[,NAME] (repeatable): the names; neither: False."""
+    if everything:
         return True
-    return tuple(name for value in values for name in value.split(",") if name)
+    return tuple(name for value in names or () for name in value.split(",") if name)
+
+
+def _outcomes_text(outcomes: list, *, as_json: bool) -> str:
+    """One submission: its summary table (or results.json). A class: a line each (or a JSON line each) and a tally."""
+    from grader.results import NOT_GRADED, status_of
+
+    if not any(outcome.in_class for outcome in outcomes):
+        return "\n".join(json.dumps(o.results, indent=2) if as_json else o.summary for o in outcomes)
+    if as_json:
+        return "\n".join(json.dumps(o.results, separators=(",", ":")) for o in outcomes)
+    lines = [outcome.line for outcome in outcomes]
+    statuses = [outcome.exit_status for outcome in outcomes]
+    unread = sum(status_of(o.results) in NOT_GRADED for o in outcomes)
+    faults = sum(bool(o.results["extra_data"].get("grader_faults")) for o in outcomes)
+    folders = sorted({str(o.paths["results"].parent.parent) for o in outcomes})
+    tally = (f"{len(outcomes)} submission(s): {statuses.count(EXIT_PASSED)} passed, {statuses.count(EXIT_FAILED)} "
+             f"not passed, {unread} not graded, {faults} with a grader fault. Gradebook: "
+             + ", ".join(f"{folder}/gradebook.csv" for folder in folders))
+    return "\n".join([*lines, tally])
 
 
 def _print_timings(wanted: bool) -> None:

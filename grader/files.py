@@ -1,7 +1,8 @@
 """Files the grader writes for itself and reads back: replaced in one step, and read only if they are its own.
 
 A reader of results.json, a report or a cache never sees half a file: each is written to a
-temporary file beside it (mode 0600, as mkstemp makes it) and renamed over it. A cache is read back
+temporary file beside it and renamed over it. What people read (results, reports, gradebooks) gets the
+mode the user's umask gives any new file; a cache is private (0600), as mkstemp makes it. A cache is read back
 only if it is a regular file (not a link) of this user's that no one else may write, since another
 user, or a sandbox running as one, could otherwise hand the grader a file of its own making.
 A file someone handed in is read only if it is a regular file, and only up to a bound: a named pipe
@@ -19,16 +20,35 @@ from pathlib import Path
 _O_FLAGS = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` in one step; on any failure no temporary file is left and the error is raised."""
+def write_atomically(path: Path, data: bytes, *, private: bool = False) -> None:
+    """Replace `path` with `data` in one step; on any failure no temporary file is left and the error is raised.
+
+    The file gets the mode the umask gives a new file (0644 under the usual 022), or 0600 if `private`.
+    """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        if not private:
+            os.fchmod(fd, 0o666 & ~umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def umask() -> int:
+    """This process's umask, read without changing it (Linux' /proc), else by setting it and back."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 def read_own(path: Path) -> bytes | None:

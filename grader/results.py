@@ -41,6 +41,24 @@ FAULTS = ("timeout", "crash", "memory", "output", "cpu", "syntax", "import", "mi
 assert set(FAULTS) <= set(FAULT_KINDS)
 
 
+# What became of a hand-in besides being graded, with its label: nothing to grade, several files and none named as
+# the module, a file that cannot be read, no assignment it matches (or several). Such a hand-in has no grade: the
+# gradebook and the Canvas export leave its cell empty, and the run's exit status is EXIT_ERROR.
+GRADED = "graded"
+NOT_GRADED = {
+    "missing": "No submission",
+    "ambiguous": "Ambiguous",
+    "unreadable": "Unreadable",
+    "unmatched": "Unknown assignment",
+}
+
+
+def status_of(results: dict[str, Any]) -> str:
+    """What became of a submission, from its results: graded, or one of NOT_GRADED."""
+    status = results.get("extra_data", {}).get("status", GRADED)
+    return status if status in NOT_GRADED else GRADED
+
+
 def format_points(value: float) -> str:
     """Points and other small numbers as people write them: 10.0 -> 10, 0.33333 -> 0.3333."""
     return f"{round(float(value), 4):g}"
@@ -123,6 +141,7 @@ class SubmissionResult:
             "submission": self.submission,
             "max_score": self.max_score,
             "passed": self.all_passed,
+            "status": GRADED,
         }
         extra.update(self.extra)
         return utf8.valid_data({

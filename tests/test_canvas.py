@@ -154,7 +154,7 @@ def test_a_grader_fault_is_left_empty_and_named_never_a_zero(tmp_path, roster):
     done = canvas.export([grades], roster=roster, title=TITLE, out=tmp_path / "canvas.csv")
     grades_of = {row[1]: row[5] for row in read(done.path)[2:]}
     assert grades_of["2001"] == "10" and grades_of["2002"] == ""
-    assert done.faults == ("bob_uni.example",) and "--force" in canvas.describe(done)
+    assert done.faults == ("bob_uni.example",) and "--regrade" in canvas.describe(done)
 
 
 def test_results_not_written_by_the_grader_are_left_out_and_named(tmp_path, roster):

@@ -293,14 +293,14 @@ def test_a_batch_trains_each_distinct_model_once_and_regrades_only_what_force_na
     assert len(lines) == 4 and any(line.startswith("[") and "cy: 9/10 failed" in line for line in lines), lines
 
     before = {name: (out / name / "results.json").stat().st_mtime_ns for name in sources}
-    again = run("--force", "cy")
+    again = run("--regrade", "cy")
     assert again.returncode == 1, again.stderr[-3000:]
     assert "3 of 4 already graded" in again.stderr and "[4/4] cy: 9/10 failed" in again.stderr
     after = {name: (out / name / "results.json").stat().st_mtime_ns for name in sources}
     assert [name for name in sources if after[name] != before[name]] == ["cy"]
     assert memo.recorded(json.loads((out / "cy" / "results.json").read_text()))["reused"] is True
-    unknown = run("--force", "zed")
-    assert unknown.returncode == 2 and "--force zed: no submission of this run is called that" in unknown.stderr
+    unknown = run("--regrade", "zed")
+    assert unknown.returncode == 2 and "--regrade zed: no submission of this run is called that" in unknown.stderr
 
 
 # -- one description for the key and the training -----------------------------------------------------------------

@@ -52,15 +52,20 @@ def test_the_bar_shows_graded_passed_failed_times_and_who_is_being_graded() -> N
     assert "[1/4]" not in text  # no log lines on a terminal
 
 
-def test_force_takes_names_and_alone_means_all_and_the_new_options_are_documented(capsys) -> None:
+def test_force_means_all_regrade_takes_names_and_the_options_are_documented(capsys) -> None:
     parser = cli.build_parser()
-    assert cli._force(parser.parse_args(["run", "a", "b"]).force) is False
-    assert cli._force(parser.parse_args(["run", "a", "b", "--force"]).force) is True
-    assert cli._force(parser.parse_args(["run", "a", "--force", "b", "--force", "c,d"]).force) == ("b", "c", "d")
+    parse = lambda *argv: parser.parse_args(["run", *argv])
+    assert cli._force(parse("a", "b").force, parse("a", "b").regrade) == ()
+    assert cli._force(parse("a", "b", "--force").force, None) is True
+    # --force never takes a submission as its value: both are graded, and all of them again
+    both = parse("--force", "a.py", "b.py")
+    assert both.submissions == ["a.py", "b.py"] and both.force is True
+    named = parse("a", "--regrade", "b", "--regrade", "c,d")
+    assert named.submissions == ["a"] and cli._force(named.force, named.regrade) == ("b", "c", "d")
     with pytest.raises(SystemExit):
         parser.parse_args(["run", "--help"])
     shown = capsys.readouterr().out
     readme = (ROOT / "README.md").read_text()
-    for option in ("--force [NAME]", "--budget NAME", "--cache DIR", "--no-cache"):
+    for option in ("--force", "--regrade NAME", "--budget NAME", "--cache DIR", "--no-cache"):
         assert option in shown, option
-        assert option.split()[0] + (" NAME" if option.startswith("--force") else "") in readme, option
+        assert option in readme, option

@@ -349,7 +349,7 @@ def _write_cache(folder: Path, name: str, key: str, arrays: Mapping[str, np.ndar
     np.savez(buffer, key=np.array(key), digest=np.array(arrays_digest(arrays)), **arrays)
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_atomically(folder / name, buffer.getvalue())
+        write_atomically(folder / name, buffer.getvalue(), private=True)
     except OSError:
         pass
 

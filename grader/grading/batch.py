@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from grader.grading import fingerprint, pool
+from grader.grading import fingerprint, handins, pool
 from grader.trusted import memo
 from grader.views import outputs
 from grader import timings as clock
@@ -40,6 +40,7 @@ class Job:
     name: str
     out: Path
     fingerprint: str
+    canvas: dict[str, Any] | None = None  # who handed it in, from Canvas' download name (see grader.grading.handins)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -62,7 +63,10 @@ def names(paths: list[Path], module: str) -> dict[Path, str]:
     stem = Path(module).stem
     raw = {}
     for path in paths:
-        if path.is_dir():
+        download = handins.canvas_download(path)
+        if download is not None:
+            raw[path] = safe_name(download.folder)
+        elif path.is_dir():
             raw[path] = safe_name(path.resolve().name)
         elif path.stem == stem and path.resolve().parent.name:
             raw[path] = safe_name(path.resolve().parent.name)
@@ -96,7 +100,28 @@ def plan(paths: list[Path], task: Assignment, *, out: Path, data_sha256: str, sh
     if shard:
         k, n = shard
         ordered = [item for i, item in enumerate(ordered) if i % n == k - 1]
-    return [Job(path, name, out / name, f"{fingerprint.submission(path)}:{config}") for path, name in ordered]
+    return [Job(path, name, out / name, f"{fingerprint.submission(path)}:{config}",
+                download.to_dict() if (download := handins.canvas_download(path)) else None)
+            for path, name in ordered]
+
+
+def latest(paths: list[Path]) -> tuple[list[Path], dict[Path, Path]]:
+    """The hand-ins to grade, and those superseded by a later submission of the same student (Canvas' download
+    names: the largest submission id wins), each with the one that supersedes it."""
+    newest: dict[str, tuple[int, Path]] = {}
+    for path in paths:
+        download = handins.canvas_download(path)
+        if download is not None and (download.user_id not in newest or download.submission_id > newest[download.user_id][0]):
+            newest[download.user_id] = (download.submission_id, path)
+    kept, superseded = [], {}
+    for path in paths:
+        download = handins.canvas_download(path)
+        winner = newest[download.user_id][1] if download is not None else path
+        if winner == path:
+            kept.append(path)
+        else:
+            superseded[path] = winner
+    return kept, superseded
 
 
 def already_graded(job: Job) -> dict[str, Any] | None:
@@ -194,6 +219,8 @@ def _write_fault(job: Job, task: Assignment, message: str) -> dict[str, Any]:
     from grader.grading.grade import all_failed
 
     results = all_failed(task, job.name, message, fault="grader").to_dict()
+    if job.canvas is not None:
+        results["extra_data"]["canvas"] = job.canvas
     outputs.write(results, job.out)  # no fingerprint: it is graded again next time
     return results
 
@@ -256,6 +283,8 @@ def _grade_job(job: Job) -> dict[str, Any]:
                    trainings=_WORKER["trainings"])
     results = result.to_dict()
     results["extra_data"]["fingerprint"] = job.fingerprint
+    if job.canvas is not None:
+        results["extra_data"]["canvas"] = job.canvas
     outputs.write(results, job.out, images=_WORKER["dataset"].test_images, timings=_WORKER["timings"])
     _WORKER["graded"] = _WORKER.get("graded", 0) + 1
     if _WORKER["graded"] % CLEAN_EVERY == 0:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from grader import heap, optional, timings
 from grader.sandbox import isolation
 from grader.assignment.data import Dataset, load_dataset
-from grader.results import CheckResult, SubmissionResult
+from grader.results import GRADED, CheckResult, SubmissionResult
 from grader.sandbox.runner import Runner, SubmissionError
 from grader.assignment.spec import CHECK_KINDS, Assignment, CheckSpec
 from grader.grading.submission import (MalformedNotebook, SubmissionNotFound, SubmissionTooLarge, UnsafeSubmission, locate,
@@ -64,13 +64,14 @@ def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None,
             files = sandbox_files(submission, module)
     except MalformedNotebook as exc:
         return all_failed(assignment, label, str(exc), fault="syntax", seconds=time.monotonic() - started,
-                          hint="Open the notebook in Jupyter, save it again, and hand in the saved .ipynb file.")
+                          hint="Open the notebook in Jupyter, save it again, and hand in the saved .ipynb file.",
+                          status=exc.status)
     except (UnsafeSubmission, SubmissionTooLarge) as exc:
         return all_failed(assignment, label, str(exc), fault="unsafe", seconds=time.monotonic() - started,
                           hint="Hand in your own files only, as plain files, not links.")
     except SubmissionNotFound as exc:
         return all_failed(assignment, label, str(exc), fault="missing", seconds=time.monotonic() - started,
-                          hint=f"Hand in {assignment.module}.")
+                          hint=f"Hand in {assignment.module}.", status=exc.status)
     secrets = (*isolation.sensitive(assignment, data), *protect)
     runner = Runner(module, assignment, keep_gpu=keep_gpu, zygote=zygote, protect=secrets, files=files)
     runner.open_in_background()  # the zygote imports TensorFlow, then forks the sandbox, while this process imports it
@@ -166,12 +167,14 @@ def _timed_check(check: CheckSpec, ctx) -> CheckResult:
 
 
 def all_failed(assignment: Assignment, label: str, message: str, *, fault: str, hint: str = "",
-               seconds: float = 0.0) -> SubmissionResult:
-    """A result in which every check failed for one reason (nothing to grade, or the grader itself failed)."""
+               seconds: float = 0.0, status: str = GRADED) -> SubmissionResult:
+    """A result in which every check failed for one reason (nothing to grade, or the grader itself failed).
+
+    `status` says whether that is a grade of 0 (graded) or no grade at all (one of results.NOT_GRADED)."""
     checks = tuple(CheckResult.failed(c.name, c.points, message, fault=fault, visibility=c.visibility, hint=hint)
                    for c in assignment.checks)
     faults = [c.name for c in checks] if fault == "grader" else []
-    return SubmissionResult(assignment.name, label, checks, seconds, extra={"grader_faults": faults})
+    return SubmissionResult(assignment.name, label, checks, seconds, extra={"grader_faults": faults, "status": status})
 
 
 def _predictions(trained, labels) -> dict:

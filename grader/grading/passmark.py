@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Any
-from grader.results import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED, format_points
+from grader.results import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED, GRADED, NOT_GRADED, format_points, status_of
 
 
 # Points are summed from floats; a score this close to the mark meets it.
@@ -66,7 +66,7 @@ def parse(text: str) -> PassMark:
 def exit_status(results: dict[str, Any], pass_mark: PassMark | None = None) -> int:
     """0 if the submission passed (every check, or the pass mark), 1 if not, 2 if the grader itself failed."""
     extra = results.get("extra_data", {})
-    if extra.get("grader_faults"):
+    if extra.get("grader_faults") or status_of(results) != GRADED:
         return EXIT_ERROR
     if pass_mark is None:
         passed = all(test["status"] == "passed" for test in results["tests"])
@@ -82,6 +82,10 @@ def verdict(results: dict[str, Any], pass_mark: PassMark | None = None) -> str:
     if faults:
         return (f"Grader fault in {', '.join(faults)}: the grader itself failed, so this grade is incomplete "
                 "and is not the submission's fault (exit status 2). Tell your instructor.")
+    status = status_of(results)
+    if status != GRADED:
+        return (f"Not graded ({NOT_GRADED[status].lower()}): nothing in this hand-in could be graded, so it has no "
+                "grade (exit status 2); its feedback says what was expected.")
     max_score = extra.get("max_score", 0)
     score = f"{format_points(results['score'])}/{format_points(max_score)} points"
     if pass_mark is None:

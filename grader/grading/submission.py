@@ -17,19 +17,43 @@ SKIPPED = frozenset({".git", "__pycache__", ".ipynb_checkpoints"})  # tools' fol
 
 
 class SubmissionNotFound(Exception):
-    """There is nothing to grade at the given path; the message says what was expected."""
+    """There is nothing to grade at the given path; the message says what was expected.
+
+    `status` is what the hand-in's results record instead of a grade (see grader.results.NOT_GRADED); the
+    subclasses that refuse what the student did (links out, too much) are graded, every check failing.
+    """
+
+    status = "missing"
+
+
+class AmbiguousSubmission(SubmissionNotFound):
+    """A folder holds several modules or notebooks, none named as the assignment's module."""
+
+    status = "ambiguous"
 
 
 class MalformedNotebook(SubmissionNotFound):
     """A handed-in notebook cannot be read; the message names the file and what to do."""
 
+    status = "unreadable"
+
+
+class NotAModule(SubmissionNotFound):
+    """A handed-in file that is neither a Python module nor a notebook."""
+
+    status = "unreadable"
+
 
 class UnsafeSubmission(SubmissionNotFound):
     """A symbolic link in a submission leads outside it (or changed while read); the message names it and what to do."""
 
+    status = "graded"
+
 
 class SubmissionTooLarge(SubmissionNotFound):
     """A submission folder holds more files, or more bytes, than a sandbox is given."""
+
+    status = "graded"
 
 
 def locate(path: Path, assignment: Assignment) -> Path:
@@ -44,7 +68,7 @@ def locate(path: Path, assignment: Assignment) -> Path:
     if not path.is_dir():
         _regular(path)
         if path.suffix not in (".py", ".ipynb"):
-            raise SubmissionNotFound(f"{path} is not a Python module (.py) or notebook (.ipynb); hand in {assignment.module}.")
+            raise NotAModule(f"{path} is not a Python module (.py) or notebook (.ipynb); hand in {assignment.module}.")
         return path
     stem = Path(assignment.module).stem
     for name in (assignment.module, f"{stem}.ipynb"):
@@ -58,7 +82,8 @@ def locate(path: Path, assignment: Assignment) -> Path:
         _inside(candidates[0], path)
         return _regular(candidates[0])
     found = ", ".join(p.name for p in candidates[:5]) or "no .py or .ipynb file"
-    raise SubmissionNotFound(f"{path} holds {found}; expected {assignment.module} (or {stem}.ipynb). Rename your file to {assignment.module}.")
+    refusal = AmbiguousSubmission if candidates else SubmissionNotFound
+    raise refusal(f"{path} holds {found}; expected {assignment.module} (or {stem}.ipynb). Rename your file to {assignment.module}.")
 
 
 def materialise(path: Path, directory: Path) -> Path:

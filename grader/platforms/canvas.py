@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from grader.results import GRADED, NOT_GRADED, status_of
 from grader.views import gradebook
 from grader.grading.batch import safe_name
 from grader.views.outputs import write_text
@@ -56,6 +57,7 @@ class CanvasExport:
     faults: tuple[str, ...]
     left_out: tuple[str, ...]
     excused: bool = False
+    not_graded: tuple[str, ...] = ()  # hand-ins with nothing to grade (see results.NOT_GRADED), with why
 
 
 def match_key(value: str) -> str:
@@ -108,22 +110,43 @@ def _refuse_duplicates(students: list[dict[str, str]], path: Path, match: str) -
         seen[key] = student
 
 
-def students_of(names: Iterable[str], roster: Roster) -> dict[str, dict[str, str]]:
-    """The roster's student for each submission name; CanvasError naming every submission that matches none."""
+def canvas_user(results: dict[str, Any]) -> str | None:
+    """The Canvas user id a batch kept from the submission's download name (see grader.grading.handins), or None."""
+    canvas = results.get("extra_data", {}).get("canvas")
+    user = canvas.get("user_id") if isinstance(canvas, dict) else None
+    return user if isinstance(user, str) and user.isdigit() else None
+
+
+def students_of(found: dict[str, dict[str, Any]], roster: Roster) -> dict[str, dict[str, str]]:
+    """The roster's student for each submission (by name: its results); CanvasError naming every submission that
+    matches none.
+
+    A submission downloaded from Canvas is matched by its Canvas user id to the roster's ID column; any other by its
+    name to the roster's match column (see `match_key`)."""
     by_key = roster.by_key()
-    found, unmatched = {}, []
-    for name in sorted(names):
-        student = by_key.get(name.casefold())
+    by_id = {student["ID"].strip(): student for student in roster.students if student.get("ID", "").strip()}
+    matched, unmatched = {}, []
+    for name in sorted(found):
+        user = canvas_user(found[name])
+        student = by_id.get(user) if user is not None else by_key.get(name.casefold())
         if student is None:
-            unmatched.append(name)
+            unmatched.append(f"{name} (Canvas user {user})" if user is not None else name)
         else:
-            found[name] = student
+            matched[name] = student
     if unmatched:
         raise CanvasError(f"{len(unmatched)} graded submission(s) match no student of {roster.path} by its "
-                          f"{roster.match!r} column: {', '.join(unmatched)}. Add them to the roster, or give the "
-                          f"column that holds these names with --match (the roster's columns: "
-                          f"{', '.join(roster.columns)}). Nothing was written.")
-    return found
+                          f"{roster.match!r} column (or, for Canvas downloads, its ID column): {', '.join(unmatched)}. "
+                          f"Add them to the roster, or give the column that holds these names with --match (the "
+                          f"roster's columns: {', '.join(roster.columns)}). Nothing was written.")
+    twice = [student["Student"] for student in matched.values()]
+    doubled = sorted({who for who in twice if twice.count(who) > 1})
+    if doubled:
+        names = {who: [name for name, student in matched.items() if student["Student"] == who] for who in doubled}
+        raise CanvasError("several submissions belong to the same student: " + "; ".join(
+            f"{who}: {', '.join(names[who])}" for who in doubled) + ". Keep one folder per student in the grades "
+            "(a student's latest Canvas download replaces their earlier one when graded into the same folder). "
+            "Nothing was written.")
+    return matched
 
 
 def export(grades: list[Path], *, roster: Path, title: str, out: Path, match: str = DEFAULT_MATCH,
@@ -148,11 +171,20 @@ def export(grades: list[Path], *, roster: Path, title: str, out: Path, match: st
         found.update(results)
         left_out += [str(path) for path in skipped]
     if not found:
+        classes = [str(book.parent) for folder in grades for book in sorted(folder.glob("*/gradebook.csv"))]
+        also = (f" It holds the classes of several assignments: give one of {', '.join(classes[:5])}."
+                if classes else "")
         raise CanvasError(f"no results.json written by `grader run` under {', '.join(map(str, grades))}; give the "
-                          "--out folder of `grader run SUBMISSION... --out DIR`.")
+                          f"--out folder of `grader run SUBMISSION... --out DIR`.{also}")
+    assignments = sorted({str(results["extra_data"].get("assignment")) for results in found.values()})
+    if len(assignments) > 1:
+        raise CanvasError(f"the grades under {', '.join(map(str, grades))} are of several assignments "
+                          f"({', '.join(assignments)}); a Canvas column holds one. Export each assignment's folder "
+                          "(grader run puts them in <out>/<assignment>/) with its own --title. Nothing was written.")
     matched = students_of(found, students)
     score_of = {id(student): found[name] for name, student in matched.items()}
     faults = sorted(name for name, results in found.items() if results["extra_data"].get("grader_faults"))
+    unread = sorted(name for name, results in found.items() if status_of(results) != GRADED)
     points = max(float(results["extra_data"]["max_score"]) for results in found.values())
     rows = [[*CANVAS_COLUMNS, title], [POINTS_POSSIBLE, "", "", "", "", points]]
     missing = []
@@ -161,6 +193,8 @@ def export(grades: list[Path], *, roster: Path, title: str, out: Path, match: st
         if results is None:
             missing.append(student["Student"])
             grade: Any = EXCUSED if excuse_missing else ""
+        elif status_of(results) != GRADED:
+            grade = EXCUSED if excuse_missing else ""
         elif results["extra_data"].get("grader_faults"):
             grade = ""
         else:
@@ -172,7 +206,8 @@ def export(grades: list[Path], *, roster: Path, title: str, out: Path, match: st
         writer.writerow([points_text(cell) if isinstance(cell, (int, float)) else gradebook.cell(cell) for cell in row])
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text(out, buffer.getvalue())
-    return CanvasExport(out, len(matched) - len(faults), tuple(missing), tuple(faults), tuple(left_out), excuse_missing)
+    return CanvasExport(out, len(matched) - len(faults) - len(unread), tuple(missing), tuple(faults), tuple(left_out),
+                        excuse_missing, tuple(f"{name} ({NOT_GRADED[status_of(found[name])].lower()})" for name in unread))
 
 
 def points_text(value: float) -> str:
@@ -183,13 +218,13 @@ def points_text(value: float) -> str:
 
 def student_names(grades: list[Path], *, roster: Path, match: str = DEFAULT_MATCH) -> dict[str, str]:
     """The roster's name (its Student column) for every submission graded under `grades`, for gradebook.csv."""
-    names: list[str] = []
+    found: dict[str, dict[str, Any]] = {}
     for folder in grades:
         try:
-            names += list(gradebook.scan(folder)[0])
+            found.update(gradebook.scan(folder)[0])
         except gradebook.GradebookError as exc:
             raise CanvasError(str(exc)) from exc
-    return {name: student["Student"] for name, student in students_of(names, read_roster(roster, match)).items()}
+    return {name: student["Student"] for name, student in students_of(found, read_roster(roster, match)).items()}
 
 
 def describe(done: CanvasExport, shown: int = 10) -> str:
@@ -202,9 +237,13 @@ def describe(done: CanvasExport, shown: int = 10) -> str:
         lines.append(f"{len(done.without_submission)} student(s) without a submission, their cell "
                      f"{'EX (excused)' if done.excused else 'left empty (grade unchanged)'}: "
                      f"{listed(done.without_submission)}.")
+    if done.not_graded:
+        lines.append(f"{len(done.not_graded)} hand-in(s) with nothing the grader could grade, their cell "
+                     f"{'EX (excused)' if done.excused else 'left empty (grade unchanged)'}: {listed(done.not_graded)}. "
+                     "Their reports say what was expected; ask for the file and grade it into the same folder.")
     if done.faults:
         lines.append(f"{len(done.faults)} submission(s) the grader itself failed on, their cell left empty: "
-                     f"{listed(done.faults)}. Grade them again (`grader run ... --force`) and export again.")
+                     f"{listed(done.faults)}. Grade them again (`grader run ... --regrade NAME`) and export again.")
     if done.left_out:
         lines.append(f"Left out {len(done.left_out)} folder(s) whose results.json `grader run` did not write: "
                      f"{listed(done.left_out)}.")

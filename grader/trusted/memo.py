@@ -225,8 +225,8 @@ class Cache:
     def keep(self, name: str, record: bytes, raw: bytes) -> None:
         """Keep a packed training: the npz first, then the record that points at it (a record always has its arrays)."""
         try:
-            write_atomically(self.directory / f"{name}.npz", raw)
-            write_atomically(self.directory / f"{name}.json", record)
+            write_atomically(self.directory / f"{name}.npz", raw, private=True)
+            write_atomically(self.directory / f"{name}.json", record, private=True)
         except OSError:
             pass  # a full disk costs the next submission a training, not this one its grade
 

@@ -13,6 +13,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any, Iterable
 
+from grader.results import FAULT_KINDS, GRADED, NOT_GRADED, status_of
 from grader.views import figures, report
 from grader.views.outputs import write_text
 
@@ -107,30 +108,97 @@ def scan(folder: Path) -> tuple[dict[str, dict[str, Any]], list[Path]]:
     return found, skipped
 
 
-def rows(results_by_name: dict[str, dict[str, Any]],
-         students: dict[str, str] | None = None) -> tuple[list[str], list[dict[str, Any]]]:
-    """The gradebook as CSV columns and one row per submission, sorted by name; with `students`, their names too."""
+def check_names(results_by_name: dict[str, dict[str, Any]]) -> list[str]:
+    """The checks of these results, in the order they ran."""
     checks: list[str] = []
     for results in results_by_name.values():
         for test in results.get("tests", []):
             if test["name"] not in checks:
                 checks.append(test["name"])
+    return checks
+
+
+def status(results: dict[str, Any]) -> str:
+    """A row's status: passed, failed, fault (the grader's own), or why it has no grade (results.NOT_GRADED)."""
+    extra = results.get("extra_data", {})
+    if status_of(results) != GRADED:
+        return status_of(results)
+    return "fault" if extra.get("grader_faults") else ("passed" if extra.get("passed") else "failed")
+
+
+def rows(results_by_name: dict[str, dict[str, Any]],
+         students: dict[str, str] | None = None) -> tuple[list[str], list[dict[str, Any]]]:
+    """The gradebook as CSV columns and one row per submission, sorted by name; with `students`, their names too.
+
+    A submission with no grade (nothing to grade, an unreadable file: see results.NOT_GRADED) has empty scores."""
+    checks = check_names(results_by_name)
     columns = ["name", *(["student"] if students is not None else []), "score", "max_score", *checks,
-               "test_accuracy", "status", "seconds"]
+               "test_accuracy", "status", "seconds", "assignment"]
     table = []
     for name in sorted(results_by_name):
         results = results_by_name[name]
         extra = results.get("extra_data", {})
         tests = {t["name"]: t for t in results.get("tests", [])}
-        status = "fault" if extra.get("grader_faults") else ("passed" if extra.get("passed") else "failed")
-        row = {"name": name, "score": results.get("score"), "max_score": extra.get("max_score"),
+        graded = status_of(results) == GRADED
+        row = {"name": name, "assignment": extra.get("assignment", ""),
+               "score": results.get("score") if graded else "", "max_score": extra.get("max_score"),
                "test_accuracy": "" if extra.get("accuracy") is None else round(extra["accuracy"], 4),
-               "status": status, "seconds": round(results.get("execution_time", 0.0), 1)}
-        row.update({check: tests[check]["score"] if check in tests else "" for check in checks})
+               "status": status(results), "seconds": round(results.get("execution_time", 0.0), 1)}
+        row.update({check: tests[check]["score"] if check in tests and graded else "" for check in checks})
         if students is not None:
             row["student"] = students.get(name, "")
         table.append(row)
     return columns, table
+
+
+def class_assignment(out: Path) -> str | None:
+    """The assignment of the class whose gradebook.csv is in `out` (None if it names none)."""
+    names = {row.get("assignment") for row in previous_rows(out).values()} - {None, ""}
+    if len(names) == 1:
+        return names.pop()
+    for name in previous_rows(out):  # a gradebook written before it had the column: its results say
+        results = _own_results(out, name)
+        if results is not None:
+            return results["extra_data"].get("assignment")
+    return None
+
+
+def previous_rows(out: Path) -> dict[str, dict[str, str]]:
+    """The rows of the gradebook.csv in `out`, by name ({} if there is none or it cannot be read)."""
+    try:
+        text = (out / "gradebook.csv").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    try:
+        return {row["name"]: row for row in csv.DictReader(io.StringIO(text, newline="")) if row.get("name")}
+    except (csv.Error, KeyError):
+        return {}
+
+
+def _own_results(out: Path, name: str) -> dict[str, Any] | None:
+    """out/<name>/results.json if `grader run` wrote it for that name, else None."""
+    if Path(name).name != name or name in (".", ".."):  # a name of the class folder's own, never a path
+        return None
+    try:
+        results = json.loads((out / name / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return results if written_by_grader(results, name) else None
+
+
+def update(results_by_name: dict[str, dict[str, Any]], out: Path) -> dict[str, Path]:
+    """Write the class's gradebook.csv and index.html in `out` with these results, merged into the class that out's
+    gradebook.csv already lists: every student it names whose results.json is still there stays, with their
+    `student` (the roster's name) if it had that column. A rerun of some students, or a regrade of one, changes
+    their rows only."""
+    before = previous_rows(out)
+    merged = {name: results for name in before if name not in results_by_name
+              and (results := _own_results(out, name)) is not None}
+    merged.update(results_by_name)
+    students = None
+    if any("student" in row for row in before.values()):
+        students = {name: row.get("student") or "" for name, row in before.items()}
+    return write(merged, out, students=students)
 
 
 def write(results_by_name: dict[str, dict[str, Any]], out: Path, *, reports: dict[str, str | None] | None = None,
@@ -158,26 +226,43 @@ def write(results_by_name: dict[str, dict[str, Any]], out: Path, *, reports: dic
 def overview(results_by_name: dict[str, dict[str, Any]], table: list[dict], columns: list[str],
              reports: dict[str, str | None], skipped: list[str] = ()) -> str:
     """index.html: score distribution, each check's pass rate, the most common feedback, links to every report."""
-    checks = columns[columns.index("max_score") + 1:-3]
+    checks = check_names(results_by_name)
+    graded_results = [r for r in results_by_name.values() if status_of(r) == GRADED]
     pass_rates = []
     feedback: collections.Counter[tuple[str, str]] = collections.Counter()
     for check in checks:
-        graded = [t for r in results_by_name.values() for t in r.get("tests", []) if t["name"] == check]
+        graded = [t for r in graded_results for t in r.get("tests", []) if t["name"] == check]
         passed = sum(t["status"] == "passed" for t in graded)
         pass_rates.append({"check": check, "passed": passed, "total": len(graded),
                            "percent": round(100 * passed / len(graded)) if graded else 0})
         for test in graded:
             if test["status"] != "passed":
-                feedback[(check, _first_sentence(test.get("extra_data", {}).get("feedback") or test.get("output", "")))] += 1
+                feedback[(check, mistake(test))] += 1
     scores = [row["score"] for row in table if isinstance(row["score"], (int, float))]
     maximum = max((row["max_score"] or 0 for row in table), default=0)
+    assignments = sorted({str(row["assignment"]) for row in table if row.get("assignment")})
+    not_graded = [row for row in table if row["status"] in NOT_GRADED]
     return report.environment().get_template("index.html.j2").render(
         rows=table, columns=columns, checks=checks, pass_rates=pass_rates, reports=reports,
         common=[{"check": c, "feedback": f, "count": n} for (c, f), n in feedback.most_common(10)],
         count=len(table), mean=round(sum(scores) / len(scores), 2) if scores else 0, maximum=maximum,
         passed=sum(row["status"] == "passed" for row in table), faults=sum(row["status"] == "fault" for row in table),
         histogram=figures.score_histogram(scores, maximum), skipped=list(skipped),
+        assignment=", ".join(assignments), not_graded=not_graded, labels=NOT_GRADED,
     )
+
+
+def mistake(test: dict[str, Any]) -> str:
+    """The kind of mistake a failed check shows, the same for every student who made it: the check's hint (the
+    spec's hint for that mistake), else its fault's label, else the feedback's first sentence."""
+    extra = test.get("extra_data", {})
+    hint = " ".join(str(extra.get("hint") or "").split())
+    if hint:
+        return hint[:300]
+    fault = extra.get("fault")
+    if fault in FAULT_KINDS and FAULT_KINDS[fault][1]:
+        return f"{FAULT_KINDS[fault][0]}: {FAULT_KINDS[fault][1]}"
+    return _first_sentence(extra.get("feedback") or test.get("output", ""))
 
 
 def _first_sentence(text: str) -> str:

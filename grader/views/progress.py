@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from grader.grading import passmark
 from grader.trusted import memo
 from grader.grading.passmark import PassMark
+from grader.results import GRADED, status_of
 
 
 def trainings(results: list[dict[str, Any]]) -> tuple[int, int]:
@@ -29,7 +30,7 @@ class Progress:
                  stream: TextIO | None = None) -> None:
         self.total, self.skipped, self.pass_mark = total, skipped, pass_mark
         self.stream = stream or sys.stderr
-        self.count, self.passed, self.failed = skipped, 0, 0
+        self.count, self.passed, self.failed, self.not_graded = skipped, 0, 0, 0
         self.started = time.monotonic()
         self.running: dict[str, None] = {}  # in the order they started
         self.results: list[dict[str, Any]] = []
@@ -51,13 +52,17 @@ class Progress:
         self.count += 1
         self.results.append(results)
         ok = passmark.exit_status(results, self.pass_mark) == 0
+        graded = status_of(results) == GRADED
         self.passed += ok
-        self.failed += not ok
+        self.failed += not ok and graded
+        self.not_graded += not graded
         if self._bar is None:
             extra = results.get("extra_data") or {}
-            verdict = "passed" if ok else "fault" if extra.get("grader_faults") else "failed"
-            print(f"[{self.count}/{self.total}] {job.name}: {results.get('score', 0):g}/{extra.get('max_score', 0):g} "
-                  f"{verdict} ({results.get('execution_time', 0):.1f} s)", file=self.stream, flush=True)
+            score = f"{results.get('score', 0):g}/{extra.get('max_score', 0):g}" if graded else "-"
+            verdict = ("passed" if ok else "fault" if extra.get("grader_faults") else
+                       f"not graded ({status_of(results)})" if not graded else "failed")
+            print(f"[{self.count}/{self.total}] {job.name}: {score} {verdict} "
+                  f"({results.get('execution_time', 0):.1f} s)", file=self.stream, flush=True)
         else:
             self._bar.advance(self._task)
         self._refresh()
@@ -72,8 +77,9 @@ class Progress:
             return
         own, reused = trainings(self.results)
         shared = f"; {own} training(s) run, {reused} reused from the training cache" if reused else ""
+        unread = f", {self.not_graded} not graded" if self.not_graded else ""
         print(f"graded {graded} in {time.monotonic() - self.started:.0f} s: {self.passed} passed, {self.failed} failed"
-              f"{shared}", file=self.stream, flush=True)
+              f"{unread}{shared}", file=self.stream, flush=True)
 
     def _start_bar(self) -> None:
         from rich.console import Console

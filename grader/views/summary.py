@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import textwrap
 from typing import Any
-from grader.results import format_points
+from grader.grading import passmark
+from grader.results import GRADED, NOT_GRADED, format_points, status_of
 
 FEEDBACK_LINES = 3  # a failed check's feedback, wrapped; a passed one gets a single line
 HINT_LINES = 2
@@ -50,6 +51,21 @@ def text(results: dict[str, Any], report_path: str | None = None, width: int = 1
     if report_path:
         lines.append(f"Report: {report_path}")
     return "\n".join(lines)
+
+
+def line(results: dict[str, Any], report_path: str | None = None, pass_mark: Any = None) -> str:
+    """One line about a submission of a batch: its name, score and verdict, and where its report is."""
+    extra = results.get("extra_data", {})
+    status = status_of(results)
+    score = f"{format_points(results.get('score', 0))}/{format_points(extra.get('max_score', 0))}"
+    if status != GRADED:
+        verdict, score = f"not graded ({NOT_GRADED[status].lower()})", "-"
+    elif extra.get("grader_faults"):
+        verdict = "grader fault in " + ", ".join(map(str, extra["grader_faults"]))
+    else:
+        verdict = "passed" if passmark.exit_status(results, pass_mark) == 0 else "not passed"
+    where = f"  {report_path}" if report_path else ""
+    return f"{_plain(extra.get('submission', ''))}  {score}  {verdict}{where}"
 
 
 def _plain(value: Any) -> str:
