@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from grader.views.outputs import write_text
-from grader.results import format_points
+from grader.results import GRADED, format_points, status_of
 
 # Everything outside XML 1.0's Char production (control characters, lone surrogates, U+FFFE/U+FFFF).
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -59,13 +59,14 @@ def testsuite(results: dict[str, Any]) -> ET.Element:
     extra = results.get("extra_data", {})
     assignment, submission = str(extra.get("assignment", "")), str(extra.get("submission", ""))
     tests = results.get("tests", [])
-    failures = sum(t["status"] != "passed" and _fault(t) != "grader" for t in tests)
-    errors = sum(t["status"] != "passed" and _fault(t) == "grader" for t in tests)
+    status = status_of(results)  # a hand-in with nothing to grade: each check an <error> of that status
+    failures = sum(t["status"] != "passed" and _fault(t) != "grader" for t in tests) if status == GRADED else 0
+    errors = len(tests) - failures - sum(t["status"] == "passed" for t in tests)
     suite = ET.Element("testsuite", name=xml_text(f"{assignment}: {submission}" if assignment else submission),
                        tests=str(len(tests)), failures=str(failures), errors=str(errors), skipped="0",
                        time=_seconds(results.get("execution_time", 0.0)))
     properties = ET.SubElement(suite, "properties")
-    values = {"assignment": assignment, "submission": submission, "score": results.get("score"),
+    values = {"assignment": assignment, "submission": submission, "status": status, "score": results.get("score"),
               "max_score": extra.get("max_score"), "passed": extra.get("passed"), "accuracy": extra.get("accuracy")}
     values.update({f"points.{t['name']}": f"{format_points(t['score'])}/{format_points(t['max_score'])}" for t in tests})
     for key, value in values.items():
@@ -74,15 +75,16 @@ def testsuite(results: dict[str, Any]) -> ET.Element:
             ET.SubElement(properties, "property", name=xml_text(key), value=xml_text(text))
     classname = xml_text(f"{assignment}.{submission}" if assignment else submission)
     for test in tests:
-        suite.append(testcase(test, classname))
+        suite.append(testcase(test, classname, None if status == GRADED else status))
     printed = str(results.get("output", ""))[-OUTPUT_LIMIT:]
     if printed.strip():
         ET.SubElement(suite, "system-out").text = xml_text(printed)
     return suite
 
 
-def testcase(test: dict[str, Any], classname: str) -> ET.Element:
-    """One check as a <testcase>: passed, or a <failure> (<error> for a grader fault) saying what to fix."""
+def testcase(test: dict[str, Any], classname: str, not_graded: str | None = None) -> ET.Element:
+    """One check as a <testcase>: passed, or a <failure> (<error> for a grader fault, or of type `not_graded` for a
+    hand-in with nothing to grade) saying what to fix."""
     info = test.get("extra_data", {})
     case = ET.Element("testcase", name=xml_text(test["name"]), classname=classname,
                       time=_seconds(info.get("duration", 0.0)))
@@ -93,8 +95,8 @@ def testcase(test: dict[str, Any], classname: str) -> ET.Element:
     message = f"{points}: {feedback}" if feedback else points
     if len(message) > MESSAGE_LIMIT:
         message = message[: MESSAGE_LIMIT - 3].rstrip() + "..."
-    kind = "error" if _fault(test) == "grader" else "failure"
-    element = ET.SubElement(case, kind, message=xml_text(message), type=xml_text(_fault(test) or "failed"))
+    kind = "error" if _fault(test) == "grader" or not_graded else "failure"
+    element = ET.SubElement(case, kind, message=xml_text(message), type=xml_text(not_graded or _fault(test) or "failed"))
     element.text = xml_text(f"{points}\n{test.get('output', '')}")
     return case
 
