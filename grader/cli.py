@@ -279,7 +279,8 @@ def _outcomes_text(outcomes: list, *, as_json: bool) -> str:
     unread = sum(status_of(o.results) in NOT_GRADED for o in outcomes)
     faults = sum(bool(o.results["extra_data"].get("grader_faults")) for o in outcomes)
     folders = sorted({str(o.paths["results"].parent.parent) for o in outcomes})
-    tally = (f"{len(outcomes)} submission(s): {statuses.count(EXIT_PASSED)} passed, {statuses.count(EXIT_FAILED)} "
+    graded_as = ", ".join(sorted({str(o.results["extra_data"].get("assignment", "")) for o in outcomes}))
+    tally = (f"{len(outcomes)} submission(s) of {graded_as}: {statuses.count(EXIT_PASSED)} passed, {statuses.count(EXIT_FAILED)} "
              f"not passed, {unread} not graded, {faults} with a grader fault. Gradebook: "
              + ", ".join(f"{folder}/gradebook.csv" for folder in folders))
     return "\n".join([*lines, tally])

@@ -56,6 +56,7 @@ def _make(folder: Path, kind: str) -> Path:
 
 
 # kind -> the checks it fails, each with words its feedback holds (the verdict a contained attack gets).
+NOT_GRADED = {"deep_notebook"}  # a notebook the grader cannot read: no grade at all (status unreadable), not a 0
 EXPECTED: dict[str, dict[str, list[str]]] = {
     "surrogate": {"normalise": ["raised RuntimeError: bad \ufffd text"]},
     "deep_notebook": {check: ["nested 50,000 levels deep", "Save or download it again"] for check in CHECKS},
@@ -92,7 +93,7 @@ def test_each_crashing_input_is_graded_to_a_verdict_with_every_file_written(kind
            "GITHUB_WORKSPACE": str(tmp_path)}
     done = grader_cli("run", str(folder), "--out", str(out), "--junit", str(tmp_path / "junit.xml"), "--github",
                       "--assignment", str(fast_course), cwd=tmp_path, env=env)
-    assert done.returncode == (0 if not EXPECTED[kind] else 1), done.stderr[-3000:]
+    assert done.returncode == (0 if not EXPECTED[kind] else 2 if kind in NOT_GRADED else 1), done.stderr[-3000:]
     assert "internal error" not in done.stderr
     for path in (out / "results.json", out / "report.html", out / "summary.md", tmp_path / "junit.xml",
                  tmp_path / "step-summary.md"):
@@ -118,7 +119,8 @@ def batch(tmp_path_factory, fast_course: Path, graded) -> dict[str, Any]:
 
 def test_in_a_batch_no_hostile_input_records_a_fault_and_every_one_gets_its_verdict(batch) -> None:
     done, results = batch["done"], batch["results"]
-    assert done.returncode == 1, done.stderr[-3000:]
+    assert done.returncode == 2, done.stderr[-3000:]  # the unreadable notebook has no grade; nothing else is amiss
+    assert {name for name, r in results.items() if r["extra_data"]["status"] != "graded"} == NOT_GRADED
     assert set(results) == {*EXPECTED, "ada", "zed"}
     with open(batch["out"] / "gradebook.csv", encoding="utf-8") as handle:
         assert {row["name"] for row in csv.DictReader(handle)} == set(results)

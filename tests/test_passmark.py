@@ -104,7 +104,8 @@ def test_cli_rejects_a_bad_pass_mark_as_a_usage_error(capsys, empty_submission):
 
 
 def test_cli_rejects_an_unreachable_pass_mark(capsys, tmp_path, empty_submission):
-    status = cli.main(["run", str(empty_submission), "--pass-mark", "11", "--out", str(tmp_path / "out")])
+    status = cli.main(["run", str(empty_submission), "--assignment", "digits", "--pass-mark", "11",
+                       "--out", str(tmp_path / "out")])
     assert status == 2
     assert "more than the assignment's 10 points" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # refused before grading
@@ -112,13 +113,16 @@ def test_cli_rejects_an_unreachable_pass_mark(capsys, tmp_path, empty_submission
 
 def test_cli_pass_mark_sets_the_exit_status(capsys, tmp_path, empty_submission):
     out = str(tmp_path / "out")
-    assert cli.main(["run", str(empty_submission), "--out", out]) == 1
-    assert cli.main(["run", str(empty_submission), "--out", out, "--pass-mark", "0"]) == 0
-    assert cli.main(["run", str(empty_submission), "--out", out, "--pass-mark", "0%"]) == 0
-    assert cli.main(["run", str(empty_submission), "--out", out, "--pass-mark", "1"]) == 1
+    broken = tmp_path / "digits.py"
+    broken.write_text("def reshape(images:\n")  # graded: every check fails on the syntax error
+    assert cli.main(["run", str(broken), "--out", out]) == 1
+    assert cli.main(["run", str(broken), "--out", out, "--pass-mark", "0%"]) == 0
     printed = capsys.readouterr().out
-    assert "Passed: 0/10 points reaches the pass mark 0 points." in printed
-    assert "Not passed: 0/10 points is below the pass mark 1 point." in printed
+    assert "Passed: 0/10 points reaches the pass mark 0%" in printed
+    # nothing handed in is no grade at all, not a 0 that a pass mark of 0 would pass (exit status 2)
+    assert cli.main(["run", str(empty_submission), "--assignment", "digits", "--out", out, "--pass-mark", "0"]) == 2
+    printed = capsys.readouterr().out
+    assert "Not graded (no submission)" in printed and "[missing]" in printed
 
 
 def test_cli_help_documents_the_option():

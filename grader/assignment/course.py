@@ -16,7 +16,7 @@ import importlib.resources
 import os
 import tomllib
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from grader.assignment import kit
 from grader.assignment.spec import Assignment, SpecError, load_file
@@ -83,11 +83,12 @@ def load(name_or_path: str | os.PathLike, *, kits: bool = False) -> Assignment:
 
 
 def resolve(requested: str | os.PathLike | None, submissions: Iterable[Path] = (), *,
-            kits: bool = False) -> Assignment:
+            kits: bool = False, match: Callable[[Path, list[Assignment]], Assignment | None] | None = None) -> Assignment:
     """The assignment to use: `requested` if given; else, with `kits`, a student kit beside the submission; else the
-    assignment the submissions are named after (lab.py, lab.ipynb or a folder holding one is graded as the
-    assignment whose module is lab.py); else the default_assignment of course.toml. SpecError says what to give
-    when none applies."""
+    one assignment the submissions answer, by `match` (grader.grading.handins: what a submission defines), or
+    without it by their names (lab.py, lab.ipynb or a folder holding one is the assignment whose module is lab.py).
+    With no submissions at all, the default_assignment of course.toml. Never a default for a submission: SpecError
+    says what to give when none applies, or several do."""
     if requested is not None:
         return load(requested, kits=kits)
     submissions = [Path(s) for s in submissions]
@@ -102,20 +103,27 @@ def resolve(requested: str | os.PathLike | None, submissions: Iterable[Path] = (
                         f"${COURSE_VARIABLE} to it, or give --assignment PATH/assignment.toml. To check your own work "
                         "against a student kit, use `grader check`.")
     everything = [load(name, kits=kits) for name in available(kits=kits)]
-    stems = {Path(task.module).stem: task for task in everything}
-    found = {path: _named_after(path, stems) for path in submissions if path.exists()}
+    listed = ", ".join(task.name for task in everything) or "none found"
+    if not submissions:
+        default = default_name(kits=kits)
+        if default is None:
+            raise SpecError(f"which assignment? Give --assignment NAME ({listed}) or a path to an assignment.toml.")
+        return load(default, kits=kits)
+    if match is None:
+        stems = {Path(task.module).stem: task for task in everything}
+        match = lambda path, _tasks: _named_after(path, stems)  # noqa: E731
+    found = {path: match(path, everything) for path in submissions if path.exists()}
     named = {task.name for task in found.values() if task is not None}
     if len(named) > 1:
-        listed = ", ".join(f"{path.name} ({task.name})" for path, task in found.items() if task is not None)
-        raise SpecError(f"the submissions are named after different assignments: {listed}; grade each assignment's "
+        shown = ", ".join(f"{path.name} ({task.name})" for path, task in found.items() if task is not None)
+        raise SpecError(f"the submissions are of different assignments: {shown}; grade each assignment's "
                         "separately, or give --assignment NAME.")
     if named and all(task is not None for task in found.values()):
         return next(iter(found.values()))
-    default = default_name(kits=kits)
-    if default is None:
-        raise SpecError(f"which assignment? Give --assignment NAME ({', '.join(available(kits=kits)) or 'none found'}) "
-                        "or a path to an assignment.toml, or name the file after the assignment's module.")
-    return load(default, kits=kits)
+    unknown = ", ".join(str(path) for path, task in found.items() if task is None) or ", ".join(map(str, submissions))
+    raise SpecError(f"which assignment is {unknown}? It defines the functions of none of the assignments ({listed}), "
+                    "or as many of several, and is not named after one's module. Give --assignment NAME, or name the "
+                    "file after the assignment's module (such as digits.py).")
 
 
 def default_name(*, kits: bool = False) -> str | None:

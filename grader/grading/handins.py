@@ -87,7 +87,7 @@ def defined(module: Path) -> frozenset[str] | None:
     if module.suffix == ".ipynb":
         try:
             source = notebook.to_module(notebook.read(module), module.name)
-        except (notebook.NotebookError, RecursionError, MemoryError):
+        except (notebook.NotebookError, SyntaxError, ValueError, RecursionError, MemoryError):
             return None
     else:
         source = top_level.read_code(module)

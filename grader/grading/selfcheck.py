@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.assignment import course
+from grader.grading import handins
 from grader.grading.grade import grade
 from grader.assignment.spec import Assignment
 from grader.results import format_points
@@ -59,8 +60,8 @@ def check(submission: str | Path, *, assignment: str | Path | Assignment | None 
           full: bool = False, isolation: str = "auto", timings: bool = False, ahead: bool = False,
           out: Path | None = None, github: bool = False) -> SelfCheck:
     """Run the checks on `submission` (a .py, .ipynb or folder) at the quick budget, or the grading one if `full`;
-    `assignment` as course.resolve finds it with kits (None: a kit beside the submission, else the one the
-    submission is named after, else the course's default);
+    `assignment` as course.resolve finds it with kits (None: a kit beside the submission, else the one whose
+    functions the submission defines, its name deciding a tie: see grader.grading.handins);
     `isolation` as for `grader run` ('strict' refuses a machine that lacks a sandbox layer). With `timings`, the
     results' extra_data.timings holds how long each stage took. With `ahead`, the
     expected training starts before the checks (grader.trusted.ahead): for the `grader check` command, not a kernel.
@@ -77,7 +78,8 @@ def check(submission: str | Path, *, assignment: str | Path | Assignment | None 
     with clock.stage("set-up: the assignment and the isolation probe"):
         announce(isolation)
         task = (assignment if isinstance(assignment, Assignment) else
-                course.resolve(assignment, [Path(submission)], kits=True))
+                course.resolve(assignment, [Path(submission)], kits=True,
+                               match=lambda path, tasks: handins.match(path, tasks).task))
     path = Path(submission)
     if not path.exists():
         raise NothingToCheck(f"{path} does not exist; give the path of your {task.module}, your notebook, or the "
