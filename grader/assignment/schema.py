@@ -77,7 +77,7 @@ def _layers(value: Any) -> str:
             return f"a list of layers with known arguments; {problem}"
         problem = _free(layer.get("free", []), layer, known, f"layer {i + 1} ({kind})")
         if problem:
-            return f"a list of layers whose free arguments are theirs; {problem}"
+            return problem
     return ""
 
 
@@ -85,13 +85,15 @@ def _free(value: Any, layer: dict, known: tuple[str, ...], where: str) -> str:
     """Why a layer's `free` (the arguments a submission's layer may set as it likes) is not a list of its arguments
     that the spec leaves unset, or ''."""
     if _strings(value):
-        return f"{where}: free is {value!r}; expected a list of argument names such as [\"kernel_initializer\"]"
+        return f"a list of layers whose free is a list; {where}: free is {value!r}, expected argument names such as " \
+               "[\"kernel_initializer\"]"
     problem = unknown(value, known, f"{where} free")
     if problem:
-        return problem
+        return f"a list of layers with known arguments; {problem}"
     given = [name for name in value if name in layer]
     if given:
-        return f"{where}: {given[0]!r} is both given ({given[0]} = {layer[given[0]]!r}) and free; keep one of the two"
+        return (f"a list of layers, each argument given or free; {where}: {given[0]!r} is both given "
+                f"({given[0]} = {layer[given[0]]!r}) and free, keep one of the two")
     return ""
 
 
