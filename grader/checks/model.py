@@ -61,13 +61,15 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     }
     table = _table(rows)
     if problems:
-        result = CheckResult.failed(check.name, check.points, f"{fn}()'s model differs from the expected one: " + " ".join(problems),
-                                    hint=_hint(params.get("hints", {}), codes, rows, expected), details=table,
-                                    visibility=check.visibility, extra={**extra, "problems": codes})
-    else:
-        result = CheckResult.passed(check.name, check.points,
-                                    f"{fn}() builds the expected model: {len(parsed.layers)} layers, {params_got:,} parameters, output {output}.",
-                                    details=table, visibility=check.visibility, extra=extra)
+        message = f"{fn}()'s model differs from the expected one: " + " ".join(problems)
+        result = CheckResult.failed(check.name, check.points, message, details=table, visibility=check.visibility,
+                                    hint=_hint(params.get("hints", {}), codes, rows, expected),
+                                    extra={**extra, "problems": codes})
+    else:  # every compared argument, layer output and the parameter count as expected
+        message = (f"{fn}() builds the expected model: {len(parsed.layers)} layers, {params_got:,} parameters, "
+                   f"output {output}.")
+        result = CheckResult.passed(check.name, check.points, message, details=table, visibility=check.visibility,
+                                    extra=extra)
     return result.timed(time.monotonic() - started)
 
 

@@ -68,11 +68,10 @@ def compare(expected: tuple[Layer, ...], got: tuple[Layer, ...],
     """Align the submitted layers (activations folded) with the expected ones and describe every difference; with
     `input_shape`, the rows that pair two layers carry both output shapes on it."""
     full, mine = tuple(read_back(e) for e in expected), tuple(read_back(g) for g in got)
-    wanted = output_shapes(full, input_shape) if input_shape is not None else None
-    shapes = output_shapes(mine, input_shape) if input_shape is not None else None
+    wanted, shapes = (output_shapes(full, input_shape), output_shapes(mine, input_shape)) if input_shape else ([], [])
 
     def outputs(i: int, j: int) -> dict[str, str]:
-        return {} if wanted is None or shapes is None else {"expected_shape": str(wanted[i]), "got_shape": str(shapes[j])}
+        return {"expected_shape": str(wanted[i]), "got_shape": str(shapes[j])} if input_shape else {}
 
     rows: list[DiffRow] = []
     matcher = difflib.SequenceMatcher(a=[e.class_name for e in expected], b=[g.class_name for g in got], autojunk=False)
@@ -95,12 +94,13 @@ def compare(expected: tuple[Layer, ...], got: tuple[Layer, ...],
 
 def _pair(stated: Layer, e: Layer, g: Layer, outputs: dict[str, str]) -> DiffRow:
     """The row of two layers of one class: `e` and `g` read back, `stated` the expected layer as the spec gives it."""
-    differing = tuple(key for key in dict.fromkeys((*e.args, *g.args))
-                      if key not in NOT_COMPARED and key not in e.free and not _same(key, e.args.get(key), g.args.get(key)))
+    compared = (key for key in dict.fromkeys((*e.args, *g.args)) if key not in NOT_COMPARED and key not in e.free)
+    differing = tuple(key for key in compared if not _same(key, e.args.get(key), g.args.get(key)))
     notes = [f"{key} is {_value(g.args.get(key))}, expected {_value(e.args.get(key))}"
              + ("" if key in stated.args else f" ({KERAS_DEFAULT})") for key in differing]
     keys = tuple(dict.fromkeys((*stated.args, *differing)))
-    shown = keys + (("activation",) if g.args.get("activation", "linear") != "linear" and "activation" not in keys else ())
+    active = g.args.get("activation", "linear") != "linear" and "activation" not in keys
+    shown = keys + (("activation",) if active else ())
     return DiffRow(e.describe(keys), g.describe(shown), "changed" if differing else "same",
                    f"{e.class_name} " + "; ".join(notes) if notes else "", differing, **outputs)
 
