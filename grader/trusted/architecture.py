@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import keras
-import numpy as np
 
 from grader.trusted import layer_args, model_cost
 from grader.trusted.bounds import shorten
