@@ -10,9 +10,10 @@ import pytest
 import tensorflow as tf
 
 from grader.trusted import architecture as arch
+from grader.trusted import comparison
 from grader.assignment.spec import Limits
 
-EXPECTED = arch.expected_layers([
+EXPECTED = comparison.expected_layers([
     {"class": "Conv2D", "filters": 28, "kernel_size": [3, 3]},
     {"class": "MaxPooling2D", "pool_size": [2, 2]},
     {"class": "Flatten"},
@@ -42,7 +43,7 @@ def test_the_seed_model_with_tf_nn_activations_matches_and_rebuilds() -> None:
     parsed = arch.parse(_config(_seed_model()))
     assert parsed.input_shape == (28, 28, 1)
     assert parsed.layers[-1].args["activation"] == "softmax"  # serialised as the function softmax_v2
-    rows = arch.compare(EXPECTED, arch.fold_activations(parsed.layers))
+    rows = comparison.compare(EXPECTED, arch.fold_activations(parsed.layers))
     assert [r.status for r in rows] == ["same"] * 6
     model = arch.build(parsed.layers, (28, 28, 1), LIMITS)
     assert model.output_shape == (None, 10)
@@ -61,26 +62,26 @@ def test_separate_activation_layers_fold_into_the_layer_before() -> None:
     outputs = keras.layers.Softmax()(x)
     parsed = arch.parse(_config(keras.Model(inputs, outputs)))
     assert len(parsed.layers) == 8
-    rows = arch.compare(EXPECTED, arch.fold_activations(parsed.layers))
+    rows = comparison.compare(EXPECTED, arch.fold_activations(parsed.layers))
     assert [r.status for r in rows] == ["same"] * 6
 
 
 def test_differences_are_named_layer_by_layer() -> None:
     model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(32, 3), keras.layers.Flatten(),
                               keras.layers.Dense(128, activation="relu"), keras.layers.Dense(10, activation="softmax")])
-    rows = arch.compare(EXPECTED, arch.fold_activations(arch.parse(_config(model)).layers))
+    rows = comparison.compare(EXPECTED, arch.fold_activations(arch.parse(_config(model)).layers))
     notes = " | ".join(r.note for r in rows)
-    assert "filters should be 28, got 32" in notes
+    assert "Conv2D filters is 32, expected 28" in notes
     assert "MaxPooling2D layer is missing" in notes
     assert "Dropout layer is missing" in notes
     assert {r.status for r in rows} == {"same", "changed", "missing"}
 
 
 def test_activations_are_compared_by_what_they_compute() -> None:
-    assert arch.same_activation("relu", "relu")
-    assert arch.same_activation("silu", "swish" if "swish" in dir(keras.activations) else "silu")
-    assert not arch.same_activation("relu", "linear")
-    assert not arch.same_activation("softmax", "sigmoid")
+    assert comparison.same_activation("relu", "relu")
+    assert comparison.same_activation("silu", "swish" if "swish" in dir(keras.activations) else "silu")
+    assert not comparison.same_activation("relu", "linear")
+    assert not comparison.same_activation("softmax", "sigmoid")
 
 
 def test_lambda_layers_are_refused_with_the_reason() -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import SUBMISSIONS
-from grader.trusted import architecture, compilation, training
+from grader.trusted import architecture, comparison, compilation, training
 from grader.assignment.spec import Limits, Training
 
 CHECKS = ("reshape", "normalise", "build_model", "compile_model", "accuracy", "predict")
@@ -30,7 +30,7 @@ CASES = {
 
 
 def _reference_layers() -> tuple[architecture.Layer, ...]:
-    return architecture.expected_layers([
+    return comparison.expected_layers([
         {"class": "Conv2D", "filters": 8, "kernel_size": [3, 3]},
         {"class": "MaxPooling2D", "pool_size": [2, 2]},
         {"class": "Flatten"},

@@ -15,7 +15,7 @@ CASES = {
     "solution_tutorial": {},
     "solution_variant": {},
     "print_flood": {},
-    "model_softmax": {"build_model": ["activation should be linear, got softmax", "outputs logits",
+    "model_softmax": {"build_model": ["Dense activation is 'softmax', expected 'linear'", "outputs logits",
                                       "from_logits=True"]},
     "model_no_flatten": {"build_model": ["Flatten layer is missing", "Flatten()", "784 pixels"],
                          "accuracy": ["(None, 28, 10)", "one output per class"]},

@@ -21,9 +21,13 @@ CASES = {
     "normalise_no_divide": {"normalise": ["255 times", "Divide the pixels by 255"]},
     "normalise_twice": {"normalise": ["1/255 of", "once"]},
     "normalise_float64": {"normalise": ["float64", "expected float32"]},
-    "model_dense64": {"build_model": ["units should be 128, got 64"]},
+    "model_dense64": {"build_model": ["layer 4: Dense units is 64, expected 128.", "the model has 303,842 parameters; expected 607,394."]},
+    "model_padding_same": {"build_model": ["layer 1: Conv2D padding is 'same', expected 'valid' (Keras' default).",
+                                           "outputs (None, 28, 28, 28); expected (None, 26, 26, 28).",
+                                           "the model has 704,162 parameters; expected 607,394.",
+                                           "leave it out of your layer"]},
     "model_no_dropout": {"build_model": ["Dropout layer is missing"]},
-    "model_no_softmax": {"build_model": ["activation should be softmax"]},  # compile_model is judged on the expected model
+    "model_no_softmax": {"build_model": ["activation is 'linear', expected 'softmax'"]},  # compile_model is judged on the expected model
     "model_lambda": {"build_model": ["Lambda"], "accuracy": ["Could not train"]},
     "model_huge": {"build_model": ["parameters"], "accuracy": ["Could not train"]},
     "model_returns_none": {"build_model": ["returned NoneType", "keras.Model"], "accuracy": ["Could not train"]},

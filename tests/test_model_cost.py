@@ -9,7 +9,7 @@ import keras
 import pytest
 
 from grader.trusted import architecture as arch
-from grader.trusted import model_cost
+from grader.trusted import comparison, model_cost
 
 # (layer, input shape of one image): every whitelisted layer kind, with the arguments that change its size.
 CASES = [
@@ -112,7 +112,7 @@ def test_the_reference_models_train_within_a_tenth_of_the_memory_limit(name: str
 
     task = course.load(name)
     model = next(c for c in task.checks if c.kind == "model")
-    layers, shape = arch.expected_layers(model.params["layers"]), tuple(model.params["input_shape"])
+    layers, shape = comparison.expected_layers(model.params["layers"]), tuple(model.params["input_shape"])
     sizes, current = [], (None, *shape)
     for layer in layers:
         _, current, _ = arch._shaped(layer, current)

@@ -51,9 +51,13 @@ NOT_IMPLEMENTED = ("reshape", "normalise", "build_model", "compile_model", "pred
 
 
 def _diff(got_dense: str = "Dense(units=64, activation=linear)") -> list[dict]:
-    rows = [{"expected": e, "got": e, "status": "same", "note": ""} for e in EXPECTED]
+    rows = [{"expected": e, "got": e, "status": "same", "note": "", "args": [],
+             "expected_shape": layer["output_shape"], "got_shape": layer["output_shape"]}
+            for e, layer in zip(EXPECTED, DENSE64_LAYERS)]
     rows[3] = {"expected": EXPECTED[3], "got": got_dense, "status": "changed",
-               "note": "units should be 128, got 64; activation should be relu, got linear"}
+               "note": "Dense units is 64, expected 128; activation is 'linear', expected 'relu'",
+               "args": ["units", "activation"], "expected_shape": "(None, 128)", "got_shape": "(None, 64)"}
+    rows[4] = {**rows[4], "expected_shape": "(None, 128)"}
     return rows
 
 
@@ -95,12 +99,14 @@ def faulty_results(labels: np.ndarray) -> dict:
                                            "which run from 0 to 1.",
                            hint="Divide the pixels by 255 so that they lie in [0, 1]: images.astype('float32') / 255.",
                            extra={"problems": ["scaled_up"]}),
-        CheckResult.failed("build_model", 2, "build_model()'s model differs from the expected one: layer 4: units should "
-                                             "be 128, got 64; activation should be relu, got linear.",
+        CheckResult.failed("build_model", 2, "build_model()'s model differs from the expected one: layer 4: Dense units "
+                                             "is 64, expected 128; activation is 'linear', expected 'relu'. layer 4 "
+                                             "(Dense) outputs (None, 64); expected (None, 128). the model has 303,842 "
+                                             "parameters; expected 607,394.",
                            hint="Compare your layers with the table below, in order: " + " -> ".join(EXPECTED) + ".",
                            details="    expected  got\n  ! Dense(units=128 ...",
                            extra={"diff": _diff(), "layers": DENSE64_LAYERS, "expected_layers": EXPECTED,
-                                  "total_params": 303842, "input_shape": "(None, 28, 28, 1)",
+                                  "total_params": 303842, "expected_params": 607394, "input_shape": "(None, 28, 28, 1)",
                                   "output_shape": "(None, 10)"}),
         CheckResult.passed("compile_model", 1, "compile_model() compiles with optimizer=Adam, "
                                                "loss=sparse_categorical_crossentropy, metrics=[accuracy]."),
@@ -240,8 +246,11 @@ def test_the_layer_table_marks_the_changed_layer(dataset) -> None:
     assert model.count('class="row-changed"') == 1 and model.count('class="row-same"') == 5
     changed = model.split('class="row-changed"')[1].split("</tr>")[0]
     assert "Dense(units=128, activation=relu)" in changed and "Dense(units=64, activation=linear)" in changed
-    assert "units should be 128, got 64" in changed and "(None, 64)" in changed and "302,912" in changed
-    assert "303,842 parameters" in _text(model)
+    assert "Dense units is 64, expected 128" in changed and "(None, 64)" in changed and "302,912" in changed
+    assert "expected (None, 128)" in changed  # the output shape the expected layer has
+    assert "303,842 parameters (expected 607,394)" in _text(model)
+    same = model.split('class="row-same"')[1].split("</tr>")[0]
+    assert "(None, 26, 26, 28)" in same and "expected (None" not in same
 
 
 def test_a_crash_shows_the_submissions_own_lines_and_folds_the_rest(dataset) -> None:

@@ -67,6 +67,14 @@ MODEL = '[[checks]]\nname = "m"\nkind = "model"\ninput_shape = [28, 28, 1]\n'
     (HEAD + MODEL + 'layers = [{ class = "dense", units = 10 }]\n', "class 'dense' is not one (did you mean 'Dense'?)"),
     (HEAD + MODEL + 'layers = [{ class = "Dense", unit = 10 }]\n', "unknown key 'unit'; did you mean 'units'?"),
     (HEAD + MODEL + 'layers = [{ units = 10 }]\n', "each with a class"),
+    (HEAD + MODEL + 'layers = [{ class = "Dense", units = 10, free = ["kernel_initialiser"] }]\n',
+     "layer 1 (Dense) free: unknown key 'kernel_initialiser'; did you mean 'kernel_initializer'?"),
+    (HEAD + MODEL + 'layers = [{ class = "Dropout", rate = 0.5, free = ["activation"] }]\n',
+     "layer 1 (Dropout) free: unknown key 'activation'"),
+    (HEAD + MODEL + 'layers = [{ class = "Dense", units = 10, free = "use_bias" }]\n',
+     "free is 'use_bias', expected argument names"),
+    (HEAD + MODEL + 'layers = [{ class = "Dense", units = 10, free = ["units"] }]\n',
+     "'units' is both given (units = 10) and free, keep one of the two"),
     ('checks = 3\n' + HEAD, "checks must be an array of tables"),
 ])
 def test_a_typo_in_a_spec_is_one_line_naming_the_key_and_the_nearest_known_one(tmp_path: Path, text: str,
@@ -76,6 +84,16 @@ def test_a_typo_in_a_spec_is_one_line_naming_the_key_and_the_nearest_known_one(t
     with pytest.raises(spec.SpecError) as error:
         course.load(path)
     assert words in str(error.value) and str(path) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_layer_may_declare_arguments_free(tmp_path: Path) -> None:
+    from grader.trusted import comparison
+
+    path = tmp_path / "assignment.toml"
+    path.write_text(HEAD + MODEL + 'layers = [{ class = "Dense", units = 10, free = ["kernel_initializer", "trainable"] }]\n')
+    model = next(c for c in course.load(path).checks if c.kind == "model")
+    (dense,) = comparison.expected_layers(model.params["layers"])
+    assert dense.free == ("kernel_initializer", "trainable") and dense.args == {"units": 10}
 
 
 def test_validate_reports_a_spec_typo_in_one_line_without_a_traceback(tmp_path: Path, capsys) -> None:

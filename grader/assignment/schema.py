@@ -2,8 +2,8 @@
 
 A typo (`min_acuracy`, `[trainig]`, `class = "dense"` where a table is expected) is a SpecError naming the file,
 the table and the key, with the nearest known key, when the spec is loaded: never a traceback later, and never a
-"grader fault" shown to a student. Layer classes and their arguments are checked against the trusted rebuild's
-whitelist by the model check itself, which owns it.
+"grader fault" shown to a student. Layer classes, their arguments and the arguments each declares `free` are checked
+against the trusted rebuild's whitelist (grader.trusted.layer_args); the values, when the model check builds them.
 """
 
 from __future__ import annotations
@@ -71,10 +71,29 @@ def _layers(value: Any) -> str:
             near = difflib.get_close_matches(kind, list(LAYERS), n=1, cutoff=0.6)
             return (f"a list of layers the grader can build; layer {i + 1}'s class {kind!r} is not one"
                     + (f" (did you mean {near[0]!r}?)" if near else ""))
-        known = (*LAYERS[kind], *(("activation",) if kind in HAS_ACTIVATION else ()))
-        problem = unknown([k for k in layer if k != "class"], known, f"layer {i + 1} ({kind})")
+        known = (*LAYERS[kind], *(("activation",) if kind in HAS_ACTIVATION else ()), "trainable")
+        problem = unknown([k for k in layer if k not in ("class", "free")], known, f"layer {i + 1} ({kind})")
         if problem:
             return f"a list of layers with known arguments; {problem}"
+        problem = _free(layer.get("free", []), layer, known, f"layer {i + 1} ({kind})")
+        if problem:
+            return problem
+    return ""
+
+
+def _free(value: Any, layer: dict, known: tuple[str, ...], where: str) -> str:
+    """Why a layer's `free` (the arguments a submission's layer may set as it likes) is not a list of its arguments
+    that the spec leaves unset, or ''."""
+    if _strings(value):
+        return f"a list of layers whose free is a list; {where}: free is {value!r}, expected argument names such as " \
+               "[\"kernel_initializer\"]"
+    problem = unknown(value, known, f"{where} free")
+    if problem:
+        return f"a list of layers with known arguments; {problem}"
+    given = [name for name in value if name in layer]
+    if given:
+        return (f"a list of layers, each argument given or free; {where}: {given[0]!r} is both given "
+                f"({given[0]} = {layer[given[0]]!r}) and free, keep one of the two")
     return ""
 
 

@@ -168,12 +168,12 @@ def _calibrate(found: Validation, task: Assignment, dataset: Dataset, seeds: tup
 def reference_accuracies(task: Assignment, dataset: Dataset, budget: Any, seeds: tuple[int, ...]) -> dict[int, float]:
     """The expected model, prepared and compiled as the reference does (from_logits fitted to its output),
     trained by the grader at `budget` for each seed: seed -> test accuracy."""
-    from grader.trusted import architecture, compilation, training
+    from grader.trusted import architecture, comparison, compilation, training
     from grader.checks.reference import CodeReference
 
     reference = CodeReference(task.solution)
     model_check = next(c for c in task.checks if c.kind == "model")
-    layers = architecture.expected_layers(model_check.params["layers"])
+    layers = comparison.expected_layers(model_check.params["layers"])
     logits = architecture.fold_activations(layers)[-1].args.get("activation", "linear") == "linear"
     settings = dataclasses.replace(compilation.reference(budget.optimizer, budget.loss, budget.metrics),
                                    from_logits=logits)

@@ -13,7 +13,7 @@ import time
 
 import keras
 
-from grader.trusted import architecture, compilation
+from grader.trusted import architecture, comparison, compilation
 from grader.trusted.bounds import shorten
 from grader.checks.common import from_error
 from grader.checks.context import Context
@@ -99,7 +99,8 @@ def _reference_model(ctx: Context) -> tuple[keras.Model, str]:
     expected = ctx.expected_layers()
     parsed, built = ctx.found.model, ctx.found.built
     same = (parsed is not None and built is not None and len(architecture.fold_activations(parsed.layers)) == len(expected)
-            and all(row.status == "same" for row in architecture.compare(expected, architecture.fold_activations(parsed.layers))))
+            and all(row.status == "same" and row.expected_shape == row.got_shape for row in comparison.compare(
+                expected, architecture.fold_activations(parsed.layers), tuple(ctx.model_check.params["input_shape"]))))
     model = built if same else ctx.build(expected)
     return model, architecture.fold_activations(expected)[-1].args.get("activation", "linear")
 

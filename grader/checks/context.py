@@ -9,7 +9,7 @@ import numpy as np
 
 from grader.assignment.data import Dataset
 from grader.sandbox.runner import Runner
-from grader.trusted import architecture
+from grader.trusted import architecture, comparison
 from grader.assignment.spec import Assignment, CheckSpec, SpecError
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class Context:
 
     def expected_layers(self) -> tuple[architecture.Layer, ...]:
         """The layers the assignment expects, as the model check's spec lists them."""
-        return architecture.expected_layers(self.model_check.params["layers"])
+        return comparison.expected_layers(self.model_check.params["layers"])
 
     def build(self, layers: tuple[architecture.Layer, ...]):
         """A keras model of `layers` on the model check's input shape, within the assignment's size limits."""

@@ -1,4 +1,4 @@
-"""Model architectures on the trusted side: validate a submitted config, rebuild it, compare it.
+"""Model architectures on the trusted side: validate a submitted config, rebuild it, read it back canonically.
 
 A submission describes its model as a Keras config (plain JSON). Nothing in it is deserialised by
 Keras: every layer class, argument value and nested object is checked against the whitelists
@@ -7,19 +7,19 @@ custom class or an object the grader does not know is refused with a message tha
 Every argument is checked for its type and range (layer_args.py), and a model is refused before
 any weight is allocated if its parameters, its largest layer output or its multiply-adds per image
 (model_cost.py) exceed the assignment's limits: the compute bound is what keeps the grader's own
-training, evaluation and prediction on the model within its time budget.
+training, evaluation and prediction on the model within its time budget. Comparing a model with the expected one
+is grader.trusted.comparison's.
 """
 
 from __future__ import annotations
 
-import difflib
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
 import keras
-import numpy as np
 
 from grader.trusted import layer_args, model_cost
 from grader.trusted.bounds import shorten
@@ -61,11 +61,12 @@ class Layer:
     class_name: str
     args: dict[str, Any]
     name: str = ""
+    free: tuple[str, ...] = ()  # an expected layer's arguments the spec lets differ (grader.trusted.comparison)
 
     def describe(self, keys: tuple[str, ...] | None = None) -> str:
         """`Dense(units=128, activation=relu)`, showing `keys` (default: the telling ones)."""
         keys = keys if keys is not None else tuple(k for k in _TELLING if k in self.args)
-        shown = ", ".join(f"{k}={_show(self.args.get(k))}" for k in keys if k in self.args)
+        shown = ", ".join(f"{k}={show(self.args.get(k))}" for k in keys if k in self.args)
         return f"{self.class_name}({shown})"
 
 
@@ -218,7 +219,7 @@ def canonical_activation(value: Any, where: str = "activation") -> str:
         name = ACTIVATION_ALIASES.get(value, value)
         if name in ACTIVATIONS:
             return name
-    raise ModelError(f"{where} is {_show(value)}, which is not one of Keras' activations ({', '.join(ACTIVATIONS)}).")
+    raise ModelError(f"{where} is {show(value)}, which is not one of Keras' activations ({', '.join(ACTIVATIONS)}).")
 
 
 _ACTIVATION_MODULES = ("builtins", "keras.activations", "keras.src.activations.activations",
@@ -252,6 +253,16 @@ def build(layers: tuple[Layer, ...], input_shape: tuple[int, ...], limits: Limit
     except Exception as exc:  # noqa: BLE001 - shape errors Keras finds only when it builds the layers
         raise ModelError(f"the model cannot be built on input of shape {(None, *input_shape)}: "
                          f"{shorten(str(exc), 300)}") from None
+
+
+def output_shapes(layers: tuple[Layer, ...], input_shape: tuple[int, ...]) -> list[tuple]:
+    """Each layer's output shape (batch axis None) on one image of `input_shape`, without building the model."""
+    shape: tuple = (None, *input_shape)
+    shapes = []
+    for layer in layers:
+        _, shape, _ = _shaped(layer, shape)
+        shapes.append(shape)
+    return shapes
 
 
 def cost(layers: tuple[Layer, ...], input_shape: tuple[int, ...]) -> model_cost.Cost:
@@ -332,7 +343,7 @@ def _materialise(value: Any) -> Any:
     return value
 
 
-# -- comparison ------------------------------------------------------------------------------------
+# -- canonical form --------------------------------------------------------------------------------
 
 def fold_activations(layers: tuple[Layer, ...]) -> tuple[Layer, ...]:
     """Merge separate Activation/ReLU/Softmax layers that compute a plain activation into the linear Dense or Conv2D
@@ -343,7 +354,8 @@ def fold_activations(layers: tuple[Layer, ...]) -> tuple[Layer, ...]:
                 and out[-1].args.get("activation") == "linear"):
             activation = _standalone_activation(layer)
             if activation is not None:
-                out[-1] = Layer(out[-1].class_name, {**out[-1].args, "activation": activation}, out[-1].name)
+                out[-1] = dataclasses.replace(out[-1], args={**out[-1].args, "activation": activation},
+                                              free=tuple(dict.fromkeys((*out[-1].free, *layer.free))))
                 continue
         out.append(layer)
     return tuple(out)
@@ -373,15 +385,18 @@ def canonical(layers: tuple[Layer, ...]) -> tuple[Layer, ...]:
     """The one description of `layers` that a training is made from and keyed by (grader.trusted.memo): exact folds
     of separate activations, every argument as Keras reads it back from the constructed layer (defaults spelt out,
     lists as tuples), no names. canonical(canonical(x)) == canonical(x)."""
-    out = []
-    for layer in fold_activations(layers):
-        try:
-            config = as_plain(_construct(layer).get_config())
-        except Exception as exc:  # noqa: BLE001 - Keras rejects bad arguments with many types
-            raise ModelError(f"layer {layer.name!r} {layer.describe()} cannot be built: {shorten(str(exc), 300)}") \
-                from None
-        out.append(Layer(layer.class_name, _arguments(layer.class_name, layer.name, config), ""))
-    return tuple(out)
+    return tuple(Layer(layer.class_name, read_back(layer).args, "") for layer in fold_activations(layers))
+
+
+def read_back(layer: Layer) -> Layer:
+    """`layer` with every argument as Keras reads it back from the constructed layer: its defaults spelt out, lists as
+    tuples, values in the form a submitted config holds them (name and free arguments kept)."""
+    try:
+        config = as_plain(_construct(layer).get_config())
+    except Exception as exc:  # noqa: BLE001 - Keras rejects bad arguments with many types
+        raise ModelError(f"layer {layer.name!r} {layer.describe()} cannot be built: {shorten(str(exc), 300)}") \
+            from None
+    return dataclasses.replace(layer, args=_arguments(layer.class_name, layer.name, config))
 
 
 def described(model: keras.Model) -> tuple[Layer, ...]:
@@ -394,79 +409,10 @@ def as_plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda v: list(v) if isinstance(v, (tuple, set)) else repr(v)))
 
 
-def same_activation(a: str, b: str) -> bool:
-    """Whether two activations compute the same function, compared on sample values, not names."""
-    probe = np.linspace(-4.0, 4.0, 17, dtype="float32").reshape(1, -1)
-    fa, fb = keras.activations.get(a), keras.activations.get(b)
-    return bool(np.allclose(keras.ops.convert_to_numpy(fa(probe)), keras.ops.convert_to_numpy(fb(probe)), atol=1e-6))
-
-
-@dataclass(frozen=True)
-class DiffRow:
-    """One row of the layer-by-layer comparison."""
-
-    expected: str | None
-    got: str | None
-    status: str  # same | changed | missing | extra
-    note: str = ""
-
-
-def expected_layers(entries: list[dict]) -> tuple[Layer, ...]:
-    """The spec's expected layers, with their arguments as the config would hold them."""
-    layers = []
-    for entry in entries:
-        args = {k: tuple(v) if isinstance(v, list) else v for k, v in entry.items() if k != "class"}
-        layers.append(Layer(entry["class"], args, entry["class"].lower()))
-    return tuple(layers)
-
-
-def compare(expected: tuple[Layer, ...], got: tuple[Layer, ...]) -> list[DiffRow]:
-    """Align the submitted layers with the expected ones and describe every difference."""
-    keys = {e.class_name: tuple(k for k in e.args) for e in expected}
-    rows: list[DiffRow] = []
-    matcher = difflib.SequenceMatcher(a=[e.class_name for e in expected], b=[g.class_name for g in got], autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op == "equal":
-            for e, g in zip(expected[i1:i2], got[j1:j2]):
-                rows.append(_pair(e, g, keys.get(e.class_name, ())))
-            continue
-        pairs = min(i2 - i1, j2 - j1) if op == "replace" else 0
-        for e, g in zip(expected[i1:i1 + pairs], got[j1:j1 + pairs]):
-            rows.append(DiffRow(e.describe(), g.describe(), "changed", f"expected a {e.class_name} layer here, got {g.class_name}"))
-        for e in expected[i1 + pairs:i2]:
-            rows.append(DiffRow(e.describe(), None, "missing", f"the {e.class_name} layer is missing"))
-        for g in got[j1 + pairs:j2]:
-            rows.append(DiffRow(None, g.describe(), "extra", f"this {g.class_name} layer is not in the expected model"))
-    return rows
-
-
-def _pair(e: Layer, g: Layer, keys: tuple[str, ...]) -> DiffRow:
-    problems = []
-    for key in keys:
-        want, have = e.args.get(key), g.args.get(key)
-        if key == "activation":
-            if not same_activation(want, have or "linear"):
-                problems.append(f"activation should be {want}, got {have}")
-        elif not _equal(want, have):
-            problems.append(f"{key} should be {_show(want)}, got {_show(have)}")
-    shown = tuple(dict.fromkeys(keys + (("activation",) if "activation" in g.args and g.args["activation"] != "linear" else ())))
-    return DiffRow(e.describe(keys), g.describe(shown), "changed" if problems else "same", "; ".join(problems))
-
-
-def _equal(a: Any, b: Any) -> bool:
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
-        return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
-    if isinstance(a, tuple) and isinstance(b, tuple):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
-    if isinstance(a, tuple) and isinstance(b, (int, float)):
-        return all(_equal(x, b) for x in a)
-    return a == b
-
-
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
     """A value as a message shows it, never longer than a line."""
     if isinstance(value, tuple):
-        return shorten("(" + ", ".join(_show(v) for v in value[:20]) + ("," if len(value) == 1 else "") + ")")
+        return shorten("(" + ", ".join(show(v) for v in value[:20]) + ("," if len(value) == 1 else "") + ")")
     if isinstance(value, dict):
         return shorten(str(value.get("class_name", "object")))
     return shorten(value if isinstance(value, str) else str(value))

@@ -239,6 +239,7 @@ def _model(tests: list[dict], checks: list[dict], cause: dict) -> dict[str, Any]
         status = str(row.get("status") or "same")
         rows.append({"n": number, "status": status, "mark": _MARKS.get(status, "?"),
                      "expected": row.get("expected") or "", "got": row.get("got") or "", "note": row.get("note") or "",
+                     "expected_shape": str(row.get("expected_shape") or ""), "got_shape": str(row.get("got_shape") or ""),
                      "layer": next(built, None) if row.get("got") else None})
     return {
         "available": True,
@@ -248,6 +249,7 @@ def _model(tests: list[dict], checks: list[dict], cause: dict) -> dict[str, Any]
         "layers": layers,
         "differences": sum(r["status"] != "same" for r in rows),
         "total_params": data.get("total_params"),
+        "expected_params": data.get("expected_params"),
         "input_shape": data.get("input_shape") or "",
         "output_shape": data.get("output_shape") or "",
     }
