@@ -24,7 +24,7 @@ _O_FLAGS = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 def write_atomically(path: Path, data: bytes) -> None:
     """Replace `path` with `data` in one step; on any failure no temporary file is left and the error is raised."""
     run = scratch.tag()  # a run that is killed before it renames the file removes it by this name (grader.scratch)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{run + '-' if run else ''}", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{run + '_' if run else ''}", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

@@ -33,7 +33,7 @@ def tag() -> str:
 
 def prefix(kind: str) -> str:
     """The name a temporary folder of `kind` (sandbox, zygote, submission) starts with."""
-    return f"grader-{kind}-{tag()}-" if tag() else f"grader-{kind}-"
+    return f"grader-{kind}-{tag()}_" if tag() else f"grader-{kind}-"
 
 
 def watch(folder: Path) -> None:
@@ -46,10 +46,10 @@ def remove() -> None:
     run = tag()
     if not run:
         return
-    for entry in Path(tempfile.gettempdir()).glob(f"grader-*-{run}-*"):
+    for entry in Path(tempfile.gettempdir()).glob(f"grader-*-{run}_*"):
         shutil.rmtree(entry, ignore_errors=True)
     for folder in _WATCHED:
-        for pattern in (f".*.{run}-*.tmp", f"*/.*.{run}-*.tmp"):
+        for pattern in (f".*.{run}_*.tmp", f"*/.*.{run}_*.tmp"):
             for path in folder.glob(pattern):
                 try:
                     if path.is_file() and not path.is_symlink():
