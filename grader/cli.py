@@ -1,6 +1,7 @@
 """The `grader` command line: a thin layer that parses options, calls the library, sets the exit status.
 
-Exit status: 0 every check passed; 1 graded, points lost; 2 usage error or a fault of the grader.
+Exit status: 0 every check passed; 1 graded, points lost; 2 usage error or a fault of the grader; 128 + N when
+signal N stopped it (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP), after every process it started was killed.
 """
 
 from __future__ import annotations
@@ -8,13 +9,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from grader import __version__
+from grader import interrupts
 from grader.errors import UsageError
 
-from grader.results import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED  # noqa: F401 - the exit statuses, also for callers
+from grader.results import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED, EXIT_SIGNALLED  # noqa: F401 - also for callers
 
 
 _ASSIGNMENT_HELP = ("an assignment's name in the course folder (the current folder or one above it holding "
@@ -69,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
                                           "are understood), or --assignment's; a class of several assignments goes to "
                                           "DIR/<assignment>/. A submission graded into a class folder joins that "
                                           "class. Exit status: 0 all checks passed, 1 points lost, 2 usage error, "
-                                          "grader fault or a hand-in with nothing to grade.")
+                                          "grader fault or a hand-in with nothing to grade. Ctrl-C, SIGTERM or SIGHUP "
+                                          "stop it and every process it started (exit status 128 + the signal's "
+                                          "number); what was graded is kept, and a rerun of a batch resumes after it.")
     run.add_argument("submissions", nargs="+", metavar="SUBMISSION", help="a .py file, .ipynb file or folder")
     _assignment_options(run)
     run.add_argument("--out", "-o", default="grading-out", metavar="DIR", help="output folder (default: grading-out)")
@@ -240,9 +246,12 @@ def _pass_mark(text: str):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from grader import api
+    from grader import api, scratch
     from grader.platforms import github
 
+    for folder in (args.out, args.cache):  # where an interrupted run's unfinished files are removed from
+        if folder:
+            scratch.watch(Path(folder))
     reporting = github.enabled(args.github)
     outcomes = api.run(submissions=[Path(s) for s in args.submissions], assignment=args.assignment,
                        out=Path(args.out), data=args.data, keep_gpu=args.gpu, pass_mark=args.pass_mark,
@@ -395,18 +404,45 @@ def entry() -> None:
     """The `grader` program: run the command line, then leave without tearing the interpreter down.
 
     Everything is written and closed by then, and an orderly shutdown of an interpreter holding
-    TensorFlow takes about a second that no one waits for on purpose.
+    TensorFlow takes about a second that no one waits for on purpose. Whatever the command started is
+    killed before it leaves, on an interrupt as at its normal end (see grader.interrupts, grader.orphans).
     """
-    from grader import heap, timings
+    from grader import heap, orphans, scratch, timings
 
     heap.pause()  # until the imports are done (see grader.heap)
     timings.begin()  # from the process's start: the interpreter's own start-up is part of every command
+    scratch.begin()
+    orphans.become_reaper()
+    interrupts.install(_leave)
+    status = EXIT_ERROR
     try:
-        status = main()
-    except SystemExit as done:  # --help, --version and argparse's usage errors, which have printed their message
-        status = done.code if isinstance(done.code, int) else EXIT_PASSED if done.code is None else EXIT_ERROR
-    sys.stdout.flush()
-    sys.stderr.flush()
+        try:
+            status = main()
+        except SystemExit as done:  # --help, --version and argparse's usage errors, which have printed their message
+            status = done.code if isinstance(done.code, int) else EXIT_PASSED if done.code is None else EXIT_ERROR
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except KeyboardInterrupt:  # a signal after main() returned: the status says which
+        pass
+    _leave(interrupts.exit_status(status))
+
+
+_LEAVING = threading.Lock()
+
+
+def _leave(status: int) -> None:
+    """Kill every process the command started, remove their temporary folders and unfinished files, and exit.
+
+    Called by the main thread at the end, or by grader.interrupts' thread when an interrupt is not obeyed in time.
+    """
+    from grader import orphans, scratch
+    from grader.sandbox import cgroups
+
+    _LEAVING.acquire()  # once: the other caller waits here until the process exits
+    interrupts.hold()
+    orphans.end_descendants()  # first: none of them may write anything once the command has ended
+    cgroups.remove_run()
+    scratch.remove()
     os._exit(status)
 
 
@@ -423,9 +459,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, SpecError, DataError, IsolationError) as exc:
         print(f"grader: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("grader: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:  # every process it started is killed on the way out (entry)
+        print(f"grader: interrupted ({stop}); what was graded is kept, and a rerun resumes after it", file=sys.stderr)
+        return stop.exit_status if isinstance(stop, interrupts.Interrupted) else EXIT_SIGNALLED + signal.SIGINT
     except Exception:  # noqa: BLE001 - a bug of the grader's must not pass for a failed submission (exit 1)
         import traceback
 

@@ -17,6 +17,8 @@ FAILED = "failed"
 
 # Exit status of every command: passed, graded with points lost, a usage error or the grader's own fault.
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+# Stopped by a signal: this plus its number (130 for Ctrl-C's SIGINT, 143 for SIGTERM, 129 for SIGHUP), as shells say.
+EXIT_SIGNALLED = 128
 
 # Every fault kind, with its badge and what it means for the student: the one list the views read.
 FAULT_KINDS = {

@@ -263,3 +263,59 @@ def test_a_forked_sandbox_reports_its_exit_status_and_starts_fresh(tmp_path: Pat
             sandbox.close()
     finally:
         zygote.close()
+
+
+HOLDER = '''
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from grader.assignment.spec import Limits
+from grader.sandbox.host import Sandbox
+from grader.sandbox.zygote import Zygote
+
+source = Path(sys.argv[1])
+zygote = Zygote(("numpy",))
+box = Sandbox(Limits(startup_seconds=30, import_seconds=10, call_seconds=60, cpu_seconds=60, memory_mb=1024), zygote)
+box.start().wait_ready()
+target = box.copy_in({source.name: source}, source.name)
+box.request({"op": "load", "path": str(target), "functions": []}, timeout=10, stage="load")
+print(zygote.process.pid, box.pid, flush=True)
+box.request({"op": "call", "function": "spin", "args": ["x"]}, {"x": np.arange(2)}, timeout=60, stage="spin")
+'''
+
+
+@pytest.mark.parametrize("killed", ["grader", "zygote"])
+def test_a_spinning_sandbox_dies_with_its_zygote_and_the_zygote_with_its_grader(tmp_path: Path, killed: str) -> None:
+    """However the grader or its zygote ends (SIGKILL runs no clean-up), nothing they started goes on running."""
+    import signal
+    import subprocess
+    import sys
+
+    from grader import orphans
+
+    source = tmp_path / "mod.py"
+    source.write_text(MODULE)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(source)], stdout=subprocess.PIPE, text=True)
+    try:
+        zygote, keeper = map(int, holder.stdout.readline().split())
+        started = {zygote, keeper, *orphans.descendants(keeper)}
+        assert len(started) >= 2
+        time.sleep(0.3)  # the worker spins
+        os.kill(holder.pid if killed == "grader" else zygote, signal.SIGKILL)
+        deadline = time.monotonic() + 2
+        while (left := {pid for pid in started if _alive(pid)}) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not left, f"still running 2 s after the {killed} was killed: {left}"
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False

@@ -10,7 +10,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from grader import heap, optional, timings
+from grader import heap, optional, scratch, timings
 from grader.sandbox import isolation
 from grader.assignment.data import Dataset, load_dataset
 from grader.results import GRADED, CheckResult, SubmissionResult
@@ -46,8 +46,8 @@ def grade(submission: Path, assignment: Assignment, *, data: str | Path | None =
     """
     if trainings is not None and trainings.directory not in protect:
         protect = (*protect, trainings.directory)
-    with tempfile.TemporaryDirectory(prefix="grader-submission-") as scratch:
-        return _grade(submission, assignment, data=data, keep_gpu=keep_gpu, name=name, scratch=Path(scratch),
+    with tempfile.TemporaryDirectory(prefix=scratch.prefix("submission")) as folder:
+        return _grade(submission, assignment, data=data, keep_gpu=keep_gpu, name=name, scratch=Path(folder),
                       zygote=zygote, dataset=dataset, protect=protect, trainings=trainings, ahead=ahead,
                       reference=reference)
 

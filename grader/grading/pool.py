@@ -16,6 +16,8 @@ import signal
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from grader import orphans
+
 MAX_START_FAILURES = 3  # workers in a row that die or fail before they are ready: stop starting more
 STOP_SECONDS = 30  # how long a worker told to stop may take before it is killed
 
@@ -89,7 +91,8 @@ def _start_workers(state: _State, context: Any, workers: int, spec: tuple) -> No
     wanted = min(workers, len(state.queue) + sum(w.task is not None for w in state.live))
     while len(state.live) < wanted and state.start_failures < MAX_START_FAILURES:
         ours, theirs = context.Pipe()
-        process = context.Process(target=_serve, args=(theirs, *spec), daemon=True, name="grader-worker")
+        process = context.Process(target=_serve, args=(theirs, orphans.parent_token(), *spec), daemon=True,
+                                  name="grader-worker")
         process.start()
         theirs.close()
         state.live.append(_Worker(process, ours))
@@ -194,9 +197,17 @@ def _stop_all(workers: list[_Worker], *, kill: bool) -> None:
 
 # -- inside a worker process -----------------------------------------------------------------------
 
-def _serve(conn: Any, start: Callable[..., None], start_args: tuple, work: Callable[[Any], Any],
+def _serve(conn: Any, parent: int, start: Callable[..., None], start_args: tuple, work: Callable[[Any], Any],
            stop: Callable[[], None] | None) -> None:
-    """A worker's life: set up, say so, then run one job at a time until told to stop (None) or orphaned."""
+    """A worker's life: set up, say so, then run one job at a time until told to stop (None) or orphaned.
+
+    Ctrl-C reaches every process of the terminal's foreground group, the workers too; a worker ignores it (a
+    KeyboardInterrupt would wait for TensorFlow's C code to return, then finish its job) and the parent, which
+    handles it, kills the workers. A worker dies with its parent, however that one ends.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if not orphans.die_with_parent(parent):
+        return
     try:
         start(*start_args)
     except Exception as exc:  # noqa: BLE001 - the parent reports it

@@ -11,8 +11,9 @@ processes and sessions a submission starts, together they get at most the cores 
 worker was given. A process in a cpu group of its own is also out of the kernel's autogroup
 scheduling, where every new session weighed as much as the grader's whole session.
 
-Groups are named `grader-<pid of the grader>-<n>`; a group whose grader is gone (killed before it
-could remove it) is removed by the next grader that makes one beside it.
+Groups are named `grader-<pid of the grader>-<n>` (`grader-<pid>-<run's tag>_<n>` in a run of the command line,
+whose end removes the groups its killed workers left: `remove_run`); a group whose grader is gone (killed before
+it could remove it) is removed by the next grader that makes one beside it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from grader import scratch
 
 _COUNTER = itertools.count()
 CPU_PERIOD_US = 100_000
@@ -122,7 +125,7 @@ def detect() -> str | None:
 def create(*, memory_bytes: int, max_pids: int, cpus: float) -> Group | None:
     """A new group with the given limits (`cpus`: cores' worth of CPU time), or None if this machine does not let
     the grader make one."""
-    name = f"grader-{os.getpid()}-{next(_COUNTER)}"
+    name = f"grader-{os.getpid()}-{scratch.tag() + '_' if scratch.tag() else ''}{next(_COUNTER)}"
     quota = max(1000, int(cpus * CPU_PERIOD_US))
     parent = _v2_parent()
     if parent is not None:
@@ -161,6 +164,25 @@ def create(*, memory_bytes: int, max_pids: int, cpus: float) -> Group | None:
         group.remove()
         return None
     return group
+
+
+def remove_run(seconds: float = 1.0) -> None:
+    """Remove the groups this run of the command line made (see grader.scratch), once their processes are killed."""
+    run = scratch.tag()
+    v2 = _v2_parent()
+    parents = {v2} if v2 is not None else {f for c in _CONTROLLERS_V1 if (f := _v1_folder(c)) is not None}
+    if not run:
+        return
+    deadline = time.monotonic() + seconds
+    for folder in {entry for parent in parents for entry in parent.glob(f"grader-*-{run}_*")}:
+        Group(2 if v2 is not None else 1, (folder,)).kill()
+        while folder.exists() and time.monotonic() < deadline:
+            try:
+                folder.rmdir()
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.01)  # its last processes are still being torn down
 
 
 def _remove_stale(parent: Path) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from grader import scratch
 from grader.sandbox import cgroups, confine, isolation, processes, protocol
 from grader.trusted import threads
 from grader.assignment.spec import Limits
@@ -61,7 +62,7 @@ class Sandbox:
         self.zygote = zygote
         self.keep_gpu = keep_gpu
         self.protect = protect
-        self.workdir = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
+        self.workdir = Path(tempfile.mkdtemp(prefix=scratch.prefix("sandbox")))
         self.pid: int | None = None
         self.group: cgroups.Group | None = None
         self.available = isolation.probe()
@@ -115,6 +116,16 @@ class Sandbox:
             self.group.remove()
             self.group = None
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def stop(self) -> None:
+        """Kill the child's processes without waiting for them; a thread waiting for its answer then sees it gone."""
+        if self.pid is not None:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if self.group is not None:
+            self.group.kill()
 
     def __enter__(self) -> "Sandbox":
         return self

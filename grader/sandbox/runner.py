@@ -88,6 +88,8 @@ class Runner:
     def close(self) -> None:
         """Stop the sandbox, keeping what it printed."""
         if self._opening is not None:
+            if self.sandbox is not None and self._opening.thread.is_alive():
+                self.sandbox.stop()  # no one waits for its import any more (an interrupt): do not wait for its end
             self._opening.thread.join()
             self._opening = None
         if self.sandbox is not None:
@@ -114,8 +116,8 @@ class Runner:
         if self._restarts > MAX_RESTARTS:
             raise SubmissionError("crash", f"the grader stopped restarting your code after {MAX_RESTARTS} crashes.")
         try:
-            opening, self._opening = self._opening, None
-            reply = opening.result() if opening is not None else self._open()
+            reply = self._opening.result() if self._opening is not None else self._open()
+            self._opening = None  # kept while it runs: an interrupt's close() stops the sandbox, then joins it
         except SandboxFault as fault:
             self._load_error = _from_fault(fault, f"importing {self.path.name}")
             self.close()

@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from grader import orphans, scratch
+
 MAX_MESSAGE = 16 << 20
 _VERSIONS: dict[str, str] = {}
 
@@ -37,14 +39,15 @@ class Zygote:
 
     def __init__(self, preload: tuple[str, ...], *, keep_gpu: bool = False) -> None:
         self.preload = preload
-        self.directory = Path(tempfile.mkdtemp(prefix="grader-zygote-"))
+        self.directory = Path(tempfile.mkdtemp(prefix=scratch.prefix("zygote")))
         env = environment(self.directory, self.directory, keep_gpu=keep_gpu)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._socket = ours
         self._lock = threading.Lock()
         self._spawned = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-I", "-m", "grader.sandbox.zygote", str(theirs.fileno()), *preload],
+            [sys.executable, "-I", "-m", "grader.sandbox.zygote", str(theirs.fileno()), str(orphans.parent_token()),
+             *preload],
             cwd=self.directory, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=open(self.directory / "zygote.log", "wb"), pass_fds=(theirs.fileno(),), start_new_session=True,
         )
@@ -102,7 +105,8 @@ class Zygote:
                 pass
 
     def close(self) -> None:
-        """Stop the zygote; the children it forked are in their own sessions and are killed by their sandboxes."""
+        """Stop the zygote; the children it forked are in their own sessions and are killed by their sandboxes, or
+        by the zygote, which kills any left when its control socket closes (and they die with it in any case)."""
         import shutil
 
         self._socket.close()
@@ -196,7 +200,12 @@ def main(argv: list[str]) -> int:
 
     heap.pause()
     control = socket.socket(fileno=int(argv[0]))
-    _become_subreaper()
+    if not orphans.die_with_parent(int(argv[1])):  # its grader is gone already: nothing to serve
+        return 0
+    import signal
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a batch worker ignores it, and children inherit that
+    orphans.become_reaper()  # whatever a sandbox started and orphaned comes here, where _sweep finds it
     from grader.sandbox.isolation import make_undumpable
 
     make_undumpable()
@@ -204,7 +213,7 @@ def main(argv: list[str]) -> int:
     from grader import optional
 
     with optional.hidden():  # what Keras would import for features no sandbox needs; a submission still may
-        for name in argv[1:]:
+        for name in argv[2:]:
             module = importlib.import_module(name)
             versions[name] = getattr(module, "__version__", "")
     from grader.sandbox import confine, worker  # noqa: F401 - imported here: a confined child may not read the grader's files
@@ -213,12 +222,14 @@ def main(argv: list[str]) -> int:
     _VERSIONS.update(versions)
     _send(control, {"versions": versions, "times": {"main": started, "ready": time.monotonic()}})
     statuses: dict[int, int] = {}
+    me = os.getpid()
     while True:
         try:
             request, fds = _receive(control)
         except OSError:
-            return 0
-        if request is None:
+            request, fds = None, []
+        if request is None:  # the grader closed the socket, or died: nothing it started may outlive it
+            _sweep(statuses)
             return 0
         _reap(statuses)
         if request["op"] == "fork":
@@ -226,7 +237,7 @@ def main(argv: list[str]) -> int:
             sys.stderr.flush()
             pid = os.fork()
             if pid == 0:
-                _child(control, fds, request)  # never returns
+                _child(control, fds, request, me)  # never returns
             for fd in fds:
                 os.close(fd)
             _send(control, {"pid": pid})
@@ -234,16 +245,6 @@ def main(argv: list[str]) -> int:
             _send(control, {"killed": _sweep(statuses)})
         elif request["op"] == "wait":
             _send(control, {"status": _wait(request["pid"], request.get("timeout", 10), statuses)})
-
-
-def _become_subreaper() -> None:
-    import ctypes
-
-    PR_SET_CHILD_SUBREAPER = 36
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass  # not Linux: orphans go to init, and sandboxes' process groups are still killed
 
 
 def _children() -> list[int]:
@@ -306,10 +307,12 @@ def _code(status: int) -> int:
     return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
 
 
-def _child(control: socket.socket, fds: list[int], request: dict[str, Any]) -> None:
+def _child(control: socket.socket, fds: list[int], request: dict[str, Any], zygote: int) -> None:
     """Become a sandbox: a new session, a fresh directory and environment, limits, then serve."""
     code = 70
     try:
+        if not orphans.die_with_parent(zygote):  # the keeper dies with the zygote, and its init and worker with it
+            return
         read_fd, write_fd = fds
         control.close()
         os.setsid()

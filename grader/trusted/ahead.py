@@ -113,6 +113,7 @@ def start(plan: Plan, data: Prepared, budget: Training, limits: Limits) -> Ahead
 
     _ = data.digest  # hashed once, before the fork, for both processes
     read_fd, write_fd = os.pipe()
+    parent = os.getpid()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # the grader's threads are not needed in the child
@@ -125,7 +126,7 @@ def start(plan: Plan, data: Prepared, budget: Training, limits: Limits) -> Ahead
         status = 1
         try:
             os.close(read_fd)
-            _train(plan, data, budget, limits, write_fd)
+            _train(plan, data, budget, limits, write_fd, parent)
             status = 0
         finally:
             os._exit(status)
@@ -143,11 +144,19 @@ def fork_is_safe() -> bool:
     return not getattr(context.context(), "_initialized", True)
 
 
-def _train(plan: Plan, data: Prepared, budget: Training, limits: Limits, fd: int) -> None:
+def _train(plan: Plan, data: Prepared, budget: Training, limits: Limits, fd: int, parent: int) -> None:
     from grader.trusted import memo, training
 
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # dies with the grader
+    if os.getppid() != parent:
+        return  # it died before the signal was set
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # not the grader's handlers: the grader stops it
+        signal.signal(signum, signal.SIG_DFL)
+    try:
+        signal.set_wakeup_fd(-1)  # the grader's, which would count this process's signals as its own
+    except ValueError:
+        pass
     os.closerange(3, fd)  # the grader's descriptors, its sandbox's channel among them: held open here, a sandbox
     os.closerange(fd + 1, os.sysconf("SC_OPEN_MAX"))  # that exits would not be seen to have gone
     timings.forked()  # what this process records is sent back, as stages of its own

@@ -1,0 +1,93 @@
+"""No process the grader starts outlives it.
+
+Three measures, each for a way a process could be left running. A child the grader starts asks the
+kernel to kill it when its parent ends (`die_with_parent`: the parent-death signal), so a worker, a
+zygote or a sandbox's keeper cannot go on grading, spinning or writing after the process that
+started it is gone, however that one ended. The signal follows the *thread* that started the child,
+not its process: a caller passes the parent's pid only when the child was started from the parent's
+main thread, which lives as long as the process. The command line's process is a child subreaper
+(`become_reaper`): whatever loses its parent below it is re-parented to it rather than to init, so
+`end_descendants` finds every process of the run by walking parent links, and kills them all.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import threading
+import time
+
+from grader.sandbox import processes
+
+_PR_SET_PDEATHSIG, _PR_SET_CHILD_SUBREAPER = 1, 36
+
+
+def _prctl(option: int, value: int) -> bool:
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False  # not Linux
+
+
+def parent_token() -> int:
+    """What a child started now should pass to `die_with_parent`: this process's pid from its main thread, else 0."""
+    return os.getpid() if threading.current_thread() is threading.main_thread() else 0
+
+
+def die_with_parent(parent: int) -> bool:
+    """Have the kernel SIGKILL this process when `parent` (a `parent_token()`; 0: do nothing) ends; False if it had
+    ended already, before the signal was set (the caller should then exit)."""
+    if not parent:
+        return True
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    return os.getppid() == parent
+
+
+def become_reaper() -> None:
+    """Have the processes below this one that lose their parent re-parented here, where `end_descendants` finds them."""
+    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+
+
+def descendants(root: int) -> set[int]:
+    """Every process below `root` that has not exited (zombies are left to be reaped)."""
+    children: dict[int, list[int]] = {}
+    for pid, state, parent in processes.table():
+        if state not in ("Z", "X"):
+            children.setdefault(parent, []).append(pid)
+    found, todo = set(), list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo += children.get(pid, [])
+    return found
+
+
+def end_descendants(timeout: float = 1.0) -> set[int]:
+    """SIGKILL every process below this one, again until none is left (killing a parent re-parents its children
+    here), and reap them; return the pids killed."""
+    killed: set[int] = set()
+    deadline = time.monotonic() + timeout
+    while True:
+        left = descendants(os.getpid())
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        killed |= left
+        _reap()
+        if not left or time.monotonic() > deadline:
+            return killed
+        time.sleep(0.01)
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
