@@ -37,6 +37,10 @@ CASES = {
     "compile_no_metric": {"compile_model": ["no accuracy metric"]},
     "compile_sgd": {"compile_model": ["optimizer is SGD; expected Adam"]},
     "compile_not_compiled": {"compile_model": ["did not compile"]},
+    "compile_tiny_learning_rate": {"accuracy": ["Likely causes, most likely first: (1) the learning rate is 1e-06, too "
+                                                "small: the reference trains with 0.001 (Adam's default).",
+                                                "the training stalled", "Use learning_rate=0.001 (Adam's default)"]},
+    "compile_returns_none": {},  # compiled in place: full marks, with a note (below)
     "predict_probabilities": {"predict": ["returned the probabilities"]},
     "predict_axis0": {"predict": ["axis 0"]},
     "predict_float": {"predict": ["float32", "expected integers"]},
@@ -91,6 +95,13 @@ def test_the_template_scores_zero_with_not_implemented_feedback(graded) -> None:
 
 
 @pytest.mark.slow
+def test_a_compile_function_without_return_keeps_its_marks_with_a_note(graded) -> None:
+    compile_check = next(t for t in graded(SUBMISSIONS / "compile_returns_none.py")["tests"] if t["name"] == "compile_model")
+    assert compile_check["status"] == "passed" and compile_check["extra_data"]["returned_none"] is True
+    assert "`model = compile_model(model)` leaves model as None" in compile_check["output"]
+    assert compile_check["extra_data"]["hint"] == "End compile_model with `return model`."
+
+
 def test_the_syntax_error_names_its_line(graded) -> None:
     results = graded(SUBMISSIONS / "syntax_error.py")
     first = results["tests"][0]

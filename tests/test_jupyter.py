@@ -178,3 +178,20 @@ def test_docs_tell_students_and_instructors_about_notebook_check():
     doc = (ROOT / "docs" / "notebooks.md").read_text()
     for term in (line, "full=True", "HIDDEN", "same sandbox as `grader check`", "grader/platforms/jupyter.py"):
         assert term in doc, term
+
+
+def test_one_function_at_a_time_without_training_and_the_rest_not_written_yet(tmp_path, fast_course):
+    reshape = "import numpy as np\n\ndef reshape(images):\n    return images.reshape(-1, 28, 28, 1)\n"
+    namespace = {"reshape": kernel_function(tmp_path, reshape, "reshape"), "__name__": "__main__"}
+    outcome, html = jupyter.check_kernel(["", reshape], namespace, functions=["reshape"], assignment=fast_course)
+    assert [t["name"] for t in outcome.results["tests"]] == ["reshape"]  # its check only: nothing trained
+    assert outcome.results["extra_data"]["accuracy"] is None
+    verdicts = dict(re.findall(r"<tr>\s*<td>(\w+)</td>\s*<td class=\"\w+\">([\w ]+)</td>", html))
+    assert verdicts == {"reshape": "PASS", "normalise": "NOT WRITTEN", "build_model": "NOT WRITTEN",
+                        "compile_model": "NOT WRITTEN", "predict": "NOT WRITTEN"}
+    assert jupyter.NOT_WRITTEN in html and "run its cell" in html
+    assert "digits.py" not in html and "--" not in html  # the words of a notebook: cells, not files and flags
+    with pytest.raises(jupyter.NotAFunction, match="'normalize' is not a function of digits; its functions are"):
+        jupyter.check_kernel([""], namespace, functions=["normalize"], assignment=fast_course)
+    nothing, page = jupyter.check_kernel([""], {}, functions=["predict"], assignment=fast_course)
+    assert nothing is None and page.count("NOT WRITTEN") == 5 and "Next: write reshape" in page

@@ -89,6 +89,13 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
                                   hint=hint, visibility=check.visibility, extra={**extra, "problems": codes}
                                   ).timed(time.monotonic() - started)
     ctx.found.compile = settings
+    if header.get("returned") == "NoneType":  # compiled in place: right, but the caller gets nothing
+        return CheckResult.passed(check.name, check.points,
+                                  f"{fn}() compiles with {settings.describe()}. Note: it compiles the model in place "
+                                  f"and returns None, so the notebook's `model = {fn}(model)` leaves model as None; "
+                                  "end it with `return model`.",
+                                  hint=f"End {fn} with `return model`.", visibility=check.visibility,
+                                  extra={**extra, "returned_none": True}).timed(time.monotonic() - started)
     return CheckResult.passed(check.name, check.points, f"{fn}() compiles with {settings.describe()}.",
                               visibility=check.visibility, extra=extra).timed(time.monotonic() - started)
 

@@ -13,10 +13,10 @@ reference settings. Which were used is stated in the feedback and the report.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 
-
-from grader.trusted import architecture, compilation, memo, training
+from grader.trusted import architecture, comparison, compilation, memo, training
 from grader.checks.common import blocked
 from grader.trusted.compilation import CompileSettings
 from grader.checks.context import Blocker, Context
@@ -95,18 +95,87 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
                                          "smaller one, and check that the images are normalised to [0, 1].",
                                     visibility=check.visibility, extra={**extra, "diverged": trained.diverged})
     elif trained.accuracy >= threshold:
+        borrowed = "" if ctx.found.compile is not None else (
+            f"Trained with {source}: fix that function so that the grader trains with your own settings.")
         result = CheckResult.passed(check.name, check.points,
                                     f"Test accuracy {trained.accuracy:.4f} on {trained.test_samples:,} held-out images "
                                     f"(minimum {threshold:.2f}) after {spent}.{note}",
-                                    visibility=check.visibility, extra=extra)
+                                    hint=borrowed, visibility=check.visibility, extra=extra)
     else:
+        found = likely_causes(ctx, parsed.layers, settings) + curve(trained, ctx.assignment.data.num_classes)
+        causes = [cause for cause, _ in found]
+        why = (" Likely causes, most likely first: " + " ".join(f"({n}) {c}" for n, c in enumerate(causes, 1))
+               if causes else "")
+        fix = next((fix for _, fix in found if fix), "")
         result = CheckResult.failed(check.name, check.points,
                                     f"Test accuracy {trained.accuracy:.4f} on {trained.test_samples:,} held-out images is "
-                                    f"below the minimum {threshold:.2f} after {spent}.{note}",
-                                    hint="Compare your layers and compile settings with the expected ones; a missing "
-                                         "activation, a wrong loss or a too-small model trains poorly.",
-                                    visibility=check.visibility, extra=extra)
+                                    f"below the minimum {threshold:.2f} after {spent}.{note}{why}",
+                                    hint=fix or ("Compare your layers and compile settings with the expected ones; a "
+                                                 "missing activation, a wrong loss or a too-small model trains poorly."),
+                                    visibility=check.visibility, extra={**extra, "causes": causes})
     return result.timed(time.monotonic() - started)
+
+
+def likely_causes(ctx: Context, layers: tuple[architecture.Layer, ...],
+                  settings: CompileSettings) -> list[tuple[str, str]]:
+    """How the model trained differs from the reference's, most likely to lower its accuracy first, each with its fix:
+    the learning rate, the optimizer and its other settings, the loss, then the layers (as the model check names
+    them)."""
+    try:
+        _, reference = planned(ctx)
+    except Exception:  # noqa: BLE001 - without the reference's settings there is nothing to compare with
+        return []
+    causes: list[tuple[str, str]] = []
+    name = reference.optimizer
+    rate, wanted = settings.optimizer_config.get("learning_rate"), reference.optimizer_config.get("learning_rate")
+    if settings.optimizer != name:
+        causes.append((f"the optimizer is {settings.optimizer}; the reference trains with {name}.",
+                       f"Compile with optimizer={name.lower()!r}."))
+    if _number(rate) and _number(wanted) and not math.isclose(rate, wanted, rel_tol=0.01):
+        size = "far too large" if rate > 10 * wanted else "too large" if rate > wanted else "too small"
+        default = f" ({name}'s default)" if settings.optimizer == name else ""
+        causes.insert(0, (f"the learning rate is {rate:g}, {size}: the reference trains with {wanted:g}{default}.",
+                          f"Use learning_rate={wanted:g}{default}, or give optimizer={name.lower()!r} by name."))
+    elif settings.optimizer == name:
+        changed = sorted(k for k in set(settings.optimizer_config) | set(reference.optimizer_config)
+                         if k not in ("name", "learning_rate") and _differs(settings.optimizer_config.get(k),
+                                                                           reference.optimizer_config.get(k)))
+        if changed:
+            causes.append((f"the optimizer's {', '.join(changed[:3])} differ from the reference's {name}.",
+                           f"Give optimizer={name.lower()!r} by name, with its default settings."))
+    if settings.loss != reference.loss:
+        causes.append((f"the loss is {settings.loss}; the reference trains with {reference.loss}.",
+                       f"Compile with loss={reference.loss!r}."))
+    rows = comparison.compare(comparison.expected_layers(ctx.model_check.params["layers"]),
+                              architecture.fold_activations(layers))
+    causes += [(f"layer {n}: {row.note}.", f"Build layer {n} as {row.expected}." if row.expected else "")
+               for n, row in enumerate(rows, 1) if row.status != "same"][:3]
+    return causes
+
+
+def curve(trained: training.Trained, classes: int) -> list[tuple[str, str]]:
+    """What the training curve shows: a loss that never fell (stalled), or training accuracy far above the test's
+    (over-fitted); diverged trainings are reported on their own."""
+    loss, accuracy = trained.history.get("loss") or [], trained.history.get("accuracy") or []
+    chance = math.log(classes) if classes > 1 else 1.0
+    if loss and _number(loss[-1]) and loss[-1] > 0.9 * chance:
+        return [(f"the training stalled: its loss ended at {loss[-1]:.3f}, about what guessing among {classes} "
+                 f"classes gives ({chance:.3f}), so the model learnt almost nothing.",
+                 "Check that the images are normalised to [0, 1] and the learning rate is not tiny.")]
+    if accuracy and _number(accuracy[-1]) and accuracy[-1] - trained.accuracy > 0.15:
+        return [(f"the model over-fitted: it scored {accuracy[-1]:.3f} on its training images but "
+                 f"{trained.accuracy:.3f} on held-out ones.", "Keep the Dropout layer and the expected layer sizes.")]
+    return []
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _differs(a: object, b: object) -> bool:
+    if _number(a) and _number(b):
+        return not math.isclose(a, b, rel_tol=1e-6)
+    return a != b
 
 
 class _Stopped(Exception):

@@ -179,8 +179,9 @@ def _check_lines(test: dict[str, Any], width: int, *, repeated: bool) -> list[st
         return [f"  HIDDEN  {name}  {WHEN_SHOWN.get(test['visibility'], WHEN_SHOWN['hidden'])}"]
     info = test["extra_data"]
     points = f"{format_points(test['score'])}/{format_points(test['max_score'])}"
-    if test["status"] == "passed":
-        return [f"  PASS    {name}  {points:>5}"]
+    if test["status"] == "passed":  # with a note when it passed with a caveat (a hint on a passed check)
+        note = [_wrap(f"Note: {info['hint']}", " " * 10)] if info.get("hint") else []
+        return [f"  PASS    {name}  {points:>5}", *note]
     if repeated:
         return [f"  FAIL    {name}  {points:>5}  (the same problem as above)"]
     indent = " " * 10
@@ -195,14 +196,15 @@ def _check_lines(test: dict[str, Any], width: int, *, repeated: bool) -> list[st
     return lines
 
 
-def budget_note(task: Assignment, budget: Assignment) -> str:
-    """What the training budget of a self-check means for the grade; empty if the assignment trains nothing."""
+def budget_note(task: Assignment, budget: Assignment, *, option: str = "--full (or full=True)") -> str:
+    """What the training budget of a self-check means for the grade; empty if the assignment trains nothing.
+    `option` is how the reader asks for the full budget (a notebook passes full=True)."""
     if not any(c.kind == "training" for c in task.checks):
         return ""
     used, graded = budget.training, task.training
     if budget is not task:
         full = ("" if task.kit is not None else
-                " Use --full (or full=True) to train exactly as the grader does.")
+                f" Use {option} to train exactly as the grader does.")
         return (f"Quick budget: the model was trained for {used.epochs} epoch(s) on up to {used.train_samples:,} "
                 f"images and tested on up to {used.test_samples:,} other training images; grading trains for "
                 f"{graded.epochs} epoch(s) on {graded.train_samples:,} and tests on held-out images. The minimum accuracy is the same, so a "

@@ -11,6 +11,7 @@ it runs in the kernel or in the grader's process.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import tempfile
 import textwrap
@@ -28,13 +29,17 @@ class NotInNotebook(Exception):
     """notebook_check() was called outside an IPython kernel; the message says what to use instead."""
 
 
-def notebook_check(assignment: str | Path | None = None, *, full: bool = False, data: str | Path | None = None,
-                   isolation: str = "auto") -> None:
+def notebook_check(*functions: str, assignment: str | Path | None = None, full: bool = False,
+                   train: bool | None = None, data: str | Path | None = None, isolation: str = "auto") -> None:
     """Self-check this notebook's functions in the sandbox and show the verdicts as HTML in the cell.
 
-    `assignment` is a kit's folder or an installed kit's name, or in the course folder an assignment's name or
-    assignment.toml (None: the kit in the notebook's folder, else the one whose functions this notebook defines,
-    else the default); `full` (in the course folder) trains with the grading budget.
+    `functions` names the functions to check (`notebook_check("normalise")`; several allowed): only their checks
+    run, and nothing is trained unless `train=True`; none names every function, and then the model is trained if
+    every function is written (`train` decides otherwise). A function the kernel does not define yet is reported
+    as not written yet. `assignment` is a kit's folder or an installed kit's name, or in the course folder an
+    assignment's name or assignment.toml (None: the kit in the notebook's folder, else the one whose functions
+    this notebook defines); a single name in `functions` that is an assignment, not a function, is taken as
+    `assignment`. `full` (in the course folder) trains with the grading budget.
     """
     from IPython import get_ipython
     from IPython.display import display
@@ -45,9 +50,10 @@ def notebook_check(assignment: str | Path | None = None, *, full: bool = False, 
                             "check a file with `grader check` and your .py or .ipynb in a terminal.")
     # The cells as typed (magics included), not `In`, where IPython has rewritten magics as calls.
     history = getattr(shell.history_manager, "input_hist_raw", None) or shell.user_ns.get("In", [])
-    outcome, html = check_kernel(history, shell.user_ns, assignment=assignment, full=full, data=data,
-                                 isolation=isolation)
-    display({"text/html": html, "text/plain": outcome.text}, raw=True)
+    outcome, html = check_kernel(history, shell.user_ns, functions=functions, assignment=assignment, full=full,
+                                 train=train, data=data, isolation=isolation)
+    text = outcome.text if outcome is not None else "Nothing to check yet: write the functions and run their cells."
+    display({"text/html": html, "text/plain": text}, raw=True)
 
 
 def load_data(assignment: str | Path | None = None) -> Any:
@@ -69,17 +75,54 @@ def _assignment(assignment: str | Path | Assignment | None, namespace: Mapping[s
     return course.resolve(assignment or defining(namespace), kits=True)
 
 
-def check_kernel(history: Iterable[str], namespace: Mapping[str, Any], *, assignment: str | Path | Assignment | None = None,
-                 full: bool = False, data: str | Path | None = None,
-                 isolation: str = "auto") -> tuple[selfcheck.SelfCheck, str]:
-    """Self-check the module `kernel_source` makes; returns the outcome and its HTML."""
+class NotAFunction(ValueError):
+    """notebook_check() was asked for a function the assignment does not have; the message lists those it has."""
+
+
+def check_kernel(history: Iterable[str], namespace: Mapping[str, Any], *, functions: Iterable[str] = (),
+                 assignment: str | Path | Assignment | None = None, full: bool = False, train: bool | None = None,
+                 data: str | Path | None = None, isolation: str = "auto") -> tuple[selfcheck.SelfCheck | None, str]:
+    """Self-check the module the kernel's history makes, for `functions` (none: all); returns the outcome (None when
+    nothing was written to check) and its HTML. See notebook_check."""
+    functions = tuple(functions)
+    if assignment is None and len(functions) == 1 and _names_assignment(functions[0]):
+        assignment, functions = functions[0], ()  # notebook_check("fashion"), as earlier notebooks call it
     task = _assignment(assignment, namespace)
+    unknown = [name for name in functions if name not in task.functions]
+    if unknown:
+        raise NotAFunction(f"{', '.join(map(repr, unknown))} is not a function of {task.name}; its functions are "
+                           f"{', '.join(task.functions)}. Call notebook_check() with some of those names, or with "
+                           "none to check them all.")
+    wanted = functions or tuple(task.functions)
+    written = {name for name in task.functions if callable(namespace.get(name))}
+    if train is None:
+        train = not functions and written == set(task.functions)
+    needed = set(wanted)
+    if train:  # the model trained is the one build_model and compile_model make
+        needed |= {c.function for c in task.checks if c.kind in ("model", "compile") and c.function}
+    runs = tuple(c for c in task.checks if (c.function in needed and c.function in written)
+                 or (train and c.kind == "training"))
+    unwritten = [name for name in task.functions if name not in written]
+    budget = task if full else selfcheck.quick(task)
+    if not runs:
+        return None, render(None, task, budget, unwritten=unwritten, partial=bool(functions))
+    subset = dataclasses.replace(task, checks=runs,
+                                 withheld=task.withheld if not functions else ())
     source = kernel_source(history, namespace, task.functions)
     with tempfile.TemporaryDirectory(prefix="grader-notebook-") as folder:
         module = Path(folder) / task.module
         module.write_text(source, encoding="utf-8")
-        outcome = selfcheck.check(module, assignment=task, data=data, full=full, isolation=isolation)
-    return outcome, render(outcome.results, task, task if full else selfcheck.quick(task))
+        outcome = selfcheck.check(module, assignment=subset, data=data, full=full, isolation=isolation)
+    return outcome, render(outcome.results, subset, subset if full else selfcheck.quick(subset), unwritten=unwritten,
+                           partial=bool(functions))
+
+
+def _names_assignment(name: str) -> bool:
+    """Whether `name` is an assignment's (or an installed kit's) name or a path to one, rather than a function's."""
+    if name in course.available(kits=True):
+        return True
+    path = Path(name)
+    return path.exists() and (kit.is_kit(path) or path.name == "assignment.toml" or (path / "assignment.toml").is_file())
 
 
 def defining(namespace: Mapping[str, Any]) -> str | None:
@@ -124,16 +167,26 @@ def live_source(value: Any) -> str | None:
 
 # --- The verdicts as HTML ------------------------------------------------------------------------
 
-def render(results: dict[str, Any], task: Assignment, budget: Assignment) -> str:
+def render(results: dict[str, Any] | None, task: Assignment, budget: Assignment, *, unwritten: Iterable[str] = (),
+           partial: bool = False) -> str:
     """The self-check as an HTML fragment for a notebook cell (Jinja2, autoescaped)."""
     from grader.views import report
 
-    return report.environment().get_template("notebook_check.html.j2").render(view(results, task, budget))
+    return report.environment().get_template("notebook_check.html.j2").render(
+        view(results, task, budget, unwritten=unwritten, partial=partial))
 
 
-def view(results: dict[str, Any], task: Assignment, budget: Assignment) -> dict[str, Any]:
-    """The plain data the HTML is drawn from: one row per check, hidden ones by name only, and what to do next."""
+NOT_WRITTEN = "Not written yet: write it, run its cell, then check again."
+
+
+def view(results: dict[str, Any] | None, task: Assignment, budget: Assignment, *, unwritten: Iterable[str] = (),
+         partial: bool = False) -> dict[str, Any]:
+    """The plain data the HTML is drawn from: one row per check, hidden ones by name only, one per function not
+    written yet, and what to do next. `partial`: only some functions were asked for."""
+    results = results or {"tests": [], "extra_data": {}}
     rows, previous = [], None
+    for name in unwritten:
+        rows.append({"name": name, "verdict": "todo", "note": NOT_WRITTEN})
     for test in results["tests"]:
         info = test["extra_data"]
         if test["visibility"] != "visible":
@@ -143,6 +196,8 @@ def view(results: dict[str, Any], task: Assignment, budget: Assignment) -> dict[
         row = {"name": test["name"], "verdict": "passed" if test["status"] == "passed" else "failed",
                "points": f"{test['score']:g}/{test['max_score']:g}", "note": "", "feedback": "", "hint": "",
                "details": ""}
+        if row["verdict"] == "passed" and info.get("hint"):  # passed, with a caveat
+            row["note"] = f"Note: {info['hint']}"
         if row["verdict"] == "failed":
             if info.get("feedback") == previous:
                 row["note"] = "The same problem as above."
@@ -159,8 +214,10 @@ def view(results: dict[str, Any], task: Assignment, budget: Assignment) -> dict[
     visible = [t for t in results["tests"] if t["visibility"] == "visible"]
     hidden = [t for t in results["tests"] if t["visibility"] != "visible"]
     failed = [t for t in visible if t["status"] != "passed"]
-    if not failed:
-        step = "Every visible check passed." if visible else ""
+    if unwritten and not failed:
+        step = f"Next: write {', '.join(unwritten)} and run its cell."
+    elif not failed:
+        step = ("Every check asked for passed." if partial else "Every visible check passed.") if visible else ""
     elif len(failed) > 1 and len({t["extra_data"].get("feedback") for t in failed}) == 1:
         step = "Next: fix the problem above; every check failed because of it."
     else:
@@ -170,4 +227,6 @@ def view(results: dict[str, Any], task: Assignment, budget: Assignment) -> dict[
             "score": f"{sum(t['score'] for t in visible):g}", "top": f"{sum(t['max_score'] for t in visible):g}",
             "hidden": len(hidden), "hidden_points": f"{sum(t['max_score'] for t in hidden):g}", "next": step,
             "faults": results["extra_data"].get("grader_faults") or [],
-            "budget": selfcheck.budget_note(task, budget) if results["extra_data"].get("accuracy") is not None else ""}
+            "budget": (selfcheck.budget_note(task, budget, option="full=True")
+                       if results["extra_data"].get("accuracy") is not None else ""),
+            "partial": partial}
