@@ -75,7 +75,7 @@ def test_render_of_one_problem_that_failed_everything(digits):
 
 
 def test_check_of_a_missing_path_is_a_usage_error(tmp_path, capsys):
-    with pytest.raises(selfcheck.NothingToCheck, match="does not exist; give the path of your digits.py"):
+    with pytest.raises(selfcheck.NothingToCheck, match="nothing.py does not exist; give the path of your nothing.py"):
         selfcheck.check(tmp_path / "nothing.py")
     assert main(["check", str(tmp_path / "nothing.py")]) == 2
     assert "does not exist" in capsys.readouterr().err
@@ -117,8 +117,9 @@ def test_the_assignment_is_found_from_the_file_name_or_the_kernel(tmp_path):
     assert course.resolve(None, [ROOT / "assignments" / "fashion"]).name == "fashion"
     other = tmp_path / "homework.py"
     other.write_text("")
-    assert course.resolve(None, [other]).name == course.default_name() == "digits"
-    with pytest.raises(spec.SpecError, match="named after different assignments"):
+    with pytest.raises(spec.SpecError, match="which assignment is .*homework.py.*Give --assignment NAME"):
+        course.resolve(None, [other])  # never the course's default for a submission
+    with pytest.raises(spec.SpecError, match="of different assignments"):
         course.resolve(None, [ROOT / "solutions" / "digits" / "digits.py", ROOT / "solutions" / "fashion" / "fashion.py"])
     fashion = course.load("fashion")
     assert jupyter.defining({name: print for name in fashion.functions}) == "fashion"

@@ -75,15 +75,17 @@ def check(submission: str | Path, *, assignment: str | Path | Assignment | None 
 
     recorder = clock.ensure() if timings else clock.current()
     clock.started_up()
+    path = Path(submission)
+    if not path.exists():
+        module = (assignment.module if isinstance(assignment, Assignment) else
+                  path.name if path.suffix in (".py", ".ipynb") else "module")
+        raise NothingToCheck(f"{path} does not exist; give the path of your {module}, your notebook, or the "
+                             "folder holding it.")
     with clock.stage("set-up: the assignment and the isolation probe"):
         announce(isolation)
         task = (assignment if isinstance(assignment, Assignment) else
-                course.resolve(assignment, [Path(submission)], kits=True,
-                               match=lambda path, tasks: handins.match(path, tasks).task))
-    path = Path(submission)
-    if not path.exists():
-        raise NothingToCheck(f"{path} does not exist; give the path of your {task.module}, your notebook, or the "
-                             "folder holding it.")
+                course.resolve(assignment, [path], kits=True,
+                               match=lambda candidate, tasks: handins.match(candidate, tasks).task))
     if task.kit is not None and (full or data is not None):
         raise NothingToCheck(f"the student kit in {task.kit} checks at the quick budget on its own public images; "
                              f"{'--full trains as the final grading does, on held-out images' if full else '--data'} "
