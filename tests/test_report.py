@@ -452,3 +452,13 @@ def test_top_level_code_is_one_item_naming_its_line_with_the_fix_as_code() -> No
     checks = html.split('id="checks"')[1].split('id="model"')[0]
     assert checks.count('<pre class="fix">') == 1 and _text(checks).count("The same failure as reshape") == 5
     assert 'File &#34;digits.py&#34;, line 74, in &lt;module&gt;' in checks
+
+
+def test_the_summary_says_top_level_code_once_in_full_with_the_fix_as_code() -> None:
+    from conftest import TOP_LEVEL_FIX, top_level_results
+
+    out = summary.text(top_level_results(), width=100)
+    assert out.count("the same failure as reshape") == 5 and "Here, importing digits.py raised PermissionError" in \
+        " ".join(out.split())
+    indent = " " * (out.splitlines()[1].index("Line 74") + 4)
+    assert "\n".join(indent + line for line in TOP_LEVEL_FIX.splitlines()) in out

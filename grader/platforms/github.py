@@ -115,7 +115,7 @@ def _item(number: int, group: list[dict[str, Any]]) -> list[str]:
     lines = [f"{number}. **{markdown_text(names)}** ({format_points(lost)} point{'' if lost == 1 else 's'} lost): "
              f"{markdown_cell(data.get('feedback', group[0].get('output', '')), limit=4 * CELL_LIMIT)}"]
     if data.get("hint"):
-        lines.append(f"   How to fix: {markdown_cell(data['hint'], limit=4 * CELL_LIMIT)}")
+        lines += ["", f"   How to fix: {markdown_cell(data['hint'], limit=4 * CELL_LIMIT)}"]
     code = [line.rstrip() for line in str(data.get("fix") or "").splitlines() if line.strip()][:FIX_LINES]
     if code:
         fence = "`" * max(3, 1 + max(len(run) for run in re.findall("`+", "\n".join(code)) or [""]))

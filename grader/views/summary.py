@@ -36,10 +36,12 @@ def text(results: dict[str, Any], report_path: str | None = None, width: int = 1
         elif passed:
             body = [textwrap.shorten(feedback, width=room, placeholder=" ...")]
         else:
-            body = _wrap(feedback, room, FEEDBACK_LINES)
+            fix = code_lines(str(data.get("fix") or ""))
+            more = 3 if fix else 1  # a failure with a fix (top-level code) fails every check: said in full, once
+            body = _wrap(feedback, room, more * FEEDBACK_LINES)
             if hint:
-                body += _wrap(f"Hint: {hint}", room, HINT_LINES)
-            body += [f"    {line}" for line in code_lines(str(data.get("fix") or ""))]
+                body += _wrap(f"Hint: {hint}", room, more * HINT_LINES)
+            body += [f"    {line}" for line in fix]
         lines.append(f"  {mark}  {test['name']:<{name_width}}  {points:>7}  {body[0]}")
         lines.extend(indent + line for line in body[1:])
     accuracy = extra.get("accuracy")
