@@ -82,8 +82,11 @@ def details_of(test: dict[str, Any]) -> str:
     feedback = str(data.get("feedback") or output.split("\n\n")[0])
     hint, fix = str(data.get("hint") or ""), str(data.get("fix") or "")
     for start in dict.fromkeys((head(feedback, hint, fix), head(feedback, hint), feedback)):
-        if start and output.startswith(start):
-            return output[len(start):].strip("\n")
+        rest = output[len(start):] if start and output.startswith(start) else None
+        if rest is not None and (rest.startswith("\n\n") or not rest.strip()):
+            return rest.strip("\n")
+    if "\n\n" in output:  # written otherwise (by hand, by an older grader): the details follow the first blank line
+        return output.partition("\n\n")[2].strip("\n")
     return "" if output.strip() == feedback.strip() else output.strip("\n")
 
 
