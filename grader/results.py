@@ -66,6 +66,30 @@ def format_points(value: float) -> str:
     return f"{round(float(value), 4):g}"
 
 
+def head(feedback: str, hint: str = "", fix: str = "") -> str:
+    """The start of a check's output text: the feedback, the hint, and the fix's code indented under it (with no
+    blank line, so that the first blank line still marks where the details start)."""
+    text = feedback if not hint else f"{feedback}\nHint: {hint}"
+    code = [f"    {line}" for line in fix.splitlines() if line.strip()]
+    return "\n".join([text, *code])
+
+
+def details_of(test: dict[str, Any]) -> str:
+    """What a check's output text holds beyond its feedback, hint and fix: a traceback, a layer table, the sandbox's
+    last words."""
+    output = str(test.get("output") or "")
+    data = test.get("extra_data") or {}
+    feedback = str(data.get("feedback") or output.split("\n\n")[0])
+    hint, fix = str(data.get("hint") or ""), str(data.get("fix") or "")
+    for start in dict.fromkeys((head(feedback, hint, fix), head(feedback, hint), feedback)):
+        rest = output[len(start):] if start and output.startswith(start) else None
+        if rest is not None and (rest.startswith("\n\n") or not rest.strip()):
+            return rest.strip("\n")
+    if "\n\n" in output:  # written otherwise (by hand, by an older grader): the details follow the first blank line
+        return output.partition("\n\n")[2].strip("\n")
+    return "" if output.strip() == feedback.strip() else output.strip("\n")
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """The verdict of one check on one submission."""
@@ -80,6 +104,7 @@ class CheckResult:
     fault: str | None = None
     details: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    fix: str = ""  # code that shows the fix (the `if __name__ == "__main__":` block), shown as a block under the hint
 
     @property
     def status(self) -> str:
@@ -97,10 +122,12 @@ class CheckResult:
         return replace(self, duration=round(seconds, 3))
 
     def to_dict(self) -> dict[str, Any]:
-        text = self.feedback if not self.hint else f"{self.feedback}\nHint: {self.hint}"
+        text = head(self.feedback, self.hint, self.fix)
         if self.details:
             text += f"\n\n{self.details}"
         extra = {"feedback": self.feedback, "hint": self.hint, "fault": self.fault, "duration": self.duration}
+        if self.fix:
+            extra["fix"] = self.fix
         extra.update(self.extra)
         return {
             "name": self.name,

@@ -142,3 +142,28 @@ def graded_fashion(fashion, fashion_data):
 
     yield get
     zygote.close()
+
+
+TOP_LEVEL_FIX = ('if __name__ == "__main__":\n'
+                 "    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()\n"
+                 "    model.fit(normalise(reshape(x_train)), y_train, epochs=5)")
+
+
+def top_level_results(line: int = 74) -> dict:
+    """The results of a digits.py whose import failed at its top-level `load_data()` on `line`, in the shape grading
+    gives them: every check the same failure, with the hint and fix of grader.grading.top_level."""
+    from grader.grading import top_level
+    from grader.results import CheckResult, SubmissionResult
+
+    statements = [top_level.Statement(line, "(x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()"),
+                  top_level.Statement(line + 1, "model.fit(normalise(reshape(x_train)), y_train, epochs=5)")]
+    told = top_level.explain("digits.py", statements, failed=statements[0],
+                             error="importing digits.py raised PermissionError: [Errno 13] Permission denied: "
+                                   f"'/tmp/.keras' (line {line} of digits.py)")
+    trace = (f'  File "digits.py", line {line}, in <module>\n'
+             "    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()\n"
+             '  File "keras/src/datasets/mnist.py", line 60, in load_data\n    path = get_file(\n')
+    checks = tuple(CheckResult.failed(c.name, c.points, told.feedback, hint=told.hint, fix=told.fix, fault="error",
+                                      details=trace, extra={"line": line, "at_import": True})
+                   for c in course.load("digits").checks)
+    return SubmissionResult("digits", "digits", checks, 1.0, extra={"module": "digits.py", "accuracy": None}).to_dict()

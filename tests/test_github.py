@@ -180,6 +180,42 @@ def test_checks_without_a_function_are_annotated_on_the_file(tmp_path):
     assert lines == ["::error file=digits.py,title=accuracy%3A 0/3 points::Test accuracy 0.1"]
 
 
+def test_top_level_code_is_one_annotation_on_its_line_with_the_fix(tmp_path):
+    from conftest import top_level_results
+
+    task = course.load("digits")
+    source = (ROOT / "tests" / "submissions" / "top_level_download.py").read_text()
+    (tmp_path / "digits.py").write_text(source)
+    line = source.splitlines().index("(x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()") + 1
+    lines = github.annotations(top_level_results(line), task=task, submission=tmp_path, workspace=tmp_path)
+    assert len(lines) == 1, lines
+    properties, message = lines[0][len("::error "):].split("::", 1)
+    assert properties == (f"file=digits.py,line={line},title=reshape%2C normalise%2C build_model%2C compile_model%2C "
+                          "accuracy%2C predict%3A 0/10 points")
+    assert message.startswith(f"Line {line} (`(x_train, y_train)")
+    assert '%0A    if __name__ == "__main__":%0A        (x_train, y_train)' in message
+
+
+def test_the_summary_says_one_failure_once_with_the_fix_as_a_code_block():
+    from conftest import TOP_LEVEL_FIX, top_level_results
+
+    summary = github.step_summary(top_level_results())
+    rows = [line for line in summary.splitlines() if line.startswith("| ") and "❌ failed" in line]
+    assert len(rows) == 6 and all("The same failure as reshape" in row for row in rows[1:])
+    fixes = summary.split("### What to fix\n\n")[1]
+    names = github.markdown_text(", ".join(CHECKS))
+    assert fixes.startswith(f"1. **{names}** (10 points lost): Line 74")
+    assert "\n2. " not in fixes and "How to fix: Keep only imports" in fixes
+    assert "   ```python\n" + "\n".join("   " + line for line in TOP_LEVEL_FIX.splitlines()) + "\n   ```" in fixes
+
+
+def test_code_in_the_summary_cannot_close_its_fence():
+    test = {"name": "reshape", "score": 0, "max_score": 1, "status": "failed", "output": "",
+            "extra_data": {"feedback": "top-level code", "fix": 'if __name__ == "__main__":\n    x = """\n```\n# @teacher"""'}}
+    summary = github.step_summary({"score": 0, "extra_data": {"max_score": 1}, "tests": [test]})
+    assert "   ````python\n" in summary and "\n   ```\n" in summary and summary.count("\n   ````\n") == 1
+
+
 @pytest.mark.timeout(20)  # reading the pipe to place the annotations blocked --github for ever
 def test_a_submission_that_is_a_named_pipe_is_annotated_on_nothing_without_blocking(tmp_path):
     task = course.load("digits")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SUBMISSIONS, assert_loses_exactly, by_name
+from grader.assignment import course
 
 CHECKS = ("reshape", "normalise", "build_model", "compile_model", "accuracy", "predict")
 
@@ -20,7 +21,14 @@ CASES = {
     "reshape_inplace": {"reshape": ["changed the array"]},
     "normalise_no_divide": {"normalise": ["255 times", "Divide the pixels by 255"]},
     "normalise_twice": {"normalise": ["1/255 of", "once"]},
-    "normalise_float64": {"normalise": ["float64", "expected float32"]},
+    "normalise_float64": {"normalise": ["float64", "expected float32", "Convert to float32 (images.astype('float32') / 255)"]},
+    "normalise_inplace_uint8": {"normalise": ["UFuncTypeError", "An in-place operation (/=) changes the uint8 array",
+                                              "x = x.astype('float32') / value",
+                                              'File "normalise_inplace_uint8.py", line 15, in normalise']},
+    "normalise_name_typo": {"normalise": ["NameError: name 'imagse' is not defined. Did you mean: 'images'? (line 15",
+                                          "did you mean 'images'?", 'File "normalise_name_typo.py", line 15, in normalise']},
+    "predict_argmax_no_axis": {"predict": ["returned the single number", "np.argmax without an axis",
+                                           "np.argmax(model.predict(images), axis=1)"]},
     "model_dense64": {"build_model": ["layer 4: Dense units is 64, expected 128.", "the model has 303,842 parameters; expected 607,394."]},
     "model_padding_same": {"build_model": ["layer 1: Conv2D padding is 'same', expected 'valid' (Keras' default).",
                                            "outputs (None, 28, 28, 28); expected (None, 26, 26, 28).",
@@ -79,6 +87,37 @@ def test_a_file_that_cannot_be_imported_fails_every_check_with_the_reason(name: 
         assert test["status"] == "failed"
         for words in ALL_FAIL[name]:
             assert words in test["output"], (test["name"], test["output"])
+
+
+@pytest.mark.slow
+def test_the_notebooks_training_at_the_top_level_is_one_failure_naming_its_line_and_the_fix(graded, tmp_path) -> None:
+    import json
+
+    from grader.platforms import github
+    from grader.views import report
+
+    submission = SUBMISSIONS / "top_level_download.py"
+    line = submission.read_text().splitlines().index(
+        "(x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()") + 1
+    results = graded(submission)
+    told = {(t["extra_data"]["feedback"], t["extra_data"]["hint"], t["extra_data"]["fix"], t["extra_data"]["line"])
+            for t in results["tests"]}
+    assert len(told) == 1  # every check, the accuracy one included, fails with the import and nothing of its own
+    feedback, hint, fix, named = told.pop()
+    assert named == line and feedback.startswith(f"Line {line} (`(x_train, y_train)")
+    assert "no network, no writable home folder and a time limit" in feedback and "PermissionError" in feedback
+    assert hint.endswith("where it runs when you run the file yourself but not when the grader imports it:")
+    assert fix.splitlines() == ['if __name__ == "__main__":',
+                                "    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()",
+                                "    model = compile_model(build_model())",
+                                "    model.fit(normalise(reshape(x_train)), y_train, epochs=5)"]
+    assert f'File "top_level_download.py", line {line}, in <module>' in results["tests"][0]["output"]
+    text = json.dumps(results)
+    assert "/home/submission" not in text and "grader-sandbox" not in text and "<frozen" not in text
+    assert len(report.page(results)["fixes"]) == 1
+    (tmp_path / "digits.py").write_text(submission.read_text())
+    annotations = github.annotations(results, task=course.load("digits"), submission=tmp_path, workspace=tmp_path)
+    assert len(annotations) == 1 and annotations[0].startswith(f"::error file=digits.py,line={line},")
 
 
 @pytest.mark.slow

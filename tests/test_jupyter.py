@@ -195,3 +195,15 @@ def test_one_function_at_a_time_without_training_and_the_rest_not_written_yet(tm
         jupyter.check_kernel([""], namespace, functions=["normalize"], assignment=fast_course)
     nothing, page = jupyter.check_kernel([""], {}, functions=["predict"], assignment=fast_course)
     assert nothing is None and page.count("NOT WRITTEN") == 5 and "Next: write reshape" in page
+
+
+def test_a_failure_with_a_fix_shows_it_as_code_once(digits):
+    from conftest import TOP_LEVEL_FIX, top_level_results
+    from grader.grading import selfcheck
+
+    shown = jupyter.view(top_level_results(), digits, selfcheck.quick(digits))
+    first, *later = [row for row in shown["rows"] if row["verdict"] == "failed"]
+    assert first["fix"] == TOP_LEVEL_FIX and first["details"].startswith('  File "digits.py", line 74, in <module>')
+    assert all(row["note"] == "The same problem as above." for row in later) and len(later) == 5
+    assert shown["next"] == "Next: fix the problem above; every check failed because of it."
+    assert TOP_LEVEL_FIX.replace('"', "&#34;") in jupyter.render(top_level_results(), digits, selfcheck.quick(digits))

@@ -439,3 +439,26 @@ def test_the_same_training_curve_is_drawn_once_per_process() -> None:
     other = figures.history(history, min_accuracy=0.8, test_accuracy=0.92)
     assert again is first and other != first
     assert figures._history.cache_info().misses == before + 2
+
+
+def test_top_level_code_is_one_item_naming_its_line_with_the_fix_as_code() -> None:
+    from conftest import TOP_LEVEL_FIX, top_level_results
+
+    html = report.render(top_level_results())
+    fix = html.split('id="fix"')[1].split('id="checks"')[0]
+    assert fix.count("<li>") == 1 and "10 points lost" in _text(fix)
+    assert "Line 74 (`(x_train, y_train)" in _text(fix) and "no writable home folder" in fix
+    assert f'<pre class="fix">{TOP_LEVEL_FIX.replace(chr(34), "&#34;")}</pre>' in fix
+    checks = html.split('id="checks"')[1].split('id="model"')[0]
+    assert checks.count('<pre class="fix">') == 1 and _text(checks).count("The same failure as reshape") == 5
+    assert 'File &#34;digits.py&#34;, line 74, in &lt;module&gt;' in checks
+
+
+def test_the_summary_says_top_level_code_once_in_full_with_the_fix_as_code() -> None:
+    from conftest import TOP_LEVEL_FIX, top_level_results
+
+    out = summary.text(top_level_results(), width=100)
+    assert out.count("the same failure as reshape") == 5 and "Here, importing digits.py raised PermissionError" in \
+        " ".join(out.split())
+    indent = " " * (out.splitlines()[1].index("Line 74") + 4)
+    assert "\n".join(indent + line for line in TOP_LEVEL_FIX.splitlines()) in out

@@ -124,3 +124,18 @@ def test_the_assignment_is_found_from_the_file_name_or_the_kernel(tmp_path):
     fashion = course.load("fashion")
     assert jupyter.defining({name: print for name in fashion.functions}) == "fashion"
     assert jupyter.defining({"normalise": print}) is None
+
+
+def test_render_of_top_level_code_says_it_once_with_the_fix_as_a_code_block(digits):
+    from conftest import top_level_results
+
+    text = selfcheck.render(top_level_results(), digits, selfcheck.quick(digits), name="digits.py")
+    lines = text.splitlines()
+    assert text.count("is top-level code") == 1 and text.count("(the same problem as above)") == 5
+    start = lines.index(' ' * 14 + 'if __name__ == "__main__":')  # under "Try:", indented as code
+    assert lines[start + 1] == " " * 18 + "(x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()"
+    assert lines[start + 2] == " " * 18 + "model.fit(normalise(reshape(x_train)), y_train, epochs=5)"
+    assert lines[start + 3].strip() == 'File "digits.py", line 74, in <module>'
+    assert text.count("Try:") == 1 and "Hint:" not in text
+    assert "60000" not in text  # no check's own hint is attached to the import failure
+    assert "Next: fix the problem above; every check failed because of it." in text

@@ -36,3 +36,44 @@ def test_a_module_that_is_a_named_pipe_is_not_read(tmp_path: Path) -> None:
     assert top_level.work_in(tmp_path / "digits.py") == []
     (tmp_path / "work.py").write_text("print(1)\n")
     assert [s.line for s in top_level.work_in(tmp_path / "work.py")] == [1]
+
+
+NOTEBOOK = """import numpy as np
+from tensorflow import keras
+
+
+def normalise(images):
+    return images.astype("float32") / 255
+
+
+(x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+model = keras.Sequential()
+model.fit(normalise(x_train), y_train, epochs=5)
+"""
+
+
+def test_explain_names_the_line_that_failed_says_why_and_moves_all_the_work_under_main() -> None:
+    statements = top_level.work(NOTEBOOK)
+    told = top_level.explain("digits.py", statements, failed=statements[0],
+                             error="importing digits.py raised PermissionError: [Errno 13] Permission denied")
+    assert told.feedback.startswith("Line 9 (`(x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data…`) "
+                                    "of digits.py is top-level code: it runs when the grader imports digits.py")
+    for why in ("no network", "no writable home folder", "a time limit", "training a model",
+                "Here, importing digits.py raised PermissionError", "Lines 10 and 11 of digits.py do work"):
+        assert why in told.feedback, why
+    assert 'under `if __name__ == "__main__":`' in told.hint
+    assert told.fix == ('if __name__ == "__main__":\n'
+                        "    (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()\n"
+                        "    model = keras.Sequential()\n"
+                        "    model.fit(normalise(x_train), y_train, epochs=5)")
+
+
+def test_explain_after_a_limit_names_the_work_and_nothing_without_work() -> None:
+    statements = top_level.work(NOTEBOOK + "".join(f"print({i})\n" for i in range(10)))
+    told = top_level.explain("digits.py", statements, error="importing digits.py did not finish within 5 seconds")
+    assert told.feedback.startswith("Line 9 (`(x_train")
+    assert "line 11 (`model.fit(normalise(x_train), y_train, epochs=5)`) and 10 more of digits.py are top-level " \
+           "code: they run" in told.feedback
+    assert told.feedback.count("Here, importing digits.py did not finish within 5 seconds.") == 1
+    assert told.fix.splitlines()[-1] == "    ..." and len(told.fix.splitlines()) == 1 + top_level.MAX_STATEMENTS + 1
+    assert top_level.explain("digits.py", []) is None

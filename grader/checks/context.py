@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from grader.assignment.data import Dataset
-from grader.sandbox.runner import Runner
+from grader.sandbox.runner import Runner, SubmissionError
 from grader.trusted import architecture, comparison
 from grader.assignment.spec import Assignment, CheckSpec, SpecError
 
@@ -28,6 +28,7 @@ class Blocker:
 
     check: str
     reason: str
+    error: SubmissionError | None = None  # the module's failed import, which fails every later check the same way
 
 
 @dataclass

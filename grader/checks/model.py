@@ -23,7 +23,8 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
         reply = ctx.runner.request({"op": "build", "function": fn, "kwargs": params.get("kwargs", {})},
                                    stage=f"{fn}()", timeout=params.get("timeout"))
     except SubmissionError as error:
-        ctx.found.model_blocker = Blocker(check.name, f"{fn}() failed: {error.message}")
+        ctx.found.model_blocker = Blocker(check.name, f"{fn}() failed: {error.message}",
+                                          error if error.at_import else None)
         return from_error(check, error).timed(time.monotonic() - started)
     if "config" not in reply.header:
         message = (f"{fn}() returned {shorten(reply.header.get('returned'))}; expected a keras.Model "

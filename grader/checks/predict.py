@@ -70,6 +70,11 @@ def _compare(fn: str, got: np.ndarray | None, probs: np.ndarray, header: dict) -
     expected = np.argmax(probs, axis=1)
     if got is None:
         return [f"{fn}() returned {shorten(header.get('returned'))}; expected an int array of shape ({n},)."], "Return np.argmax(probabilities, axis=1)."
+    if got.ndim == 0:
+        return [f"{fn}() returned the single number {got.item():g} for {n} images; expected one class index per "
+                f"image, shape ({n},). np.argmax without an axis takes the largest of all {n * classes} outputs "
+                "together and returns its position in them."], \
+            "Give np.argmax the axis of the classes: np.argmax(model.predict(images), axis=1) returns one index per image."
     if got.shape == probs.shape:
         return [f"{fn}() returned the probabilities, shape {got.shape}; expected one class index per image, shape ({n},)."], \
             "Take the index of the largest output (probability or logit): np.argmax(model.predict(images), axis=1)."

@@ -17,7 +17,7 @@ import math
 import time
 
 from grader.trusted import architecture, comparison, compilation, memo, training
-from grader.checks.common import blocked
+from grader.checks.common import blocked, from_error
 from grader.trusted.compilation import CompileSettings
 from grader.checks.context import Blocker, Context
 from grader.results import CheckResult
@@ -35,6 +35,8 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     builder = model_check.function if model_check is not None else "the model function"
     if parsed is None:
         cause = ctx.found.model_blocker or Blocker(model_check.name if model_check else "", f"{builder}() gave no model.")
+        if cause.error is not None:  # the import failed: one failure for every check, not a step that waits
+            return from_error(check, cause.error).timed(time.monotonic() - started)
         return blocked(check, f"Could not train a model, so no accuracy could be measured. {cause.reason}",
                        f"Fix {cause.check} first; this check trains the model {builder}() returns.", fault="blocked",
                        waits_for=(cause.check,))

@@ -20,7 +20,8 @@ from grader.assignment import course
 from grader.grading import handins
 from grader.grading.grade import grade
 from grader.assignment.spec import Assignment
-from grader.results import format_points
+from grader.results import details_of, format_points
+from grader.views.summary import code_lines
 
 WIDTH = 100
 MAX_DETAIL_LINES = 16
@@ -190,8 +191,8 @@ def _check_lines(test: dict[str, Any], width: int, *, repeated: bool) -> list[st
     lines = [f"  FAIL    {name}  {points:>5}", _wrap(info.get("feedback", ""), indent)]
     if info.get("hint"):
         lines.append(_wrap(f"Try: {info['hint']}", indent))
-    _, _, details = str(test["output"]).partition("\n\n")
-    detail = details.splitlines()
+    lines.extend(f"{indent}    {line}" for line in code_lines(str(info.get("fix") or "")))
+    detail = details_of(test).splitlines()
     if detail and info.get("fault") not in ("not_implemented", "missing"):
         shown = detail[:MAX_DETAIL_LINES] + (["..."] if len(detail) > MAX_DETAIL_LINES else [])
         lines.extend(indent + line for line in shown)

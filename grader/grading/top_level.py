@@ -22,6 +22,7 @@ from grader.grading import notebook
 
 SHOWN = 3  # top-level statements named when the import failed without saying where
 MAX_LINES = 6  # of one statement, shown in the fix
+MAX_STATEMENTS = 8  # top-level statements moved in the fix shown
 
 
 @dataclass(frozen=True)
@@ -73,20 +74,49 @@ def read_code(path: Path) -> str | None:
     return text if len(text) <= notebook.MAX_CODE else None
 
 
-def explain(module: str, statements: list[Statement]) -> str:
-    """Why top-level code broke the import, naming its line(s), and the `if __name__ == "__main__":` fix."""
-    if not statements:
-        return ""
-    named = statements[:SHOWN]
+@dataclass(frozen=True)
+class Explanation:
+    """Why top-level code broke the import (`feedback`), what to do (`hint`) and the code of the fix (`fix`)."""
+
+    feedback: str
+    hint: str
+    fix: str
+
+
+def explain(module: str, statements: list[Statement], *, failed: Statement | None = None,
+            error: str = "") -> Explanation | None:
+    """Why top-level code broke the import, naming the line of `failed` (the statement that raised; None when a limit
+    stopped the import: the first of `statements`) and saying what happened (`error`), and the
+    `if __name__ == "__main__":` fix that moves every one of `statements` (the module's top-level work); None if
+    there is no such code."""
+    if not statements and failed is None:
+        return None
+    moved = statements if failed is None or failed in statements else [failed, *statements]
+    named = [failed] if failed is not None else moved[:SHOWN]
     where = ", ".join(f"line {s.line} (`{_short(s.code)}`)" for s in named)
-    more = f" and {len(statements) - SHOWN} more" if len(statements) > SHOWN else ""
+    more = f" and {len(moved) - SHOWN} more" if failed is None and len(moved) > SHOWN else ""
     lead = "is top-level code: it runs" if len(named) == 1 and not more else "are top-level code: they run"
-    block = "\n".join("\n".join(f"        {line}" for line in (s.text or s.code).splitlines()) for s in named)
-    return (f"{where[0].upper()}{where[1:]}{more} of {module} {lead} when the grader imports {module} to "
-            "test your functions, before any check, in a sandbox with no network and a time limit. Keep only "
-            "imports, functions and constants at the top level, and move the rest (loading data, training, "
-            'plotting) under `if __name__ == "__main__":` at the end of the file, where it runs when you run the '
-            f'file yourself but not when it is imported:\n\n    if __name__ == "__main__":\n{block}')
+    others = [s.line for s in moved if s not in named]
+    also = (f" {_lines(others)} of {module} {'does' if len(others) == 1 else 'do'} work at the top level too."
+            if failed is not None and others else "")
+    feedback = (f"{where[0].upper()}{where[1:]}{more} of {module} {lead} when the grader imports {module} to test "
+                "your functions, before any check. When graded, the import runs in a sandbox with no network, no "
+                "writable home folder and a time limit: downloading data, saving files or training a model there "
+                f"fails or runs out of time.{' Here, ' + error.rstrip('.') + '.' if error else ''}{also}")
+    hint = ("Keep only imports, functions and constants at the top level, and move the rest (loading data, training, "
+            'plotting) to the end of the file, under `if __name__ == "__main__":`, where it runs when you run the '
+            "file yourself but not when the grader imports it:")
+    shown = moved[:MAX_STATEMENTS]
+    body = "\n".join("\n".join(f"    {line}" for line in (s.text or s.code).splitlines()) for s in shown)
+    tail = "\n    ..." if len(moved) > MAX_STATEMENTS else ""
+    return Explanation(feedback, hint, f'if __name__ == "__main__":\n{body}{tail}')
+
+
+def _lines(numbers: list[int]) -> str:
+    words = [str(n) for n in numbers]
+    if len(words) == 1:
+        return f"Line {words[0]}"
+    return f"Lines {', '.join(words[:-1])} and {words[-1]}"
 
 
 def _inert(node: ast.stmt) -> bool:

@@ -22,7 +22,7 @@ from grader.views.outputs import write_text
 from grader.grading.passmark import PassMark
 from grader.assignment.spec import Assignment
 from grader.grading.submission import SubmissionNotFound, locate
-from grader.results import format_points
+from grader.results import format_points, head
 
 # Legacy: GitHub Classroom (retired 2026-08-28) read the total from a notice with this title and a "Points X/Y"
 # message, the form its autograding reporter wrote. Kept, documented as legacy, for scripts that still parse it.
@@ -30,6 +30,7 @@ NOTICE_TITLE = "Autograding complete"
 SUMMARY_FILE = "summary.md"  # beside results.json; the workflow posts it as the pull-request comment
 # A step summary may hold 1 MiB; feedback beyond this many characters per cell is cut.
 CELL_LIMIT = 600
+FIX_LINES = 60  # of the code shown under "What to fix"
 # Every ASCII punctuation character that Markdown may read as syntax; a backslash makes it literal.
 _MARKDOWN_PUNCTUATION = re.compile(r"([!\"#$%'()*+,\-./:;=?@\[\\\]^_`{|}~])")
 
@@ -81,12 +82,45 @@ def step_summary(results: dict[str, Any], pass_mark: PassMark | None = None) -> 
     if extra.get("self_check"):
         lines += [f"**{markdown_text(str(extra['self_check']))}**", ""]
     lines += ["| Check | Result | Points | Feedback |", "| --- | --- | ---: | --- |"]
+    groups = failures(results)
+    first_of = {test["name"]: group[0]["name"] for group in groups for test in group}
     for test in results["tests"]:
         mark = "✅ passed" if test["status"] == "passed" else "❌ failed"
         points = f"{format_points(test['score'])}/{format_points(test['max_score'])}"
-        lines.append(f"| {markdown_cell(test['name'])} | {mark} | {points} | {markdown_cell(_feedback(test))} |")
+        first = first_of.get(test["name"], test["name"])
+        text = _feedback(test) if first == test["name"] else f"The same failure as {first}."
+        lines.append(f"| {markdown_cell(test['name'])} | {mark} | {points} | {markdown_cell(text)} |")
+    if groups:
+        lines += ["", "### What to fix", ""] + [line for n, group in enumerate(groups, 1) for line in _item(n, group)]
     lines += ["", "The full report (report.html) and results.json are in this run's artifacts."]
     return "\n".join(lines) + "\n"
+
+
+def failures(results: dict[str, Any]) -> list[list[dict[str, Any]]]:
+    """The failed checks, grouped by identical feedback, hint and fault (a failed import fails every check alike)."""
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for test in results.get("tests", []):
+        if test.get("status") != "passed":
+            data = test.get("extra_data", {})
+            key = (str(data.get("feedback", test.get("output", ""))), str(data.get("hint") or ""), data.get("fault"))
+            groups.setdefault(key, []).append(test)
+    return list(groups.values())
+
+
+def _item(number: int, group: list[dict[str, Any]]) -> list[str]:
+    """One numbered item of "What to fix": the checks, the points lost, the feedback, the hint, the fix as code."""
+    data = group[0].get("extra_data", {})
+    lost = sum(t["max_score"] - t["score"] for t in group)
+    names = ", ".join(t["name"] for t in group)
+    lines = [f"{number}. **{markdown_text(names)}** ({format_points(lost)} point{'' if lost == 1 else 's'} lost): "
+             f"{markdown_cell(data.get('feedback', group[0].get('output', '')), limit=4 * CELL_LIMIT)}"]
+    if data.get("hint"):
+        lines += ["", f"   How to fix: {markdown_cell(data['hint'], limit=4 * CELL_LIMIT)}"]
+    code = [line.rstrip() for line in str(data.get("fix") or "").splitlines() if line.strip()][:FIX_LINES]
+    if code:
+        fence = "`" * max(3, 1 + max(len(run) for run in re.findall("`+", "\n".join(code)) or [""]))
+        lines += ["", f"   {fence}python", *(f"   {line}" for line in code), f"   {fence}"]
+    return lines
 
 
 def markdown_text(text: str) -> str:
@@ -103,11 +137,12 @@ def markdown_cell(text: str, limit: int = CELL_LIMIT) -> str:
     return "<br>".join(markdown_text(line) for line in text.split("\n"))
 
 
-def _feedback(test: dict[str, Any]) -> str:
+def _feedback(test: dict[str, Any], *, fix: bool = False) -> str:
     extra = test.get("extra_data", {})
     feedback = str(extra.get("feedback", test.get("output", "")))
-    hint = extra.get("hint")
-    return f"{feedback}\nHint: {hint}" if hint and test["status"] != "passed" else feedback
+    if test["status"] == "passed":
+        return feedback
+    return head(feedback, str(extra.get("hint") or ""), str(extra.get("fix") or "") if fix else "")
 
 
 # --- Workflow commands: the legacy points notice and the annotations ------------------------------
@@ -120,22 +155,27 @@ def notice(results: dict[str, Any]) -> str:
 
 
 def annotations(results: dict[str, Any], *, task: Assignment, submission: Path, workspace: Path) -> list[str]:
-    """One `::error` line per failed check, on the line of the function it checks in the student's file."""
+    """One `::error` line per failure (checks that failed alike, as all do when the import fails, share one): on the
+    line the failure names in the student's file (the top-level statement that broke the import, the line that
+    raised), else on the line of the function the check calls."""
     module = _module(submission, task)
     file = _relative(module, workspace) if module else None
     lines_of, syntax_line = _definitions(module) if module else ({}, None)
     out = []
-    for test in results["tests"]:
-        if test["status"] == "passed":
-            continue
-        fault = test.get("extra_data", {}).get("fault")
-        title = f"{test['name']}: {format_points(test['score'])}/{format_points(test['max_score'])} points"
-        message = _feedback(test)
+    for group in failures(results):
+        test = group[0]
+        data = test.get("extra_data", {})
+        fault = data.get("fault")
+        message = _feedback(test, fix=True)
         if fault == "grader":
-            out.append(command("error", message, title=f"Grader fault in {test['name']}"))
+            out.extend(command("error", message, title=f"Grader fault in {t['name']}") for t in group)
             continue
-        function = _function(task, test["name"])
-        line = syntax_line if fault == "syntax" and syntax_line else lines_of.get(function or "")
+        score, top = sum(t["score"] for t in group), sum(t["max_score"] for t in group)
+        title = f"{', '.join(t['name'] for t in group)}: {format_points(score)}/{format_points(top)} points"
+        named = data.get("line") if isinstance(data.get("line"), int) and not isinstance(data.get("line"), bool) else None
+        # a line named by the failure, in a .py file that was read (a notebook's lines are not the file's)
+        line = (syntax_line if fault == "syntax" and syntax_line else named if named and lines_of
+                else lines_of.get(_function(task, test["name"]) or ""))
         properties = {"file": file, "line": line, "title": title}
         out.append(command("error", message, **{k: v for k, v in properties.items() if v is not None}))
     return out

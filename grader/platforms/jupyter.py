@@ -21,6 +21,7 @@ from typing import Any, Iterable, Mapping
 from grader.assignment import course, kit
 from grader.grading import notebook, selfcheck
 from grader.assignment.spec import Assignment
+from grader.results import details_of
 
 HEADER = "# The assignment's functions as the kernel defines them now (their source, from inspect)."
 
@@ -195,17 +196,16 @@ def view(results: dict[str, Any] | None, task: Assignment, budget: Assignment, *
             continue
         row = {"name": test["name"], "verdict": "passed" if test["status"] == "passed" else "failed",
                "points": f"{test['score']:g}/{test['max_score']:g}", "note": "", "feedback": "", "hint": "",
-               "details": ""}
+               "fix": "", "details": ""}
         if row["verdict"] == "passed" and info.get("hint"):  # passed, with a caveat
             row["note"] = f"Note: {info['hint']}"
         if row["verdict"] == "failed":
             if info.get("feedback") == previous:
                 row["note"] = "The same problem as above."
             else:
-                _, _, details = str(test["output"]).partition("\n\n")
-                lines = details.splitlines()
+                lines = details_of(test).splitlines()
                 keep = lines and info.get("fault") not in ("not_implemented", "missing")
-                row.update(feedback=info.get("feedback", ""), hint=info.get("hint", ""),
+                row.update(feedback=info.get("feedback", ""), hint=info.get("hint", ""), fix=info.get("fix", ""),
                            details="\n".join(lines[: selfcheck.MAX_DETAIL_LINES]
                                              + (["..."] if len(lines) > selfcheck.MAX_DETAIL_LINES else []))
                            if keep else "")

@@ -18,6 +18,7 @@ import numpy as np
 
 from grader import timings
 from grader.grading import top_level
+from grader.sandbox import mistakes
 from grader.sandbox.host import Reply, Sandbox, SandboxFault
 from grader.assignment.spec import Assignment
 from grader.grading.submission import SubmissionNotFound
@@ -35,6 +36,9 @@ class SubmissionError(Exception):
     details: str = ""
     line: int | None = None
     top_line: int | None = None  # the top-level statement that was running when the module's import failed
+    hint: str = ""  # what to do, when the failure is a known mistake (grader.sandbox.mistakes) or top-level code
+    fix: str = ""  # code that shows the fix, shown as a block under the hint
+    at_import: bool = False  # the module's import failed: every check fails with this one error
 
     def __str__(self) -> str:
         return self.message
@@ -119,15 +123,17 @@ class Runner:
             reply = self._opening.result() if self._opening is not None else self._open()
             self._opening = None  # kept while it runs: an interrupt's close() stops the sandbox, then joins it
         except SandboxFault as fault:
-            self._load_error = _from_fault(fault, f"importing {self.path.name}")
+            self._load_error = dataclasses.replace(_from_fault(fault, f"importing {self.path.name}"), at_import=True)
             self.close()
             raise self._load_error
         except SubmissionNotFound as refused:  # a link or a size that changed between the check and the copy
-            self._load_error = SubmissionError("unsafe", str(refused))
+            self._load_error = SubmissionError("unsafe", str(refused), at_import=True)
             self.close()
             raise self._load_error
         if not reply.header.get("ok"):
-            self._load_error = _from_exception(reply.header.get("error") or {}, f"importing {self.path.name}", self.path.name)
+            self._load_error = dataclasses.replace(
+                _from_exception(reply.header.get("error") or {}, f"importing {self.path.name}", self.path.name),
+                at_import=True)
             self.close()
             raise self._load_error
         self.functions = {k: bool(v) for k, v in (reply.header.get("functions") or {}).items()}
@@ -237,7 +243,8 @@ def _from_exception(error: dict[str, Any], stage: str, filename: str) -> Submiss
     if kind == "OSError" and f"[Errno {errno.EFBIG}]" in message:
         return SubmissionError("output", f"{stage} wrote more than the allowed output or file size and was stopped{where}. "
                                          "Remove large prints and file writes.", trace, line, top)
-    return SubmissionError("error", f"{stage} raised {kind}: {message}{where}", trace, line, top)
+    return SubmissionError("error", f"{stage} raised {kind}: {message}{where}", trace, line, top,
+                           hint=mistakes.hint(kind, message))
 
 
 # Failures of an import that top-level code can cause (not a syntax error or a missing module).
@@ -245,19 +252,22 @@ _TOP_LEVEL_KINDS = ("error", "crash", "timeout", "memory", "cpu", "output")
 
 
 def _with_top_level(error: SubmissionError, module: Path) -> SubmissionError:
-    """`error`, a failed import, with the module's top-level code named and the `if __name__` fix shown when
-    such code is the likely cause: the statement that raised, or (a limit hit) every top-level statement that works."""
-    if error.kind not in _TOP_LEVEL_KINDS or "top-level code" in error.message:
+    """`error`, a failed import, told as top-level code when such code is the likely cause: the statement that
+    raised, or (a limit hit) the module's top-level work; its hint and fix move that work under
+    `if __name__ == "__main__":`."""
+    if error.kind not in _TOP_LEVEL_KINDS or error.fix:
         return error
     statements = top_level.work_in(module)
-    if error.top_line is not None:
-        statements = [s for s in statements if s.line == error.top_line]
-    elif error.kind in ("error", "crash"):
+    failed = next((s for s in statements if s.line == error.top_line), None)
+    if error.top_line is not None and failed is None:
+        return error  # the statement that raised does no work: a mistake of its own, not the place of the code
+    if error.top_line is None and error.kind in ("error", "crash"):
         return error  # raised outside the module's own top-level code
-    if not statements:
+    told = top_level.explain(module.name, statements, failed=failed, error=error.message)
+    if told is None:
         return error
-    return dataclasses.replace(error, message=f"{error.message} {top_level.explain(module.name, statements)}",
-                               line=error.line if error.line is not None else statements[0].line)
+    line = failed.line if failed is not None else error.line if error.line is not None else statements[0].line
+    return dataclasses.replace(error, message=told.feedback, hint=told.hint, fix=told.fix, line=line)
 
 
 def _tail(text: str, limit: int = 2000) -> str:

@@ -144,15 +144,77 @@ def describe(exc: BaseException) -> dict[str, Any]:
         info["module"] = exc.name
     if isinstance(exc, SystemExit):
         info["code"] = exc.code if isinstance(exc.code, (int, type(None))) else _text(exc.code)
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_GRADER_DIR)]
-    own = [f for f in frames if _SUBMISSION["dir"] and f.filename.startswith(_SUBMISSION["dir"])]
+    if isinstance(exc, (NameError, AttributeError)):
+        info["message"] += _suggestion(exc)
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not f.filename.startswith(_GRADER_DIR) and not f.filename.startswith("<frozen ")]
+    own = [f for f in frames if _SUBMISSION["dir"] and f.filename.startswith(_SUBMISSION["dir"] + os.sep)]
     if own and not info.get("line"):
         info["line"] = own[-1].lineno
     if own and own[0].name == "<module>":  # raised while the module's top-level code ran: that statement's line
         info["top_line"], info["top_code"] = own[0].lineno, _text(own[0].line or "")[:200]
     if frames:
-        info["traceback"] = "".join(traceback.format_list(frames[-8:]))[-MAX_TEXT:]
+        info["traceback"] = "".join(traceback.format_list([_shown(f) for f in frames[-8:]]))[-MAX_TEXT:]
+    info["message"] = _unsandboxed(info["message"])
     return info
+
+
+def _suggestion(exc: BaseException) -> str:
+    """Python's own ". Did you mean: 'images'?" for a NameError or AttributeError, or "". Python 3.11 adds it only
+    when it prints an exception (sys.__excepthook__), not to str(exc) nor to the traceback module's text."""
+    if "Did you mean" in _text(exc):
+        return ""
+    printed, stderr = _Capture(), sys.stderr
+    sys.stderr = printed
+    try:
+        sys.__excepthook__(type(exc), exc, exc.__traceback__)
+    except BaseException:  # noqa: BLE001 - printing runs submitted __str__ and __dir__ too
+        return ""
+    finally:
+        sys.stderr = stderr
+    last = printed.text().rstrip("\n").rpartition("\n")[2]
+    at = last.rfind(". Did you mean: ")
+    return last[at:][:200] if at >= 0 and last.endswith("?") else ""
+
+
+class _Capture:
+    """A stand-in for sys.stderr that keeps the last MAX_TEXT characters written to it."""
+
+    def __init__(self) -> None:
+        self.kept = ""
+
+    def write(self, text: str) -> int:
+        self.kept = (self.kept + str(text))[-MAX_TEXT:]
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def text(self) -> str:
+        return self.kept
+
+
+def _shown(frame: traceback.FrameSummary) -> traceback.FrameSummary:
+    """`frame` with its file named as the student knows it: their own file relative to their folder, a library by
+    its package path, never the sandbox's folders or the grader's."""
+    return traceback.FrameSummary(_shown_path(frame.filename), frame.lineno, frame.name, line=frame.line,
+                                  lookup_line=False)
+
+
+def _shown_path(filename: str) -> str:
+    own = _SUBMISSION["dir"]
+    if own and filename.startswith(own + os.sep):
+        return filename[len(own) + 1:]
+    for marker in (f"{os.sep}site-packages{os.sep}", f"{os.sep}dist-packages{os.sep}"):
+        if marker in filename:
+            return filename.rpartition(marker)[2]
+    return filename
+
+
+def _unsandboxed(text: str) -> str:
+    """`text` with the sandbox's folder of the submission left out of the paths it names."""
+    own = _SUBMISSION["dir"]
+    return text.replace(own + os.sep, "") if own else text
 
 
 def _text(value: Any) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 import numpy as np
 
-from grader.results import FAULT_KINDS
+from grader.results import FAULT_KINDS, details_of
 from grader.trusted import memo
 from grader.views import figures
 from grader import timings as clock
@@ -100,7 +100,7 @@ def _check(index: int, test: dict, module: str | None) -> dict[str, Any]:
     output = str(test.get("output") or "")
     feedback = str(data.get("feedback") or output.split("\n\n")[0])
     hint = str(data.get("hint") or "")
-    details = _details(output, feedback, hint)
+    details = details_of(test)
     fault = data.get("fault")
     label, meaning = FAULT_KINDS.get(fault, (str(fault).replace("_", " ").capitalize(), "")) if fault else ("", "")
     relevant, hidden = _relevant_lines(details, module)
@@ -113,6 +113,7 @@ def _check(index: int, test: dict, module: str | None) -> dict[str, Any]:
         "max_score": float(test.get("max_score") or 0),
         "feedback": feedback,
         "hint": hint,
+        "fix": str(data.get("fix") or ""),
         "fault": str(fault or ""),
         "fault_label": label,
         "fault_meaning": meaning,
@@ -140,14 +141,6 @@ def _mark_repeats(checks: list[dict]) -> list[dict]:
             if first is not check:
                 check["same_as"] = {"id": first["id"], "name": first["name"]}
     return checks
-
-
-def _details(output: str, feedback: str, hint: str) -> str:
-    """What `output` holds beyond the feedback and hint: a traceback, a layer table, the sandbox's last words."""
-    for head in (f"{feedback}\nHint: {hint}" if hint else feedback, feedback):
-        if head and output.startswith(head):
-            return output[len(head):].strip("\n")
-    return "" if output.strip() == feedback.strip() else output.strip("\n")
 
 
 def _relevant_lines(details: str, module: str | None) -> tuple[str, int]:
@@ -183,6 +176,7 @@ def _fixes(checks: list[dict]) -> list[dict[str, Any]]:
         group = next((g for g in groups if g["key"] == key), None)
         if group is None:
             group = {"key": key, "checks": [], "lost": 0.0, "feedback": check["feedback"], "hint": check["hint"],
+                     "fix": check["fix"], "line": check["line"], "module": check["module"],
                      "fault_label": check["fault_label"], "blocked": check["fault"] == "blocked",
                      "layers": check["has_layers"]}
             groups.append(group)

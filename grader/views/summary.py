@@ -36,9 +36,12 @@ def text(results: dict[str, Any], report_path: str | None = None, width: int = 1
         elif passed:
             body = [textwrap.shorten(feedback, width=room, placeholder=" ...")]
         else:
-            body = _wrap(feedback, room, FEEDBACK_LINES)
+            fix = code_lines(str(data.get("fix") or ""))
+            more = 3 if fix else 1  # a failure with a fix (top-level code) fails every check: said in full, once
+            body = _wrap(feedback, room, more * FEEDBACK_LINES)
             if hint:
-                body += _wrap(f"Hint: {hint}", room, HINT_LINES)
+                body += _wrap(f"Hint: {hint}", room, more * HINT_LINES)
+            body += [f"    {line}" for line in fix]
         lines.append(f"  {mark}  {test['name']:<{name_width}}  {points:>7}  {body[0]}")
         lines.extend(indent + line for line in body[1:])
     accuracy = extra.get("accuracy")
@@ -72,6 +75,14 @@ def _plain(value: Any) -> str:
     """One line of text with control characters shown as escapes, so submitted text cannot drive the terminal."""
     words = " ".join(str(value).split())
     return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in words)
+
+
+def code_lines(code: str, most: int = 12) -> list[str]:
+    """The lines of a fix's code as the terminal shows them: indentation kept, blank lines and control characters
+    left out (shown as escapes), at most `most` lines."""
+    lines = ["".join(c if c.isprintable() else ascii(c)[1:-1] for c in line.rstrip())
+             for line in code.splitlines() if line.strip()]
+    return lines[:most] + (["..."] if len(lines) > most else [])
 
 
 def _wrap(words: str, width: int, most: int) -> list[str]:
