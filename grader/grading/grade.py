@@ -10,7 +10,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from grader import heap, optional, scratch, timings
+from grader import heap, optional, scratch, tflog, timings
 from grader.sandbox import isolation
 from grader.assignment.data import Dataset, load_dataset
 from grader.results import GRADED, CheckResult, SubmissionResult
@@ -80,7 +80,8 @@ def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None,
         if dataset is None:
             with timings.stage("data: load"):
                 dataset = load_dataset(data, assignment.data)
-        with timings.stage("imports: Keras and TensorFlow, the checks, the reference solution"), optional.hidden():
+        with (timings.stage("imports: Keras and TensorFlow, the checks, the reference solution"), optional.hidden(),
+              tflog.muted()):
             from grader.checks.context import Context
             from grader.checks.reference import for_assignment
 

@@ -208,8 +208,9 @@ def crash_results(details: str) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `run_autograder`: grade the submission under the root, always leaving a results.json."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from grader import heap
+    from grader import heap, tflog
+
+    os.environ[tflog.LEVEL] = tflog.level()  # TensorFlow's own log lines stay out of the autograder's log
 
     heap.pause()  # a process of the grader's own: no collection until Keras is imported (see grader.heap)
     parser = argparse.ArgumentParser(prog="python -m grader.platforms.gradescope",

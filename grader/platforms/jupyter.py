@@ -17,6 +17,7 @@ import textwrap
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from grader import tflog
 from grader.assignment import course, kit
 from grader.grading import notebook, selfcheck
 from grader.assignment.spec import Assignment
@@ -29,12 +30,13 @@ class NotInNotebook(Exception):
 
 
 def notebook_check(assignment: str | Path | None = None, *, full: bool = False, data: str | Path | None = None,
-                   isolation: str = "auto") -> None:
+                   isolation: str = "auto", verbose: bool = False) -> None:
     """Self-check this notebook's functions in the sandbox and show the verdicts as HTML in the cell.
 
     `assignment` is a kit's folder or an installed kit's name, or in the course folder an assignment's name or
     assignment.toml (None: the kit in the notebook's folder, else the one whose functions this notebook defines,
-    else the default); `full` (in the course folder) trains with the grading budget.
+    else the default); `full` (in the course folder) trains with the grading budget; `verbose` lets TensorFlow's own
+    log lines into the cell.
     """
     from IPython import get_ipython
     from IPython.display import display
@@ -46,7 +48,7 @@ def notebook_check(assignment: str | Path | None = None, *, full: bool = False, 
     # The cells as typed (magics included), not `In`, where IPython has rewritten magics as calls.
     history = getattr(shell.history_manager, "input_hist_raw", None) or shell.user_ns.get("In", [])
     outcome, html = check_kernel(history, shell.user_ns, assignment=assignment, full=full, data=data,
-                                 isolation=isolation)
+                                 isolation=isolation, verbose=verbose)
     display({"text/html": html, "text/plain": outcome.text}, raw=True)
 
 
@@ -71,14 +73,17 @@ def _assignment(assignment: str | Path | Assignment | None, namespace: Mapping[s
 
 def check_kernel(history: Iterable[str], namespace: Mapping[str, Any], *, assignment: str | Path | Assignment | None = None,
                  full: bool = False, data: str | Path | None = None,
-                 isolation: str = "auto") -> tuple[selfcheck.SelfCheck, str]:
-    """Self-check the module `kernel_source` makes; returns the outcome and its HTML."""
+                 isolation: str = "auto", verbose: bool = False) -> tuple[selfcheck.SelfCheck, str]:
+    """Self-check the module `kernel_source` makes; returns the outcome and its HTML. TensorFlow's log lines, which
+    the kernel shows in the cell, are held back unless `verbose` (the kernel's own TensorFlow may log at any level:
+    the whole check is muted, see grader.tflog)."""
     task = _assignment(assignment, namespace)
     source = kernel_source(history, namespace, task.functions)
     with tempfile.TemporaryDirectory(prefix="grader-notebook-") as folder:
         module = Path(folder) / task.module
         module.write_text(source, encoding="utf-8")
-        outcome = selfcheck.check(module, assignment=task, data=data, full=full, isolation=isolation)
+        with tflog.quiet(verbose, here=False), tflog.muted():
+            outcome = selfcheck.check(module, assignment=task, data=data, full=full, isolation=isolation)
     return outcome, render(outcome.results, task, task if full else selfcheck.quick(task))
 
 
