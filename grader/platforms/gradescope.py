@@ -165,6 +165,9 @@ def for_gradescope(results: dict[str, Any], *, leaderboard: bool = False) -> dic
     with `leaderboard` (the spec's [gradescope] leaderboard) the test accuracy as a leaderboard entry."""
     tests = [dict(test, visibility=_visibility(test.get("visibility", "visible"))) for test in results["tests"]]
     held_back = [test["name"] for test in tests if test["visibility"] != "visible"]
+    if held_back:  # what a check's call printed, as its printed output, could be the data a held-back check uses
+        tests = [dict(test, extra_data={k: v for k, v in (test.get("extra_data") or {}).items() if k != "printed"})
+                 for test in tests]
     notes = []
     faults = results.get("extra_data", {}).get("grader_faults") or []
     if faults:

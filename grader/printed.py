@@ -1,0 +1,57 @@
+"""What submitted code printed, cut to what is kept: a run's output and each check's first lines.
+
+A beginner debugs with `print`: the lines a function printed while a check called it belong under
+that check (`grader check` shows them), and the output of a whole run under the report's "Printed
+output". A long output keeps its head, where the first prints are, and its tail, where the last
+ones before a failure are; the middle is replaced by a marker saying how much went, and the count
+is added to `output_dropped`, so that nothing is dropped without being counted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+KEEP = 20_000  # characters of a run's output kept in results.json: the first and the last half of it
+CHECK_LINES = 20  # a check's printed output kept in its extra_data: at most these lines
+CHECK_CHARS = 2_000  # ... and these characters
+MARKER_ROOM = 64  # characters the marker between head and tail takes at most (the longest count is 25 of them)
+IMPORTED = "<import>"  # the key of what the module printed while it was imported, before any check ran
+
+
+def head_and_tail(text: str, keep: int = KEEP) -> tuple[str, int]:
+    """`text` if it is at most `keep` characters long, else its first and last `keep // 2` characters with a marker
+    between them; and how many characters the marker stands for."""
+    half = keep // 2
+    if len(text) <= keep:
+        return text, 0
+    dropped = len(text) - 2 * half
+    return f"{text[:half]}\n[... {dropped:,} characters dropped ...]\n{text[len(text) - half:]}", dropped
+
+
+def first_lines(text: str, lines: int = CHECK_LINES, chars: int = CHECK_CHARS) -> str:
+    """The first `lines` lines of `text`, and at most `chars` characters of them."""
+    return "".join(text[:chars].splitlines(keepends=True)[:lines])
+
+
+class PerCheck:
+    """The first lines each check's requests printed, and how many characters they printed in all, by check name."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, str] = {}
+        self._chars: dict[str, int] = {}
+
+    def add(self, check: str, text: str, more: int = 0) -> None:
+        """Keep what `check` printed in one request (`text`, as much as was read) and count it, with `more`
+        characters that were printed but not read or not written."""
+        if not text and not more:
+            return
+        kept = self._kept.get(check, "")
+        self._kept[check] = first_lines(kept + text[:CHECK_CHARS - len(kept)])
+        self._chars[check] = self._chars.get(check, 0) + len(text) + more
+
+    def record(self, check: str) -> dict[str, Any] | None:
+        """What `check` printed, as results keep it ({"text": its first lines, "chars": how many it printed in
+        all}), or None if it printed nothing."""
+        if check not in self._chars:
+            return None
+        return {"text": self._kept[check], "chars": self._chars[check]}
