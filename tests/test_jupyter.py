@@ -106,6 +106,16 @@ def test_html_escapes_everything_the_submission_said(digits):
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &lt;img" in html
 
 
+def test_html_shows_what_each_visible_check_printed_escaped(digits):
+    shown = results()
+    said = {"text": "<b>shape</b> (2, 28, 28)\n\x1b[2J\n", "chars": 29}
+    for test in shown["tests"]:
+        test["extra_data"]["printed"] = said if test["name"] != "predict" else {"text": "SECRET input\n", "chars": 13}
+    html = jupyter.render(shown, digits, digits)
+    assert html.count("Your code printed:") == 3 and "SECRET" not in html  # reshape, normalise, accuracy
+    assert "<pre>| &lt;b&gt;shape&lt;/b&gt; (2, 28, 28)\n| \\x1b[2J</pre>" in html and "\x1b" not in html
+
+
 # --- Importing it --------------------------------------------------------------------------------
 
 def test_import_grader_stays_light_and_notebook_check_is_there_when_asked():
