@@ -1,4 +1,4 @@
-"""What submitted code printed, cut to what is kept: a run's output and each check's first lines.
+"""What submitted code printed, cut to what is kept (a run's output, each check's first lines) and shown.
 
 A beginner debugs with `print`: the lines a function printed while a check called it belong under
 that check (`grader check` shows them), and the output of a whole run under the report's "Printed
@@ -16,6 +16,8 @@ CHECK_LINES = 20  # a check's printed output kept in its extra_data: at most the
 CHECK_CHARS = 2_000  # ... and these characters
 MARKER_ROOM = 64  # characters the marker between head and tail takes at most (the longest count is 25 of them)
 IMPORTED = "<import>"  # the key of what the module printed while it was imported, before any check ran
+SHOWN_LINES = 5  # of a check's printed output, shown under it by `grader check` and notebook_check
+MARK = "| "  # before each line the submission printed, so that it never reads as the grader's
 
 
 def head_and_tail(text: str, keep: int = KEEP) -> tuple[str, int]:
@@ -55,3 +57,24 @@ class PerCheck:
         if check not in self._chars:
             return None
         return {"text": self._kept[check], "chars": self._chars[check]}
+
+
+def shown(record: Any, width: int, most: int = SHOWN_LINES, *, heading: str = "Your code printed:") -> list[str]:
+    """What the submission printed, from a check's `printed` record ({"text", "chars"}): `heading` and its first
+    `most` lines, each marked and cut to `width`, control characters shown as escapes; [] if it printed nothing."""
+    if not isinstance(record, dict) or not isinstance(record.get("chars"), int) or record["chars"] <= 0:
+        return []
+    text = str(record.get("text") or "")
+    rows = text.splitlines()
+    lines = [heading]
+    for row in rows[:most]:
+        row = MARK + _visible(row)
+        lines.append(row if len(row) <= width else row[:width - 3] + "...")
+    if len(rows) > most or record["chars"] > len(text):
+        lines.append(f"{MARK}... ({record['chars']:,} characters in all)")
+    return lines
+
+
+def _visible(line: str) -> str:
+    """A printed line as it may go to a terminal: tabs as spaces, other control characters as escapes."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in line.expandtabs(4))

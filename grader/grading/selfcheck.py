@@ -16,12 +16,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from grader import printed
 from grader.assignment import course
 from grader.grading import handins
 from grader.grading.grade import grade
 from grader.assignment.spec import Assignment
 from grader.results import format_points
-from grader.views import summary
 
 WIDTH = 100
 MAX_DETAIL_LINES = 16
@@ -142,7 +142,7 @@ def render(results: dict[str, Any], task: Assignment, budget: Assignment, *, nam
               *({"name": c.name, "max_score": c.points, "visibility": c.visibility} for c in task.withheld)]
     name = name or extra.get("module") or extra.get("submission")
     lines = [f"Self-check of {name} for {task.name}: {task.title}", ""]
-    on_import = summary.printed(extra.get("printed_on_import"), WIDTH - 2,
+    on_import = printed.shown(extra.get("printed_on_import"), WIDTH - 2,
                                 heading=f"While {name} was imported, your code printed:")
     if on_import:
         lines += ["  " + line for line in on_import] + [""]
@@ -184,7 +184,7 @@ def _check_lines(test: dict[str, Any], width: int, *, repeated: bool) -> list[st
         return [f"  HIDDEN  {name}  {WHEN_SHOWN.get(test['visibility'], WHEN_SHOWN['hidden'])}"]
     indent = " " * 10
     return _verdict_lines(test, name, indent, repeated=repeated) + [
-        indent + line for line in summary.printed(test["extra_data"].get("printed"), WIDTH - len(indent))]
+        indent + line for line in printed.shown(test["extra_data"].get("printed"), WIDTH - len(indent))]
 
 
 def _verdict_lines(test: dict[str, Any], name: str, indent: str, *, repeated: bool) -> list[str]:

@@ -17,11 +17,10 @@ import textwrap
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from grader import tflog
+from grader import printed, tflog
 from grader.assignment import course, kit
 from grader.grading import notebook, selfcheck
 from grader.assignment.spec import Assignment
-from grader.views import summary
 
 HEADER = "# The assignment's functions as the kernel defines them now (their source, from inspect)."
 PRINTED_WIDTH = 120  # characters of a line the submission printed, shown under its check
@@ -149,7 +148,7 @@ def view(results: dict[str, Any], task: Assignment, budget: Assignment) -> dict[
             continue
         row = {"name": test["name"], "verdict": "passed" if test["status"] == "passed" else "failed",
                "points": f"{test['score']:g}/{test['max_score']:g}", "note": "", "feedback": "", "hint": "",
-               "details": "", "printed": "\n".join(summary.printed(info.get("printed"), PRINTED_WIDTH)[1:])}
+               "details": "", "printed": "\n".join(printed.shown(info.get("printed"), PRINTED_WIDTH)[1:])}
         if row["verdict"] == "failed":
             if info.get("feedback") == previous:
                 row["note"] = "The same problem as above."

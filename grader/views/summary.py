@@ -9,8 +9,6 @@ from grader.results import GRADED, NOT_GRADED, format_points, status_of
 
 FEEDBACK_LINES = 3  # a failed check's feedback, wrapped; a passed one gets a single line
 HINT_LINES = 2
-PRINTED_LINES = 5  # of what the submission printed during a check (results keep up to printed.CHECK_LINES)
-PRINTED_MARK = "| "  # before each line the submission printed, so that it never reads as the grader's
 
 
 def text(results: dict[str, Any], report_path: str | None = None, width: int = 100) -> str:
@@ -68,27 +66,6 @@ def line(results: dict[str, Any], report_path: str | None = None, pass_mark: Any
         verdict = "passed" if passmark.exit_status(results, pass_mark) == 0 else "not passed"
     where = f"  {report_path}" if report_path else ""
     return f"{_plain(extra.get('submission', ''))}  {score}  {verdict}{where}"
-
-
-def printed(record: Any, width: int, most: int = PRINTED_LINES, *, heading: str = "Your code printed:") -> list[str]:
-    """What the submission printed, from a check's `printed` record ({"text", "chars"}): `heading` and its first
-    `most` lines, each marked and cut to `width`, control characters shown as escapes; [] if it printed nothing."""
-    if not isinstance(record, dict) or not isinstance(record.get("chars"), int) or record["chars"] <= 0:
-        return []
-    text = str(record.get("text") or "")
-    rows = text.splitlines()
-    lines = [heading]
-    for row in rows[:most]:
-        row = PRINTED_MARK + _visible(row)
-        lines.append(row if len(row) <= width else row[:width - 3] + "...")
-    if len(rows) > most or record["chars"] > len(text):
-        lines.append(f"{PRINTED_MARK}... ({record['chars']:,} characters in all)")
-    return lines
-
-
-def _visible(line: str) -> str:
-    """A printed line as it may go to a terminal: tabs as spaces, other control characters as escapes."""
-    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in line.expandtabs(4))
 
 
 def _plain(value: Any) -> str:
