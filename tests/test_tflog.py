@@ -118,6 +118,9 @@ def test_grader_run_of_one_and_of_a_batch_prints_nothing_of_tensorflow(tmp_path)
                     "--no-cache", "--jobs", "2", cwd=tmp_path)
     assert batch.returncode == 1 and "2 submission(s) of digits" in batch.stdout, batch.stdout + batch.stderr
     _no_tensorflow(batch)
+    book = _grader("gradebook", str(tmp_path / "two"), "--out", str(tmp_path / "book"), cwd=tmp_path)
+    assert book.returncode == 0 and "gradebook.csv" in book.stdout, book.stderr
+    _no_tensorflow(book)
     loud = _grader("run", "--verbose", str(SOLUTION), "--out", str(tmp_path / "loud"), "--no-cache", cwd=tmp_path)
     assert loud.returncode == 0 and TENSORFLOW.search(loud.stderr), loud.stderr
 
@@ -133,6 +136,16 @@ def test_grader_release_prints_nothing_of_tensorflow(tmp_path):
 def test_grader_validate_prints_nothing_of_tensorflow():
     done = _grader("validate", "digits", cwd=ROOT)
     assert done.returncode == 0 and "digits: valid" in done.stdout, done.stdout + done.stderr
+    _no_tensorflow(done)
+
+
+@pytest.mark.slow
+def test_assign_and_export_print_nothing_of_tensorflow(tmp_path):
+    done = _grader("assign", str(ROOT / "solutions" / "digits" / "digits.ipynb"), "--out", str(tmp_path / "a"), cwd=ROOT)
+    assert done.returncode == 0 and "Wrote" in done.stdout, done.stderr
+    _no_tensorflow(done)
+    done = _grader("export", "gradescope", "--assignment", "digits", "--out", str(tmp_path / "ag.zip"), cwd=ROOT)
+    assert done.returncode == 0 and (tmp_path / "ag.zip").is_file(), done.stderr
     _no_tensorflow(done)
 
 
