@@ -64,6 +64,14 @@ def test_muted_nests_and_passes_an_exception_on_with_fd_2_restored(capfd):
     assert capfd.readouterr().err == "outer\ninner\nafter\n"
 
 
+def test_muted_without_stderr_or_a_temporary_folder_still_runs_the_block(tmp_path):
+    code = ("import os, sys, tempfile\nfrom grader import tflog\nos.close(2)\n"
+            "with tflog.muted():\n    print('ran with no stderr')\nos.open(os.devnull, os.O_WRONLY)\n"
+            "tempfile.tempdir = sys.argv[1]\nwith tflog.muted():\n    print('ran with no temporary folder')\n")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "gone")], capture_output=True, text=True)
+    assert done.stdout == "ran with no stderr\nran with no temporary folder\n", done.stderr
+
+
 def test_verbose_lets_everything_through_and_the_environment_is_restored(capfd, monkeypatch):
     monkeypatch.setenv(tflog.LEVEL, "1")
     with tflog.quiet(verbose=True):
