@@ -21,13 +21,21 @@ MARK = "| "  # before each line the submission printed, so that it never reads a
 
 
 def head_and_tail(text: str, keep: int = KEEP) -> tuple[str, int]:
-    """`text` if it is at most `keep` characters long, else its first and last `keep // 2` characters with a marker
-    between them; and how many characters the marker stands for."""
+    """`text` if it is at most `keep` characters long, else at most its first and last `keep // 2` characters, cut
+    at line ends where a line end is near, with a marker between them; and how many characters the marker stands
+    for. Whole lines, so that what is kept never starts in the middle of a printed array."""
     half = keep // 2
     if len(text) <= keep:
         return text, 0
-    dropped = len(text) - 2 * half
-    return f"{text[:half]}\n[... {dropped:,} characters dropped ...]\n{text[len(text) - half:]}", dropped
+    head, tail = text[:half], text[len(text) - half:]
+    end = head.rfind("\n")
+    if end >= half // 2:
+        head = head[:end + 1]
+    start = tail.find("\n")
+    if 0 <= start < half // 2:
+        tail = tail[start + 1:]
+    dropped = len(text) - len(head) - len(tail)
+    return f"{head.removesuffix(chr(10))}\n[... {dropped:,} characters dropped ...]\n{tail}", dropped
 
 
 def first_lines(text: str, lines: int = CHECK_LINES, chars: int = CHECK_CHARS) -> str:

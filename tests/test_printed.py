@@ -19,13 +19,16 @@ def test_a_short_output_is_kept_whole():
     assert printed.head_and_tail(text) == (text, 0)
 
 
-def test_a_long_output_keeps_its_head_and_tail_and_counts_the_middle():
+def test_a_long_output_keeps_its_head_and_tail_in_whole_lines_and_counts_the_middle():
     text = "".join(f"line {i}\n" for i in range(30_000))
     kept, dropped = printed.head_and_tail(text, keep=1_000)
-    head, marker, tail = kept.split("\n", 1)[0], f"\n[... {dropped:,} characters dropped ...]\n", kept[-500:]
-    assert head == "line 0" and marker in kept and text.endswith(tail) and tail.endswith("line 29999\n")
-    assert dropped == len(text) - 1_000 and len(kept) == 1_000 + len(marker) <= 1_000 + printed.MARKER_ROOM
-    assert kept.replace(marker, "") == text[:500] + text[-500:]
+    head, marker, tail = kept.partition(f"[... {dropped:,} characters dropped ...]\n")
+    assert marker and text.startswith(head) and text.endswith(tail) and len(head) + len(tail) + dropped == len(text)
+    assert head.endswith("line 62\n") and tail.startswith("line 29955\n")  # whole lines, each at most 500 characters
+    assert len(kept) <= 1_000 + printed.MARKER_ROOM
+    one_line = "x" * 3_000  # no line end to cut at: characters
+    kept, dropped = printed.head_and_tail(one_line, keep=1_000)
+    assert kept == "x" * 500 + "\n[... 2,000 characters dropped ...]\n" + "x" * 500 and dropped == 2_000
 
 
 def test_a_check_keeps_its_first_lines_and_counts_everything():

@@ -369,9 +369,11 @@ def test_printed_output_keeps_its_head_and_tail_with_a_note(dataset) -> None:
     results = hostile_results(dataset.test_labels)  # 26,000 characters, more than results.json keeps
     results["output"] = "first line\n" + results["output"] + "last line\n"
     section, shown = _output_section(results)
-    assert "the first and the last 10,000 characters; the 6,021 characters in between were dropped" in section
+    dropped = int(re.search(r"\n\[\.\.\. ([\d,]+) characters dropped \.\.\.\]\n", shown).group(1).replace(",", ""))
+    marker = f"[... {dropped:,} characters dropped ...]\n"  # in whole lines: a little more than 6,021
+    assert len(shown) == len(results["output"]) - dropped + len(marker) < report.OUTPUT_SHOWN + 40 and dropped > 6_021
+    assert f"the first and the last 10,000 characters; the {dropped:,} characters in between were dropped" in section
     assert shown.startswith("first line\n") and shown.endswith("last line\n")
-    assert "\n[... 6,021 characters dropped ...]\n" in shown and len(shown) < report.OUTPUT_SHOWN + 40
     assert "past the sandbox's output limit" not in section
 
 
