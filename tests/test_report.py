@@ -372,7 +372,8 @@ def test_printed_output_keeps_its_head_and_tail_with_a_note(dataset) -> None:
     dropped = int(re.search(r"\n\[\.\.\. ([\d,]+) characters dropped \.\.\.\]\n", shown).group(1).replace(",", ""))
     marker = f"[... {dropped:,} characters dropped ...]\n"  # in whole lines: a little more than 6,021
     assert len(shown) == len(results["output"]) - dropped + len(marker) < report.OUTPUT_SHOWN + 40 and dropped > 6_021
-    assert f"the first and the last 10,000 characters; the {dropped:,} characters in between were dropped" in section
+    assert f"its first and last lines, at most 10,000 characters each; the {dropped:,} characters in between were " \
+           "dropped, where the marker is" in section
     assert shown.startswith("first line\n") and shown.endswith("last line\n")
     assert "past the sandbox's output limit" not in section
 
