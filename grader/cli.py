@@ -48,6 +48,12 @@ def _timings_option(parser: argparse.ArgumentParser, where: str) -> None:
                              "(grader and zygote), data, each check, training, the report, writing" + where)
 
 
+def _verbose_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="show TensorFlow's own log lines (absl, oneDNN, its INFO, WARNING and ERROR records) on "
+                             "stderr; by default they are hidden, as none of them is about the submission")
+
+
 def _roster_options(parser: argparse.ArgumentParser, required_for: str | None) -> None:
     need = f"{required_for}: " if required_for else ""
     parser.add_argument("--roster", metavar="ROSTER.csv",
@@ -116,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="report to GitHub Actions: step summary (also written to DIR/summary.md for a pull-request "
                           "comment), annotations on the submission, the legacy `Points X/Y` notice (on by default "
                           "when GITHUB_ACTIONS=true)")
+    _verbose_option(run)
     run.set_defaults(handler=_run)
 
     export = commands.add_parser("export", help="build an autograder, or a grades file, for a course platform",
@@ -158,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "when GITHUB_ACTIONS=true; needs --out)")
     _isolation_option(check)
     _timings_option(check, "")
+    _verbose_option(check)
     check.set_defaults(handler=_check)
 
     release = commands.add_parser("release", help="make an assignment's student kit from the course folder",
@@ -171,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                                   "path to its assignment.toml")
     release.add_argument("--out", "-o", metavar="DIR", help="the kit's folder (default: kits/<name>/ in the course)")
     release.add_argument("--data", metavar="PATH", help="the data (default: the spec's first source present)")
+    _verbose_option(release)
     release.set_defaults(handler=_release)
 
     kit = commands.add_parser("kit", help="copy an installed student kit (template, notebook, public checks) to start work",
@@ -203,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--data", metavar="PATH", help="the data to grade on (default: the spec's first source present)")
     validate.add_argument("--seeds", type=int, nargs="*", default=[], metavar="SEED",
                           help="more seeds to train the reference with, besides the spec's (e.g. --seeds 1 2 3 4)")
+    _verbose_option(validate)
     validate.set_defaults(handler=_validate)
     book = commands.add_parser("gradebook", help="merge the outputs of several runs (shards) into one gradebook",
                                description="Read DIR/<name>/results.json from each DIR (the --out folders of earlier "
@@ -448,14 +458,15 @@ def _leave(status: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the summary
     args = build_parser().parse_args(argv)
+    from grader import tflog
     from grader.assignment.data import DataError
     from grader.sandbox.isolation import IsolationError
     from grader.assignment.spec import SpecError
 
     try:
-        return args.handler(args)
+        with tflog.quiet(verbose=getattr(args, "verbose", False)):  # before TensorFlow is imported, here or below
+            return args.handler(args)
     except (UsageError, SpecError, DataError, IsolationError) as exc:
         print(f"grader: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

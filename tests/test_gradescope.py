@@ -179,12 +179,13 @@ def test_a_crash_while_grading_becomes_a_zero_score_result(tmp_path, monkeypatch
 
 
 def test_printed_output_is_withheld_while_checks_are_held_back():
-    test = {"name": "a", "score": 1, "max_score": 1, "status": "passed", "output": "", "visibility": "hidden"}
+    test = {"name": "a", "score": 1, "max_score": 1, "status": "passed", "output": "", "visibility": "hidden",
+            "extra_data": {"printed": {"text": "secret print\n", "chars": 13}, "fault": None}}
     held = gradescope.for_gradescope({"score": 1, "output": "secret print", "tests": [test], "extra_data": {}})
     shown = gradescope.for_gradescope({"score": 1, "output": "my print", "tests": [dict(test, visibility="visible")],
                                        "extra_data": {}})
-    assert "secret print" not in held["output"] and held["tests"][0]["visibility"] == "after_published"
-    assert "my print" in shown["output"]
+    assert "secret print" not in json.dumps(held) and held["tests"][0]["visibility"] == "after_published"
+    assert "my print" in shown["output"] and shown["tests"][0]["extra_data"]["printed"]["chars"] == 13
 
 
 # --- The leaderboard -----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from grader.platforms import jupyter
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = ROOT / "solutions" / "digits" / "digits.py"
 FAULTY = Path(__file__).resolve().parent / "submissions" / "normalise_no_divide.py"
+TENSORFLOW = re.compile(r"absl|oneDNN|^[IWEF]\d{4} |tensorflow/core|node_def_util", re.MULTILINE)  # its log lines
 
 
 def kernel_function(tmp_path: Path, source: str, name: str):
@@ -105,6 +106,16 @@ def test_html_escapes_everything_the_submission_said(digits):
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &lt;img" in html
 
 
+def test_html_shows_what_each_visible_check_printed_escaped(digits):
+    shown = results()
+    said = {"text": "<b>shape</b> (2, 28, 28)\n\x1b[2J\n", "chars": 29}
+    for test in shown["tests"]:
+        test["extra_data"]["printed"] = said if test["name"] != "predict" else {"text": "SECRET input\n", "chars": 13}
+    html = jupyter.render(shown, digits, digits)
+    assert html.count("Your code printed:") == 3 and "SECRET" not in html  # reshape, normalise, accuracy
+    assert "<pre>| &lt;b&gt;shape&lt;/b&gt; (2, 28, 28)\n| \\x1b[2J</pre>" in html and "\x1b" not in html
+
+
 # --- Importing it --------------------------------------------------------------------------------
 
 def test_import_grader_stays_light_and_notebook_check_is_there_when_asked():
@@ -137,7 +148,7 @@ def hidden_course(tmp_path: Path, fast_course: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_a_notebook_checks_its_live_functions_in_a_cell(tmp_path, fast_course):
+def test_a_notebook_checks_its_live_functions_in_a_cell(tmp_path, fast_course, monkeypatch):
     import nbformat
     from nbclient import NotebookClient
 
@@ -157,8 +168,13 @@ def test_a_notebook_checks_its_live_functions_in_a_cell(tmp_path, fast_course):
     book = nbformat.v4.new_notebook(cells=cells)
     folder = tmp_path / "student"  # no .ipynb or .py there: nothing saved to grade
     folder.mkdir()
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")  # the kernel's TensorFlow logs everything, as by default
+    monkeypatch.delenv("PYTEST_CURRENT_TEST")  # else ipykernel leaves fd 2 alone, where Jupyter shows it in the cell
     NotebookClient(book, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(folder)}}).execute()
     outputs = book.cells[-1].outputs
+    streams = lambda cell: "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")  # noqa: E731
+    assert TENSORFLOW.search(streams(book.cells[0])), "the kernel shows what fd 2 receives in the cell"
+    assert not TENSORFLOW.search(streams(book.cells[-1])), streams(book.cells[-1])  # none of it from the check
     errors = [o for o in outputs if o.output_type == "error"]
     assert not errors, errors
     (shown,) = [o for o in outputs if o.output_type == "display_data"]

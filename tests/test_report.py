@@ -360,12 +360,38 @@ def test_everything_the_submission_controls_is_escaped(dataset) -> None:
     assert "<title>digits – &lt;script&gt;" in html
 
 
-def test_printed_output_is_cut_with_a_note(dataset) -> None:
-    results = hostile_results(dataset.test_labels)
+def _output_section(results: dict) -> tuple[str, str]:
     section = report.render(results).split('id="output"')[1].split('id="reproducibility"')[0]
-    assert "the first 5,000 of 26,000 characters" in section
-    shown = section.split("<pre>")[1].split("</pre>")[0]
-    assert len(shown.replace("&lt;", "<").replace("&gt;", ">")) <= report.OUTPUT_SHOWN
+    return section, section.split("<pre>")[1].split("</pre>")[0].replace("&lt;", "<").replace("&gt;", ">")
+
+
+def test_printed_output_keeps_its_head_and_tail_with_a_note(dataset) -> None:
+    results = hostile_results(dataset.test_labels)  # 26,000 characters, more than results.json keeps
+    results["output"] = "first line\n" + results["output"] + "last line\n"
+    section, shown = _output_section(results)
+    dropped = int(re.search(r"\n\[\.\.\. ([\d,]+) characters dropped \.\.\.\]\n", shown).group(1).replace(",", ""))
+    marker = f"[... {dropped:,} characters dropped ...]\n"  # in whole lines: a little more than 6,021
+    assert len(shown) == len(results["output"]) - dropped + len(marker) < report.OUTPUT_SHOWN + 40 and dropped > 6_021
+    assert f"its first and last lines, at most 10,000 characters each; the {dropped:,} characters in between were " \
+           "dropped, where the marker is" in section
+    assert shown.startswith("first line\n") and shown.endswith("last line\n")
+    assert "past the sandbox's output limit" not in section
+
+
+def test_the_output_as_grading_kept_it_is_shown_whole_with_what_was_dropped(dataset) -> None:
+    from grader import printed
+
+    results = faulty_results(dataset.test_labels)
+    results["output"], cut = printed.head_and_tail("".join(f"line {i}\n" for i in range(20_000)))
+    results["extra_data"].update(output_dropped=cut + 512, output_over_limit=512)
+    section, shown = _output_section(results)
+    assert shown == results["output"] and shown.startswith("line 0\n") and shown.endswith("line 19999\n")
+    assert f"the {cut:,} characters in between were dropped" in section
+    assert "Your code printed 512 more characters past the sandbox's output limit" in section
+    results["extra_data"] = {k: v for k, v in results["extra_data"].items() if k != "output_over_limit"}
+    results["extra_data"]["output_dropped"] = 512  # written before output_over_limit: only the sandbox's count
+    section, shown = _output_section(results)
+    assert "in between were dropped" not in section and "512 more characters past the sandbox's" in section
 
 
 def test_the_template_never_marks_text_safe() -> None:

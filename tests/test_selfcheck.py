@@ -56,6 +56,24 @@ def test_render_explains_failures_and_names_hidden_checks_only(digits):
     assert "Quick budget" in text and "2,000" in text and "4,000" in text
 
 
+def test_render_shows_what_visible_checks_printed_marked_and_never_a_hidden_ones(digits):
+    task = replace(digits, checks=tuple(replace(c, visibility="hidden") if c.name == "predict" else c
+                                        for c in digits.checks))
+    said = lambda text, chars=None: {"printed": {"text": text, "chars": chars or len(text)}}  # noqa: E731
+    text = selfcheck.render(results(
+        CheckResult.passed("reshape", 1, "fine", extra=said("".join(f"line {i}\n" for i in range(20)), 5_000)),
+        CheckResult.failed("normalise", 1, "normalise returned float64.", extra=said("\x1b]0;pwned\x07 " + "w" * 200)),
+        CheckResult.failed("predict", 2, "wrong", visibility="hidden", extra=said("SECRET hidden inputs\n")),
+    ), task, selfcheck.quick(task))
+    lines = text.splitlines()
+    at = lines.index("  PASS    reshape      1/1")
+    assert lines[at + 1:at + 8] == ["          Your code printed:", *(f"          | line {i}" for i in range(5)),
+                                    "          | ... (5,000 characters in all)"]
+    assert "          | \\x1b]0;pwned\\x07 www" in text and "\x1b" not in text and "\x07" not in text
+    assert all(len(line) <= selfcheck.WIDTH for line in lines)
+    assert "SECRET" not in text and "HIDDEN  predict" in text
+
+
 def test_render_says_when_the_grading_budget_was_used(digits):
     text = selfcheck.render(results(*(CheckResult.passed(c.name, c.points, "ok") for c in digits.checks)),
                             digits, digits)

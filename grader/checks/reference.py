@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from grader import tflog
 from grader.assignment import kit
 from grader.assignment.spec import Assignment, SpecError
 
@@ -58,7 +59,8 @@ class CodeReference:
                             "solutions/<name>/<module> beside its assignments/ folder.")
         spec = importlib.util.spec_from_file_location(f"_reference_{path.parent.name}", path)
         self.module: ModuleType = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(self.module)
+        with tflog.muted():  # it may be what imports TensorFlow first (`grader release`)
+            spec.loader.exec_module(self.module)
         self.digest = hashlib.sha256(path.read_bytes()).hexdigest()
 
     def defines(self, function: str) -> bool:

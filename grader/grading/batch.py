@@ -236,8 +236,9 @@ CLEAN_EVERY = 10
 
 def _start_worker(task: Assignment, data: str | None, keep_gpu: bool, protect: tuple[Path, ...] = (),
                   trainings: Path | None = None, workers: int = 1, timings: bool = False) -> None:
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # one line per submission on the terminal, not TensorFlow's notes
-    from grader import heap
+    from grader import heap, tflog
+
+    os.environ[tflog.LEVEL] = tflog.level()  # one line per submission on the terminal, not TensorFlow's notes
     from grader.sandbox.isolation import make_undumpable
 
     heap.pause()
@@ -250,7 +251,8 @@ def _start_worker(task: Assignment, data: str | None, keep_gpu: bool, protect: t
     from grader.trusted import memo, threads
 
     threads.configure(workers)  # before TensorFlow starts: this worker's share of the cores
-    optional.import_keras()  # without the optional packages Keras would import (see grader.optional)
+    with tflog.muted():  # its import's lines, which no level hides
+        optional.import_keras()  # without the optional packages Keras would import (see grader.optional)
 
     from grader.assignment.data import load_dataset
 

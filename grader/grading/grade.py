@@ -7,10 +7,11 @@ import platform
 import tempfile
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from grader import heap, optional, scratch, timings
+from grader import heap, optional, printed, scratch, tflog, timings
 from grader.sandbox import isolation
 from grader.assignment.data import Dataset, load_dataset
 from grader.results import GRADED, CheckResult, SubmissionResult
@@ -80,7 +81,8 @@ def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None,
         if dataset is None:
             with timings.stage("data: load"):
                 dataset = load_dataset(data, assignment.data)
-        with timings.stage("imports: Keras and TensorFlow, the checks, the reference solution"), optional.hidden():
+        with (timings.stage("imports: Keras and TensorFlow, the checks, the reference solution"), optional.hidden(),
+              tflog.muted()):
             from grader.checks.context import Context
             from grader.checks.reference import for_assignment
 
@@ -110,12 +112,17 @@ def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None,
         "grader_faults": grader_faults,
         "isolation": runner.isolation,
         "class_names": list(assignment.data.class_names),
-        "output_dropped": runner.output_dropped,
     }
+    output, cut = printed.head_and_tail(runner.output)
+    extra["output_dropped"] = runner.output_dropped + cut  # every character printed and not kept in `output`
+    extra["output_over_limit"] = runner.output_dropped  # of those, the ones past the sandbox's output limit
+    imported = runner.printed.record(printed.IMPORTED)
+    if imported is not None:
+        extra["printed_on_import"] = imported
     trained = ctx.found.trained
     if trained is not None:
         extra["predictions"] = _predictions(trained, dataset.test_labels[: trained.test_samples])
-    return SubmissionResult(assignment.name, label, checks, time.monotonic() - started, runner.output[-20000:], extra)
+    return SubmissionResult(assignment.name, label, checks, time.monotonic() - started, output, extra)
 
 
 def _start_ahead(ctx):
@@ -137,7 +144,8 @@ def _prefetch(ctx, *, after: CheckSpec) -> None:
     for check in later:
         prefetch = getattr(importlib.import_module(f"grader.checks.{KINDS[check.kind]}"), "prefetch", None)
         if prefetch is not None:
-            with timings.stage(f"check {check.name}: what it can ask before the training ends"):
+            with timings.stage(f"check {check.name}: what it can ask before the training ends"), \
+                    ctx.runner.for_check(check.name):
                 try:
                     prefetch(check, ctx)
                 except Exception:  # noqa: BLE001 - asked again in the check's turn, where any failure is reported
@@ -145,8 +153,10 @@ def _prefetch(ctx, *, after: CheckSpec) -> None:
 
 
 def _run_check(check: CheckSpec, ctx) -> CheckResult:
-    with timings.stage(f"check {check.name} ({check.kind})"):
-        return _timed_check(check, ctx)
+    with timings.stage(f"check {check.name} ({check.kind})"), ctx.runner.for_check(check.name):
+        result = _timed_check(check, ctx)
+    shown = ctx.runner.printed.record(check.name)  # what the submission printed while this check asked it
+    return result if shown is None else replace(result, extra={**result.extra, "printed": shown})
 
 
 def _timed_check(check: CheckSpec, ctx) -> CheckResult:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from grader import printed
 from grader.assignment import course
 from grader.grading import handins
 from grader.grading.grade import grade
@@ -144,6 +145,10 @@ def render(results: dict[str, Any], task: Assignment, budget: Assignment, *, nam
               *({"name": c.name, "max_score": c.points, "visibility": c.visibility} for c in task.withheld)]
     name = name or extra.get("module") or extra.get("submission")
     lines = [f"Self-check of {name} for {task.name}: {task.title}", ""]
+    on_import = printed.shown(extra.get("printed_on_import"), WIDTH - 2,
+                                heading=f"While {name} was imported, your code printed:")
+    if on_import:
+        lines += ["  " + line for line in on_import] + [""]
     width = max(len(t["name"]) for t in [*visible, *hidden])
     previous = None
     for test in visible:
@@ -154,11 +159,11 @@ def render(results: dict[str, Any], task: Assignment, budget: Assignment, *, nam
         lines.extend(_check_lines(test, width, repeated=False))
     score = sum(t["score"] for t in visible)
     top = sum(t["max_score"] for t in visible)
-    summary = f"Visible checks: {format_points(score)}/{format_points(top)} points."
+    total = f"Visible checks: {format_points(score)}/{format_points(top)} points."
     if hidden:
-        summary += (f" {len(hidden)} hidden check(s), {format_points(sum(t['max_score'] for t in hidden))} points, "
-                    "graded when you hand in.")
-    lines += ["", summary]
+        total += (f" {len(hidden)} hidden check(s), {format_points(sum(t['max_score'] for t in hidden))} points, "
+                  "graded when you hand in.")
+    lines += ["", total]
     failed = [t for t in visible if t["status"] != "passed"]
     if failed:
         first = failed[0]
@@ -178,8 +183,14 @@ def render(results: dict[str, Any], task: Assignment, budget: Assignment, *, nam
 
 def _check_lines(test: dict[str, Any], width: int, *, repeated: bool) -> list[str]:
     name = f"{test['name']:<{width}}"
-    if test["visibility"] != "visible":
+    if test["visibility"] != "visible":  # nor what it printed: it could print the data a hidden check uses
         return [f"  HIDDEN  {name}  {WHEN_SHOWN.get(test['visibility'], WHEN_SHOWN['hidden'])}"]
+    indent = " " * 10
+    return _verdict_lines(test, name, indent, repeated=repeated) + [
+        indent + line for line in printed.shown(test["extra_data"].get("printed"), WIDTH - len(indent))]
+
+
+def _verdict_lines(test: dict[str, Any], name: str, indent: str, *, repeated: bool) -> list[str]:
     info = test["extra_data"]
     points = f"{format_points(test['score'])}/{format_points(test['max_score'])}"
     if test["status"] == "passed":  # with a note when it passed with a caveat (a hint on a passed check)
@@ -187,7 +198,6 @@ def _check_lines(test: dict[str, Any], width: int, *, repeated: bool) -> list[st
         return [f"  PASS    {name}  {points:>5}", *note]
     if repeated:
         return [f"  FAIL    {name}  {points:>5}  (the same problem as above)"]
-    indent = " " * 10
     lines = [f"  FAIL    {name}  {points:>5}", _wrap(info.get("feedback", ""), indent)]
     if info.get("hint"):
         lines.append(_wrap(f"Try: {info['hint']}", indent))

@@ -18,12 +18,14 @@ import textwrap
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from grader import printed, tflog
 from grader.assignment import course, kit
 from grader.grading import notebook, selfcheck
 from grader.assignment.spec import Assignment
 from grader.results import details_of
 
 HEADER = "# The assignment's functions as the kernel defines them now (their source, from inspect)."
+PRINTED_WIDTH = 120  # characters of a line the submission printed, shown under its check
 
 
 class NotInNotebook(Exception):
@@ -31,7 +33,8 @@ class NotInNotebook(Exception):
 
 
 def notebook_check(*functions: str, assignment: str | Path | None = None, full: bool = False,
-                   train: bool | None = None, data: str | Path | None = None, isolation: str = "auto") -> None:
+                   train: bool | None = None, data: str | Path | None = None, isolation: str = "auto",
+                   verbose: bool = False) -> None:
     """Self-check this notebook's functions in the sandbox and show the verdicts as HTML in the cell.
 
     `functions` names the functions to check (`notebook_check("normalise")`; several allowed): only their checks
@@ -40,7 +43,8 @@ def notebook_check(*functions: str, assignment: str | Path | None = None, full: 
     as not written yet. `assignment` is a kit's folder or an installed kit's name, or in the course folder an
     assignment's name or assignment.toml (None: the kit in the notebook's folder, else the one whose functions
     this notebook defines); a single name in `functions` that is an assignment, not a function, is taken as
-    `assignment`. `full` (in the course folder) trains with the grading budget.
+    `assignment`. `full` (in the course folder) trains with the grading budget; `verbose` lets TensorFlow's own
+    log lines into the cell.
     """
     from IPython import get_ipython
     from IPython.display import display
@@ -52,7 +56,7 @@ def notebook_check(*functions: str, assignment: str | Path | None = None, full: 
     # The cells as typed (magics included), not `In`, where IPython has rewritten magics as calls.
     history = getattr(shell.history_manager, "input_hist_raw", None) or shell.user_ns.get("In", [])
     outcome, html = check_kernel(history, shell.user_ns, functions=functions, assignment=assignment, full=full,
-                                 train=train, data=data, isolation=isolation)
+                                 train=train, data=data, isolation=isolation, verbose=verbose)
     text = outcome.text if outcome is not None else "Nothing to check yet: write the functions and run their cells."
     display({"text/html": html, "text/plain": text}, raw=True)
 
@@ -82,9 +86,12 @@ class NotAFunction(ValueError):
 
 def check_kernel(history: Iterable[str], namespace: Mapping[str, Any], *, functions: Iterable[str] = (),
                  assignment: str | Path | Assignment | None = None, full: bool = False, train: bool | None = None,
-                 data: str | Path | None = None, isolation: str = "auto") -> tuple[selfcheck.SelfCheck | None, str]:
+                 data: str | Path | None = None, isolation: str = "auto",
+                 verbose: bool = False) -> tuple[selfcheck.SelfCheck | None, str]:
     """Self-check the module the kernel's history makes, for `functions` (none: all); returns the outcome (None when
-    nothing was written to check) and its HTML. See notebook_check."""
+    nothing was written to check) and its HTML. See notebook_check. TensorFlow's log lines, which the kernel shows in
+    the cell, are held back unless `verbose` (the kernel's own TensorFlow may log at any level: the whole check is
+    muted, see grader.tflog)."""
     functions = tuple(functions)
     if assignment is None and len(functions) == 1 and _names_assignment(functions[0]):
         assignment, functions = functions[0], ()  # notebook_check("fashion"), as earlier notebooks call it
@@ -113,7 +120,8 @@ def check_kernel(history: Iterable[str], namespace: Mapping[str, Any], *, functi
     with tempfile.TemporaryDirectory(prefix="grader-notebook-") as folder:
         module = Path(folder) / task.module
         module.write_text(source, encoding="utf-8")
-        outcome = selfcheck.check(module, assignment=subset, data=data, full=full, isolation=isolation)
+        with tflog.quiet(verbose, here=False), tflog.muted():
+            outcome = selfcheck.check(module, assignment=subset, data=data, full=full, isolation=isolation)
     return outcome, render(outcome.results, subset, subset if full else selfcheck.quick(subset), unwritten=unwritten,
                            partial=bool(functions))
 
@@ -196,7 +204,7 @@ def view(results: dict[str, Any] | None, task: Assignment, budget: Assignment, *
             continue
         row = {"name": test["name"], "verdict": "passed" if test["status"] == "passed" else "failed",
                "points": f"{test['score']:g}/{test['max_score']:g}", "note": "", "feedback": "", "hint": "",
-               "fix": "", "details": ""}
+               "fix": "", "details": "", "printed": "\n".join(printed.shown(info.get("printed"), PRINTED_WIDTH)[1:])}
         if row["verdict"] == "passed" and info.get("hint"):  # passed, with a caveat
             row["note"] = f"Note: {info['hint']}"
         if row["verdict"] == "failed":

@@ -196,6 +196,25 @@ class Sandbox:
                 except OSError:
                     pass
 
+    def output_size(self) -> int:
+        """Bytes the submission has printed so far (what its output file holds)."""
+        try:
+            return (self.workdir / "output.log").stat().st_size
+        except OSError:
+            return 0
+
+    def output_since(self, offset: int, limit: int) -> tuple[str, int]:
+        """What the submission printed after `offset` bytes: at most `limit` bytes of it as text, and the bytes
+        after those, not read."""
+        try:
+            with open(self.workdir / "output.log", "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                handle.seek(offset)
+                data = handle.read(max(0, min(limit, size - offset)))
+        except OSError:
+            return "", 0
+        return data.decode("utf-8", errors="replace"), max(0, size - offset - len(data))
+
     def output(self, limit: int | None = None) -> str:
         """What the submission printed so far, cut to `limit` bytes with a note."""
         limit = limit or self.limits.output_kb * 1024

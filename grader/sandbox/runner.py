@@ -7,16 +7,17 @@ died or never imported, comes out as a `SubmissionError` with words for a studen
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
-from grader import timings
+from grader import printed, timings
 from grader.grading import top_level
 from grader.sandbox import mistakes
 from grader.sandbox.host import Reply, Sandbox, SandboxFault
@@ -60,6 +61,8 @@ class Runner:
         self.functions: dict[str, bool] = {}
         self.output_log: list[str] = []
         self.output_dropped = 0  # characters printed past the sandbox's output limit, dropped
+        self.printed = printed.PerCheck()  # what each check's requests printed; printed.IMPORTED: the import's
+        self.check: str | None = None  # the check the requests are made for (see `for_check`), if any
         self._loaded = False
         self._load_error: SubmissionError | None = None
         self._restarts = 0
@@ -100,7 +103,8 @@ class Runner:
             text = self.sandbox.output()
             if text:
                 self.output_log.append(text)
-            self.output_dropped += self.sandbox.output_dropped
+            self.output_dropped += self.sandbox.output_dropped  # what the child dropped past its output limit
+            self.output_dropped += max(0, self.sandbox.output_size() - self.limit_bytes)  # what output() cut
             self.sandbox.close()
             self.sandbox = None
             if self.zygote is not None:
@@ -110,6 +114,20 @@ class Runner:
     @property
     def output(self) -> str:
         return "\n".join(self.output_log)
+
+    @property
+    def limit_bytes(self) -> int:
+        """The output of one sandbox kept in the results: what its output limit lets the submission print."""
+        return int(self.assignment.limits.output_kb) * 1024
+
+    @contextlib.contextmanager
+    def for_check(self, name: str) -> Iterator[None]:
+        """The requests made in the block are `name`'s: what they print is kept as that check's."""
+        previous, self.check = self.check, name
+        try:
+            yield
+        finally:
+            self.check = previous
 
     def load(self) -> dict[str, bool]:
         """Import the submission (once); raise the same SubmissionError every time if it cannot be."""
@@ -149,9 +167,23 @@ class Runner:
             self.sandbox.wait_ready()
         with timings.stage("sandbox: import the submission", side="sandbox"):
             target = self.sandbox.copy_in(self.files, self.path.name)
-            return self.sandbox.request({"op": "load", "path": str(target), "functions": list(self.assignment.functions)},
-                                        timeout=self.assignment.limits.import_seconds,
-                                        stage=f"importing {self.path.name}")
+            return self._ask(printed.IMPORTED,
+                             {"op": "load", "path": str(target), "functions": list(self.assignment.functions)},
+                             timeout=self.assignment.limits.import_seconds, stage=f"importing {self.path.name}")
+
+    def _ask(self, check: str | None, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None, *,
+             timeout: float, stage: str) -> Reply:
+        """One request to the sandbox; what the submission printed while it ran is kept as `check`'s (the worker
+        flushes its output before it answers, and whatever it started is stopped once it has answered); None: no
+        check's."""
+        sandbox = self.sandbox
+        offset, dropped = sandbox.output_size(), sandbox.output_dropped
+        try:
+            return sandbox.request(header, arrays, timeout=timeout, stage=stage)
+        finally:
+            if check is not None:
+                text, unread = sandbox.output_since(offset, 4 * printed.CHECK_CHARS)
+                self.printed.add(check, text, unread + max(0, sandbox.output_dropped - dropped))
 
     def request(self, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None, *, stage: str,
                 timeout: float | None = None) -> Reply:
@@ -167,7 +199,8 @@ class Runner:
             raise SubmissionError("missing", f"{self.path.name} has no function {name}(); define it with the name and "
                                              f"arguments given in the template.")
         try:
-            reply = self.sandbox.request(header, arrays, timeout=timeout or self.assignment.limits.call_seconds, stage=stage)
+            reply = self._ask(self.check, header, arrays, timeout=timeout or self.assignment.limits.call_seconds,
+                              stage=stage)
         except SandboxFault as fault:
             self._restarts += 1
             self.close()

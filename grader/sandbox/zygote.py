@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from grader import orphans, scratch
+from grader import orphans, scratch, tflog
 
 MAX_MESSAGE = 16 << 20
 _VERSIONS: dict[str, str] = {}
@@ -174,7 +174,7 @@ def environment(home: Path, tmp: Path, *, keep_gpu: bool = False) -> dict[str, s
         "PYTHONHASHSEED": "0",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
+        tflog.LEVEL: tflog.level(),  # TensorFlow's log lines are not the submission's output (see grader.tflog)
         "TF_ENABLE_ONEDNN_OPTS": "0",
         "KERAS_HOME": str(home / ".keras"),
         "MPLBACKEND": "Agg",

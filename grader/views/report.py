@@ -20,9 +20,10 @@ import numpy as np
 from grader.results import FAULT_KINDS, details_of
 from grader.trusted import memo
 from grader.views import figures
+from grader import printed
 from grader import timings as clock
 
-OUTPUT_SHOWN = 5_000   # characters of printed output shown on the page
+OUTPUT_SHOWN = printed.KEEP  # characters of printed output shown on the page: what results.json keeps
 DETAILS_SHOWN = 6_000  # characters of one check's details (traceback, sandbox output) shown on the page
 SAMPLES_SHOWN = 24
 
@@ -65,7 +66,7 @@ def page(results: dict[str, Any], images: np.ndarray | None = None) -> dict[str,
         "model": _model(tests, checks, cause),
         "training": training,
         "predictions": predictions,
-        "printed": _printed(results.get("output") or "", extra.get("output_dropped")),
+        "printed": _printed(results.get("output") or "", extra.get("output_dropped"), extra.get("output_over_limit")),
         "reproducibility": _reproducibility(extra, tests, training_at),
     }
 
@@ -368,11 +369,16 @@ def _confusion(matrix: list[list[int]], names: list[str]) -> dict[str, Any] | No
 
 # Printed output and reproducibility -------------------------------------------------------------
 
-def _printed(text: str, dropped: Any = None) -> dict[str, Any]:
-    """What was printed, as much as the page shows, and how much the sandbox dropped past its output limit."""
-    dropped = dropped if isinstance(dropped, int) and not isinstance(dropped, bool) and dropped > 0 else 0
-    return {"text": text[:OUTPUT_SHOWN], "length": len(text), "clipped": len(text) > OUTPUT_SHOWN,
-            "shown": min(len(text), OUTPUT_SHOWN), "dropped": dropped}
+def _printed(text: str, dropped: Any = None, over_limit: Any = None) -> dict[str, Any]:
+    """What was printed, its head and tail as results.json keeps them (grader.printed), how many characters between
+    them were dropped, and how many past the sandbox's output limit (results written before output_over_limit
+    counted only those, in output_dropped)."""
+    count = lambda n: n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 0  # noqa: E731
+    # Grading kept OUTPUT_SHOWN characters and a marker; a results.json written before kept other parts: cut it now.
+    shown, cut = (text, 0) if len(text) <= OUTPUT_SHOWN + printed.MARKER_ROOM else printed.head_and_tail(text, OUTPUT_SHOWN)
+    over = count(over_limit) if over_limit is not None else count(dropped)
+    return {"text": shown, "length": len(text), "half": OUTPUT_SHOWN // 2, "over_limit": over,
+            "between": max(0, count(dropped) - over) + cut}
 
 
 def _reproducibility(extra: dict, tests: list[dict], training_at: int | None) -> dict[str, Any]:
