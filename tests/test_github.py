@@ -347,7 +347,7 @@ def test_the_class_grading_workflow_passes_actionlint_and_grades_with_the_course
     assert done.returncode == 0 and done.stdout == "", done.stdout + done.stderr
     workflow = yaml.safe_load(path.read_text())
     runs = "".join(s.get("run", "") for s in workflow["jobs"]["grade"]["steps"])
-    assert "grader run submissions/*" in runs and "pip install -e ." in runs
+    assert "grader run submissions/*" in runs and "pip install -e '.[grading]'" in runs  # grades: the pinned versions
     assert workflow["permissions"] == {"contents": "read"} and "push" not in workflow["on"]
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -89,6 +92,37 @@ def test_setup_installs_from_the_zip_not_from_a_repository(bundle):
     assert "source/wheels/*.whl" in setup
     assert "git+" not in setup and "http" not in setup
     assert subprocess.run(["bash", "-n"], input=setup, text=True).returncode == 0
+
+
+def test_setup_installs_the_pinned_grading_versions_not_the_newest(bundle):
+    with zipfile.ZipFile(bundle) as archive:
+        setup = archive.read("setup.sh").decode()
+        (wheel_name,) = [n for n in archive.namelist() if n.startswith("wheels/")]
+        with zipfile.ZipFile(io.BytesIO(archive.read(wheel_name))) as wheel:
+            (metadata,) = [wheel.read(n).decode() for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
+    assert '"$WHEEL[grading]"' in setup
+    requires = [line.removeprefix("Requires-Dist: ") for line in metadata.splitlines()
+                if line.startswith("Requires-Dist: ")]
+    assert any(re.fullmatch(r"tensorflow[<>=,.\d]*>=[.\d]+[<>=,.\d]*", r) for r in requires)  # students: a range
+    assert any(r.startswith("tensorflow==") and 'extra == "grading"' in r for r in requires)  # Gradescope: exact
+
+
+def test_export_refuses_a_grader_installed_without_the_grading_extra(monkeypatch, tmp_path):
+    real = importlib.metadata.distribution
+
+    class Older:  # the metadata of a grader installed before [grading] existed
+        def __init__(self, dist):
+            self.dist = dist
+            self.metadata, self.version = dist.metadata, dist.version
+
+        def read_text(self, name):
+            text = self.dist.read_text(name)
+            return text and "\n".join(line for line in text.splitlines() if "grading" not in line)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", lambda name: Older(real(name)))
+    with pytest.raises(gradescope.ExportError, match=r"no \[grading\] extra"):
+        gradescope.export(assignment="digits", out=tmp_path / "a.zip")
+    assert not (tmp_path / "a.zip").exists()
 
 
 @pytest.mark.slow

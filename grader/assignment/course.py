@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import importlib.resources
 import os
-import tomllib
 from pathlib import Path
 from typing import Callable, Iterable
 
+from grader import toml
 from grader.assignment import kit
 from grader.assignment.spec import Assignment, SpecError, load_file
 
@@ -134,8 +134,8 @@ def default_name(*, kits: bool = False) -> str | None:
     if path is None:
         return None
     try:
-        value = tomllib.loads(path.read_text(encoding="utf-8")).get("default_assignment")
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        value = toml.loads(path.read_text(encoding="utf-8")).get("default_assignment")
+    except (OSError, UnicodeDecodeError, toml.TOMLDecodeError):
         return None
     return value if isinstance(value, str) and value in available(kits=kits) else None
 

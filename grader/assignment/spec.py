@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import difflib
 import os
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from grader import toml
 from grader.assignment import schema
 from grader.assignment.data import DataSpec, DataError
 
@@ -133,8 +133,8 @@ def load_file(path: str | os.PathLike) -> Assignment:
     if candidate.is_dir():
         candidate = candidate / "assignment.toml"
     try:
-        table = tomllib.loads(candidate.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        table = toml.loads(candidate.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, toml.TOMLDecodeError) as exc:
         raise SpecError(f"{candidate}: cannot read the assignment spec: {exc}") from exc
     task = parse(table, candidate, solution=None)
     return replace(task, solution=candidate.parent.parent.parent / "solutions" / task.name / task.module)

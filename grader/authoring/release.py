@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from grader import toml
 from grader.assignment import course, kit
 from grader.assignment.data import load_dataset, public_share
 from grader.assignment.spec import Assignment
@@ -156,7 +156,7 @@ def _public_spec(task: Assignment, public: tuple) -> dict[str, Any]:
     """The spec's table without what students do not get: named budgets, platform options and the hidden checks
     (listed apart, by name and points). The data sources stay: they say where the public data sets are, for a
     notebook's own experiments (grader.load_data); the kit brings the self-check's share of them itself."""
-    table = tomllib.loads((task.directory / "assignment.toml").read_text(encoding="utf-8"))
+    table = toml.loads((task.directory / "assignment.toml").read_text(encoding="utf-8"))
     names = {c.name for c in public}
     table["training"] = {k: v for k, v in table.get("training", {}).items() if k != "budgets"}
     table.pop("gradescope", None)

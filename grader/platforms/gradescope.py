@@ -35,6 +35,8 @@ GRADESCOPE_VISIBILITIES = ("visible", "hidden", "after_due_date", "after_publish
 # Sub-packages whose files live outside grader/ in a development checkout.
 _DATA_PACKAGES = ("kits", "templates")
 _PRINTED_TAIL = 5000
+# The extra of pyproject.toml that pins the versions grades are given with; setup.sh installs the wheel with it.
+GRADING_EXTRA = "grading"
 
 
 class ExportError(Exception):
@@ -87,6 +89,10 @@ def build_wheel() -> tuple[str, bytes]:
     if not metadata:
         raise ExportError("the installed grader's metadata (METADATA or PKG-INFO) cannot be read; reinstall it "
                           "with `pip install -e .` and export again.")
+    if not re.search(rf"^Provides-Extra: {GRADING_EXTRA}$", metadata, re.MULTILINE):
+        raise ExportError(f"the installed grader's metadata has no [{GRADING_EXTRA}] extra, so Gradescope would install "
+                          "whatever TensorFlow is newest on PyPI; reinstall the grader from its checkout "
+                          "(`pip install -e .`) and export again.")
     files[f"{info}/METADATA"] = metadata.encode()
     files[f"{info}/entry_points.txt"] = (dist.read_text("entry_points.txt") or "").encode()
     files[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: grader export\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
@@ -231,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
 SETUP_SH = """\
 #!/usr/bin/env bash
 # Gradescope runs this once, when it builds the autograder's image: install Python 3.11 and the grader.
-# The grader comes from the wheel in this zip; only its dependencies are downloaded, from PyPI.
+# The grader comes from the wheel in this zip; only its dependencies are downloaded, from PyPI, at the exact
+# versions of its [grading] extra (those the grader's tests ran on), whatever newer ones PyPI has.
 set -euo pipefail
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 if ! command -v python3.11 >/dev/null 2>&1; then
@@ -240,7 +247,8 @@ if ! command -v python3.11 >/dev/null 2>&1; then
 fi
 python3.11 -m venv "$ROOT/venv"
 "$ROOT/venv/bin/python" -m pip install --upgrade pip
-"$ROOT/venv/bin/python" -m pip install "$ROOT"/source/wheels/*.whl
+WHEEL="$(echo "$ROOT"/source/wheels/*.whl)"
+"$ROOT/venv/bin/python" -m pip install "$WHEEL[grading]"
 # Fail the build now, not at the first submission, if the grader cannot start.
 "$ROOT/venv/bin/python" -c "import grader.platforms.gradescope, tensorflow"
 """
