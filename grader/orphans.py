@@ -49,28 +49,13 @@ def become_reaper() -> None:
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
 
 
-def descendants(root: int) -> set[int]:
-    """Every process below `root` that has not exited (zombies are left to be reaped)."""
-    children: dict[int, list[int]] = {}
-    for pid, state, parent in processes.table():
-        if state not in ("Z", "X"):
-            children.setdefault(parent, []).append(pid)
-    found, todo = set(), list(children.get(root, []))
-    while todo:
-        pid = todo.pop()
-        if pid not in found:
-            found.add(pid)
-            todo += children.get(pid, [])
-    return found
-
-
 def end_descendants(timeout: float = 1.0) -> set[int]:
     """SIGKILL every process below this one, again until none is left (killing a parent re-parents its children
     here), and reap them; return the pids killed."""
     killed: set[int] = set()
     deadline = time.monotonic() + timeout
     while True:
-        left = descendants(os.getpid())
+        left = processes.descendants(os.getpid())
         for pid in left:
             try:
                 os.kill(pid, signal.SIGKILL)

@@ -488,3 +488,18 @@ def test_the_summary_says_top_level_code_once_in_full_with_the_fix_as_code() -> 
         " ".join(out.split())
     indent = " " * (out.splitlines()[1].index("Line 74") + 4)
     assert "\n".join(indent + line for line in TOP_LEVEL_FIX.splitlines()) in out
+
+
+def test_points_read_the_same_in_the_report_the_summary_and_the_class_page(tmp_path) -> None:
+    from grader.views import gradebook
+
+    checks = (CheckResult.passed("reshape", 3.125, "fine"), CheckResult.passed("normalise", 7, "fine"),
+              CheckResult.failed("predict", 0.25, "wrong"))
+    results = _as_json(SubmissionResult("digits", "ada", checks, 0.5, extra=_extra()))
+    assert results["score"] == 10.125
+    html = report.render(results)
+    assert "10.125 / 10.375" in html and "10.12 " not in html and "3.125 / 3.125 points" in html
+    assert "Score 10.125/10.375" in summary.text(results)
+    results["extra_data"]["fingerprint"] = "a" * 64 + ":" + "b" * 64
+    page = gradebook.write({"ada": results}, tmp_path)["index"].read_text()
+    assert "10.125 / 10.375" in page

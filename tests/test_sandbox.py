@@ -293,14 +293,14 @@ def test_a_spinning_sandbox_dies_with_its_zygote_and_the_zygote_with_its_grader(
     import subprocess
     import sys
 
-    from grader import orphans
+    from grader.sandbox import processes
 
     source = tmp_path / "mod.py"
     source.write_text(MODULE)
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(source)], stdout=subprocess.PIPE, text=True)
     try:
         zygote, keeper = map(int, holder.stdout.readline().split())
-        started = {zygote, keeper, *orphans.descendants(keeper)}
+        started = {zygote, keeper, *processes.descendants(keeper)}
         assert len(started) >= 2
         time.sleep(0.3)  # the worker spins
         os.kill(holder.pid if killed == "grader" else zygote, signal.SIGKILL)

@@ -20,6 +20,7 @@ import numpy as np
 from grader.assignment import course
 from grader.assignment.data import Dataset, load_dataset, public_share
 from grader.assignment.spec import Assignment
+from grader.results import format_points
 
 SAFE_MARGIN = 0.02  # the reference's lowest accuracy should sit at least this far above the threshold
 
@@ -117,18 +118,18 @@ def _judge_kit(found: Validation, task: Assignment, data: str | Path | None) -> 
 
 def _judge_reference(found: Validation, results: dict) -> None:
     score, top = results["score"], results["extra_data"]["max_score"]
-    found.lines.append(f"reference: {score:g}/{top:g}")
+    found.lines.append(f"reference: {format_points(score)}/{format_points(top)}")
     for test in results["tests"]:
         if test["status"] != "passed":
             found.problems.append(f"the reference loses check {test['name']}: {test['extra_data'].get('feedback')}")
 
 
 def _judge_template(found: Validation, results: dict, task: Assignment) -> None:
-    found.lines.append(f"template: {results['score']:g}/{results['extra_data']['max_score']:g}")
+    found.lines.append(f"template: {format_points(results['score'])}/{format_points(results['extra_data']['max_score'])}")
     for test in results["tests"]:
         info = test["extra_data"]
         if test["score"]:
-            found.problems.append(f"the template earns {test['score']:g} point(s) on check {test['name']}; it "
+            found.problems.append(f"the template earns {format_points(test['score'])} point(s) on check {test['name']}; it "
                                   "should earn none until the student writes the functions.")
         check = task.check(test["name"])
         if check.function and info.get("fault") != "not_implemented":

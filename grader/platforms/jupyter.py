@@ -22,7 +22,7 @@ from grader import printed, tflog
 from grader.assignment import course, kit
 from grader.grading import notebook, selfcheck
 from grader.assignment.spec import Assignment
-from grader.results import details_of
+from grader.results import details_of, format_points
 
 HEADER = "# The assignment's functions as the kernel defines them now (their source, from inspect)."
 PRINTED_WIDTH = 120  # characters of a line the submission printed, shown under its check
@@ -203,7 +203,7 @@ def view(results: dict[str, Any] | None, task: Assignment, budget: Assignment, *
                          "note": selfcheck.WHEN_SHOWN.get(test["visibility"], selfcheck.WHEN_SHOWN["hidden"])})
             continue
         row = {"name": test["name"], "verdict": "passed" if test["status"] == "passed" else "failed",
-               "points": f"{test['score']:g}/{test['max_score']:g}", "note": "", "feedback": "", "hint": "",
+               "points": f"{format_points(test['score'])}/{format_points(test['max_score'])}", "note": "", "feedback": "", "hint": "",
                "fix": "", "details": "", "printed": "\n".join(printed.shown(info.get("printed"), PRINTED_WIDTH)[1:])}
         if row["verdict"] == "passed" and info.get("hint"):  # passed, with a caveat
             row["note"] = f"Note: {info['hint']}"
@@ -232,8 +232,8 @@ def view(results: dict[str, Any] | None, task: Assignment, budget: Assignment, *
         hint = failed[0]["extra_data"].get("hint")
         step = f"Next: fix {failed[0]['name']} first" + (f": {hint}" if hint else ".")
     return {"title": f"{task.name}: {task.title}", "rows": rows, "passed": not failed and bool(visible),
-            "score": f"{sum(t['score'] for t in visible):g}", "top": f"{sum(t['max_score'] for t in visible):g}",
-            "hidden": len(hidden), "hidden_points": f"{sum(t['max_score'] for t in hidden):g}", "next": step,
+            "score": format_points(sum(t['score'] for t in visible)), "top": format_points(sum(t['max_score'] for t in visible)),
+            "hidden": len(hidden), "hidden_points": format_points(sum(t['max_score'] for t in hidden)), "next": step,
             "faults": results["extra_data"].get("grader_faults") or [],
             "budget": (selfcheck.budget_note(task, budget, option="full=True")
                        if results["extra_data"].get("accuracy") is not None else ""),

@@ -99,7 +99,7 @@ class Sandbox:
         """Block until the child has imported its preloaded modules; a failure here is the grader's."""
         reply = self._receive(self.limits.startup_seconds, stage="starting the sandbox")
         # The keeper, the init and the worker: nothing submitted has run yet.
-        self._own = self.group.members() if self.group is not None else {self.pid, *_descendants(self.pid)}
+        self._own = self.group.members() if self.group is not None else {self.pid, *processes.descendants(self.pid)}
         return reply.header.get("versions", {})
 
     def close(self) -> None:
@@ -187,7 +187,7 @@ class Sandbox:
                 if not self.group.stop_others(self._own):
                     return
                 continue
-            others = _descendants(self.pid) - self._own
+            others = processes.descendants(self.pid) - self._own
             if not others:
                 return
             for pid in others:
@@ -268,12 +268,7 @@ class Sandbox:
         """Kill the child's process group; return the child's exit status if this reaped it."""
         if self.pid is None:
             return None
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        if self.group is not None:
-            self.group.kill()
+        self.stop()
         return self._exit_status(timeout=10)  # the zygote reaps it: once this returns, it is gone
 
     def _environment(self) -> dict[str, str]:
@@ -288,21 +283,6 @@ class Sandbox:
         own_count = self.available.get("uid") or (self.available.get("namespaces") and os.getuid() != 0)
         processes = limits.max_processes if own_count else 0
         return f"{int(limits.cpu_seconds)},{memory},{int(limits.file_mb) << 20},{processes}"
-
-
-def _descendants(root: int | None) -> set[int]:
-    """Every living process below `root` (zombies, already dead, are left to their parents)."""
-    parents: dict[int, list[int]] = {}
-    for pid, state, parent in processes.table():
-        if state not in ("Z", "X"):
-            parents.setdefault(parent, []).append(pid)
-    found, todo = set(), list(parents.get(root, []))
-    while todo:
-        pid = todo.pop()
-        if pid not in found:
-            found.add(pid)
-            todo += parents.get(pid, [])
-    return found
 
 
 def _tail_line(text: str) -> str:

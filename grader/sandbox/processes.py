@@ -16,3 +16,18 @@ def table() -> Iterator[tuple[int, str, int]]:
             except (OSError, IndexError):
                 continue
             yield int(entry), fields[0], int(fields[1])
+
+
+def descendants(root: int | None) -> set[int]:
+    """Every living process below `root`, by parent links (zombies, already dead, are left to their parents)."""
+    children: dict[int, list[int]] = {}
+    for pid, state, parent in table():
+        if state not in ("Z", "X"):
+            children.setdefault(parent, []).append(pid)
+    found, todo = set(), list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo += children.get(pid, [])
+    return found

@@ -13,7 +13,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any, Iterable
 
-from grader.results import FAULT_KINDS, GRADED, NOT_GRADED, status_of
+from grader.results import FAULT_KINDS, GRADED, NOT_GRADED, format_points, status_of
 from grader.views import figures, report
 from grader.views.outputs import write_text
 
@@ -245,7 +245,8 @@ def overview(results_by_name: dict[str, dict[str, Any]], table: list[dict], colu
     return report.environment().get_template("index.html.j2").render(
         rows=table, columns=columns, checks=checks, pass_rates=pass_rates, reports=reports,
         common=[{"check": c, "feedback": f, "count": n} for (c, f), n in feedback.most_common(10)],
-        count=len(table), mean=round(sum(scores) / len(scores), 2) if scores else 0, maximum=maximum,
+        count=len(table), mean=format_points(sum(scores) / len(scores)) if scores else "0",
+        maximum=format_points(maximum),
         passed=sum(row["status"] == "passed" for row in table), faults=sum(row["status"] == "fault" for row in table),
         histogram=figures.score_histogram(scores, maximum), skipped=list(skipped),
         assignment=", ".join(assignments), not_graded=not_graded, labels=NOT_GRADED,

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 from grader.grading import passmark
 from grader.trusted import memo
 from grader.grading.passmark import PassMark
-from grader.results import GRADED, status_of
+from grader.results import GRADED, format_points, status_of
 
 
 def trainings(results: list[dict[str, Any]]) -> tuple[int, int]:
@@ -58,7 +58,7 @@ class Progress:
         self.not_graded += not graded
         if self._bar is None:
             extra = results.get("extra_data") or {}
-            score = f"{results.get('score', 0):g}/{extra.get('max_score', 0):g}" if graded else "-"
+            score = f"{format_points(results.get('score', 0))}/{format_points(extra.get('max_score', 0))}" if graded else "-"
             verdict = ("passed" if ok else "fault" if extra.get("grader_faults") else
                        f"not graded ({status_of(results)})" if not graded else "failed")
             print(f"[{self.count}/{self.total}] {job.name}: {score} {verdict} "

@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 import numpy as np
 
-from grader.results import FAULT_KINDS, details_of
+from grader.results import FAULT_KINDS, details_of, format_points
 from grader.trusted import memo
 from grader.views import figures
 from grader import printed
@@ -37,6 +37,7 @@ def environment() -> jinja2.Environment:
     loader = jinja2.FileSystemLoader(str(importlib.resources.files("grader.templates")))
     env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters["num"] = _num
+    env.filters["points"] = format_points  # points as everywhere else: 10.125 -> 10.125, 10.0 -> 10
     return env
 
 
