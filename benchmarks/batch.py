@@ -47,11 +47,13 @@ def main() -> None:
         cwd = Path(tmp)
         singles = 0.0
         for i, path in enumerate(paths):
-            singles += run([sys.executable, "-m", "grader", "run", path, "--out", str(cwd / "single" / str(i))], cwd)
+            singles += run([sys.executable, "-m", "grader", "run", path, "--assignment", "digits",
+                            "--out", str(cwd / "single" / str(i))], cwd)
         print(f"20 single runs: {singles:.1f} s", flush=True)
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         jobs = ["--jobs", str(args.jobs)] if args.jobs else []
-        batch = run([sys.executable, "-m", "grader", "run", *paths, "--out", str(cwd / "batch"), *jobs], cwd)
+        batch = run([sys.executable, "-m", "grader", "run", *paths, "--assignment", "digits", "--out", str(cwd / "batch"),
+                     *jobs], cwd)
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(f"one batch of 20: {batch:.1f} s")
     print(f"ratio batch / singles: {batch / singles:.2f}x (target <= 0.6x)")

@@ -209,7 +209,8 @@ def grade_batch(paths: list[Path], out: Path, *, budget: str | None, data: str |
 
 def grade_alone(path: Path, out: Path, *, budget: str | None, data: str | None) -> tuple[float, dict]:
     """One `grader run` of one submission, in its own process, training afresh."""
-    command = [sys.executable, "-m", "grader", "run", str(path), "--out", str(out), "--no-cache"]
+    command = [sys.executable, "-m", "grader", "run", str(path), "--assignment", "digits", "--out", str(out),
+               "--no-cache"]
     command += ["--budget", budget] if budget else []
     command += ["--data", data] if data else []
     started = time.monotonic()
