@@ -76,18 +76,20 @@ def run(*, submissions: list[Path], assignment: str | None = None, out: Path = P
     with clock.stage("set-up: the assignment and the isolation probe"):
         groups = _assignments(assignment, submissions)
         confinement.announce(isolation)
-    outcomes = []
-    several = len(groups) > 1
-    for task, paths in groups:
-        task = _with_budget(task, budget)
-        if pass_mark is not None:
+    groups = [(_with_budget(task, budget), paths) for task, paths in groups]
+    if pass_mark is not None:
+        for task, _ in groups:
             try:
                 pass_mark.check_reachable(task.max_score)
             except passmark.PassMarkError as exc:
                 raise UsageError(str(exc)) from exc
-        target = out / task.name if several or _holds_class(out / task.name) else out
-        in_class = _holds_class(target, task)
-        trainings = _trainings(out, cache) if memoize else None
+    outcomes = []
+    several = len(groups) > 1
+    trainings = _trainings(out, cache) if memoize else None  # after every refusal: it makes the folder
+    for task, paths in groups:
+        nested = _holds_class(out / task.name, task)  # out/<assignment>/ holds this assignment's class
+        target = out / task.name if several or nested else out
+        in_class = nested if target != out else _holds_class(out, task)
         if len(paths) == 1 and shard is None and not in_class and not several:
             graded = [(paths[0], _grade_here(paths[0], task, out=target, data=data, keep_gpu=keep_gpu,
                                              timings=timings, budget=budget, trainings=trainings))]
@@ -124,14 +126,12 @@ def _assignments(requested: str | None, submissions: list[Path]) -> list[tuple[s
         task = course.load(requested)
         _warn_elsewhere(task, submissions)
         return [(task, list(submissions))]
-    if course.find() is None:
-        course.resolve(None, submissions)  # raises, saying where the course folder should be
+    course.require()
     tasks = [course.load(name) for name in course.available()]
     matched: dict[Path, handins.Match] = {path: handins.match(path, tasks) for path in submissions}
     by_name = {task.name: task for task in tasks}
     chosen = {path: found.task.name for path, found in matched.items() if found.task is not None}
-    unread = [path for path, found in matched.items() if found.task is None and found.status == "unmatched"
-              and _no_module(path, tasks)]
+    unread = [path for path, found in matched.items() if found.status == "unmatched" and not found.located]
     if unread and len(set(chosen.values())) <= 1 and (chosen or len(tasks) == 1):
         home = next(iter(chosen.values())) if chosen else tasks[0].name
         chosen.update({path: home for path in unread})
@@ -145,19 +145,6 @@ def _assignments(requested: str | None, submissions: list[Path]) -> list[tuple[s
     for path in submissions:
         groups.setdefault(chosen[path], []).append(path)
     return [(by_name[name], groups[name]) for name in sorted(groups)]
-
-
-def _no_module(path: Path, tasks: list[spec.Assignment]) -> bool:
-    """Whether the grader finds no module of any assignment at `path` (an empty folder, several files, a PDF)."""
-    from grader.grading.submission import SubmissionNotFound, locate
-
-    for task in tasks:
-        try:
-            locate(path, task)
-            return False
-        except SubmissionNotFound:
-            continue
-    return True
 
 
 def _warn_elsewhere(task: spec.Assignment, submissions: list[Path]) -> None:

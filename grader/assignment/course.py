@@ -82,6 +82,17 @@ def load(name_or_path: str | os.PathLike, *, kits: bool = False) -> Assignment:
                     "assignment.toml" + (" or a student kit" if kits else "") + ".")
 
 
+def require() -> Path:
+    """The course folder (see `find`); SpecError saying where it should be if there is none."""
+    course = find()
+    if course is None:
+        raise SpecError("no course folder here: grading needs the course's assignments and reference solutions. Run "
+                        "the command in the course folder (the one holding assignments/ and solutions/), set "
+                        f"${COURSE_VARIABLE} to it, or give --assignment PATH/assignment.toml. To check your own work "
+                        "against a student kit, use `grader check`.")
+    return course
+
+
 def resolve(requested: str | os.PathLike | None, submissions: Iterable[Path] = (), *,
             kits: bool = False, match: Callable[[Path, list[Assignment]], Assignment | None] | None = None) -> Assignment:
     """The assignment to use: `requested` if given; else, with `kits`, a student kit beside the submission; else the
@@ -96,12 +107,8 @@ def resolve(requested: str | os.PathLike | None, submissions: Iterable[Path] = (
         beside = {folder for s in submissions for folder in [s if s.is_dir() else s.parent] if kit.is_kit(folder)}
         if len(beside) == 1:
             return kit.load(beside.pop())
-    course = find()
-    if course is None and not kits:
-        raise SpecError("no course folder here: grading needs the course's assignments and reference solutions. Run "
-                        "the command in the course folder (the one holding assignments/ and solutions/), set "
-                        f"${COURSE_VARIABLE} to it, or give --assignment PATH/assignment.toml. To check your own work "
-                        "against a student kit, use `grader check`.")
+    if not kits:
+        require()
     everything = [load(name, kits=kits) for name in available(kits=kits)]
     listed = ", ".join(task.name for task in everything) or "none found"
     if not submissions:

@@ -79,6 +79,7 @@ class Match:
     status: str
     reason: str
     candidates: tuple[str, ...] = ()
+    located: bool = True  # the grader found the module of some assignment there (not: nothing, several files)
 
 
 def defined(module: Path) -> frozenset[str] | None:
@@ -112,15 +113,20 @@ def match(path: Path, tasks: Iterable[Assignment]) -> Match:
     tasks = list(tasks)
     overlap: dict[str, int] = {}
     hinted: set[str] = set()
-    unreadable = True
+    unreadable, located = True, False
+    parsed: dict[Path, frozenset[str] | None] = {}  # a file is parsed once, whichever assignments locate it
     for task in tasks:
         try:
             modules = [locate(path, task)]
+            located = True
         except SubmissionNotFound:
             modules = _modules_in(path)  # a folder of several files: graded as ambiguous, but whose?
             if not modules:
                 continue
-        found = [names for module in modules if (names := defined(module)) is not None]
+        for module in modules:
+            if module not in parsed:
+                parsed[module] = defined(module)
+        found = [names for module in modules if (names := parsed[module]) is not None]
         names = frozenset().union(*found)
         unreadable = unreadable and not found
         overlap[task.name] = len(set(task.functions) & names)
@@ -134,18 +140,20 @@ def match(path: Path, tasks: Iterable[Assignment]) -> Match:
         if len(leaders) > 1 and len(set(leaders) & hinted) == 1:
             leaders = sorted(set(leaders) & hinted)
         if len(leaders) == 1:
-            return Match(by_name[leaders[0]], "matched", f"it defines {best} of {leaders[0]}'s functions")
+            return Match(by_name[leaders[0]], "matched", f"it defines {best} of {leaders[0]}'s functions",
+                         located=located)
         return Match(None, "ambiguous", f"it defines as many functions of {', '.join(leaders)} ({best} each), and its "
-                     "name does not say which", tuple(leaders))
+                     "name does not say which", tuple(leaders), located)
     if len(hinted) == 1:
-        return Match(by_name[hinted.pop()], "matched", "it is named after the assignment's module")
+        return Match(by_name[hinted.pop()], "matched", "it is named after the assignment's module", located=located)
     if not overlap:
-        return Match(None, "unmatched", f"it holds no module of any assignment ({listed})", tuple(sorted(by_name)))
+        return Match(None, "unmatched", f"it holds no module of any assignment ({listed})", tuple(sorted(by_name)),
+                     located)
     if unreadable and len(tasks) == 1:
-        return Match(tasks[0], "matched", "it is the course's only assignment")
+        return Match(tasks[0], "matched", "it is the course's only assignment", located=located)
     what = "it cannot be parsed" if unreadable else "it defines none of their functions"
     return Match(None, "unmatched", f"{what} and its name matches no assignment's module ({listed})",
-                 tuple(sorted(by_name)))
+                 tuple(sorted(by_name)), located)
 
 
 MAX_SCANNED = 20  # files of a folder read to tell whose it is, when none is named as a module

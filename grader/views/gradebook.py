@@ -153,10 +153,11 @@ def rows(results_by_name: dict[str, dict[str, Any]],
 
 def class_assignment(out: Path) -> str | None:
     """The assignment of the class whose gradebook.csv is in `out` (None if it names none)."""
-    names = {row.get("assignment") for row in previous_rows(out).values()} - {None, ""}
+    rows = previous_rows(out)
+    names = {row.get("assignment") for row in rows.values()} - {None, ""}
     if len(names) == 1:
         return names.pop()
-    for name in previous_rows(out):  # a gradebook written before it had the column: its results say
+    for name in rows:  # a gradebook written before it had the column: its results say
         results = _own_results(out, name)
         if results is not None:
             return results["extra_data"].get("assignment")
