@@ -22,9 +22,9 @@ from grader.results import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED, EXIT_SIGNALLED 
 
 
 _ASSIGNMENT_HELP = ("an assignment's name in the course folder (the current folder or one above it holding "
-                    "assignments/ and solutions/, or $GRADER_COURSE) or a path to an assignment.toml (default: the "
-                    "assignment the submission is named after, a .py or .ipynb file named as its module, or a folder "
-                    "holding one; else the course's default_assignment in assignments/course.toml)")
+                    "assignments/ and solutions/, or $GRADER_COURSE) or a path to an assignment.toml (default: for "
+                    "each submission, the assignment whose functions it defines, its file name deciding a tie; one "
+                    "that matches none, or several, is refused)")
 _DATA_HELP = ("a Keras-format .npz or a folder of the four IDX *-ubyte.gz files (default: the first present of the data "
               "sources the assignment's spec declares)")
 
@@ -133,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("platform", choices=["gradescope", "canvas"], help="the platform to build for")
     export.add_argument("grades", nargs="*", metavar="GRADES_DIR",
                         help="canvas: the --out folder(s) of `grader run` holding <name>/results.json")
-    _assignment_options(export)
+    _assignment_options(export, assignment="gradescope: the assignment's name in the course folder or a path to its "
+                                           "assignment.toml (default: default_assignment in assignments/course.toml)")
     export.add_argument("--out", "-o", metavar="FILE",
                         help="the file to write (default: autograder.zip for gradescope, canvas.csv for canvas)")
     export.add_argument("--title", metavar="TITLE",
@@ -154,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("submission", metavar="SUBMISSION", help="your .py file, .ipynb notebook or the folder holding it")
     _assignment_options(check, assignment="a student kit's folder, an installed kit's name (digits, fashion), or, in "
                                           "the course folder, an assignment's name or assignment.toml (default: the "
-                                          "kit beside SUBMISSION, else the one it is named after)",
+                                          "kit beside SUBMISSION, else the one whose functions it defines)",
                         data="in the course folder: the data to check on (a kit brings its own)")
     check.add_argument("--full", action="store_true",
                        help="in the course folder: train with the grading budget instead of the quick one")

@@ -215,3 +215,18 @@ def test_reports_follow_the_umask_and_caches_stay_private(tmp_path) -> None:
     assert stat.S_IMODE((tmp_path / "report.html").stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "gradebook.csv").stat().st_mode) == 0o640
     assert stat.S_IMODE((tmp_path / "cache.npz").stat().st_mode) == 0o600
+
+
+def test_two_students_of_one_name_are_two_students_in_the_canvas_export(tmp_path) -> None:
+    canvas_of = lambda user: {"canvas": {"user_id": user, "student": "smithjohn", "submission_id": 1, "late": False,
+                                         "file": "digits.py"}}
+    out = class_folder(tmp_path / "grades", {"smithjohn_2001": result("smithjohn_2001", 9, **canvas_of("2001")),
+                                             "smithjohn_2002": result("smithjohn_2002", 6, **canvas_of("2002"))})
+    roster = write(tmp_path / "roster.csv", "Student,ID,SIS User ID,SIS Login ID,Section\n"
+                   '"Smith, John",2001,s-1,js1@uni.example,A\n"Smith, John",2002,s-2,js2@uni.example,B\n')
+    done = canvas.export([out], roster=roster, title="Digits (1)", out=tmp_path / "canvas.csv")
+    grades = {row[1]: row[5] for row in csv.reader(open(done.path, newline="", encoding="utf-8"))}
+    assert (grades["2001"], grades["2002"]) == ("9", "6")
+    class_folder(out, {"js1_uni.example": result("js1_uni.example", 3)})  # the same row twice: refused
+    with pytest.raises(canvas.CanvasError, match="several submissions belong to the same student: Smith, John: "):
+        canvas.export([out], roster=roster, title="Digits (1)", out=tmp_path / "again.csv", match="SIS Login ID")

@@ -138,12 +138,14 @@ def students_of(found: dict[str, dict[str, Any]], roster: Roster) -> dict[str, d
                           f"{roster.match!r} column (or, for Canvas downloads, its ID column): {', '.join(unmatched)}. "
                           f"Add them to the roster, or give the column that holds these names with --match (the "
                           f"roster's columns: {', '.join(roster.columns)}). Nothing was written.")
-    twice = [student["Student"] for student in matched.values()]
-    doubled = sorted({who for who in twice if twice.count(who) > 1})
+    submissions_of: dict[int, list[str]] = {}  # by roster row: two students may share a name, never a row
+    for name, student in matched.items():
+        submissions_of.setdefault(id(student), []).append(name)
+    doubled = [names for names in submissions_of.values() if len(names) > 1]
     if doubled:
-        names = {who: [name for name, student in matched.items() if student["Student"] == who] for who in doubled}
         raise CanvasError("several submissions belong to the same student: " + "; ".join(
-            f"{who}: {', '.join(names[who])}" for who in doubled) + ". Keep one folder per student in the grades "
+            f"{matched[names[0]]['Student']}: {', '.join(names)}" for names in doubled) + ". Keep one folder per "
+            "student in the grades "
             "(a student's latest Canvas download replaces their earlier one when graded into the same folder). "
             "Nothing was written.")
     return matched
