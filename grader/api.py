@@ -181,29 +181,15 @@ def _holds_class(folder: Path, task: spec.Assignment | None = None) -> bool:
 def _grade_here(submission: Path, task: spec.Assignment, *, out: Path, data: str | None,
                 keep_gpu: bool, timings: bool = False, budget: str | None = None,
                 trainings: Any = None) -> tuple[dict[str, Any], dict[str, Path]]:
-    from grader.trusted import threads
-    from grader import timings as clock
-    from grader.assignment.data import load_dataset
-    from grader.grading.grade import grade
-    from grader.sandbox.zygote import Zygote
+    """One submission graded into `out`: a session of one worker, whose expected training starts ahead."""
+    from grader.grading.session import Session
 
     name = submission.stem if submission.is_file() else submission.resolve().name
-    threads.configure()  # before this process imports TensorFlow
-    with clock.stage("zygote: start its process"):
-        zygote = Zygote(task.preload, keep_gpu=keep_gpu)  # first: its TensorFlow import is the longest step
-    try:
-        with clock.stage("data: load"):
-            dataset = load_dataset(data, task.data)
-        _check_budget(task, dataset, budget)
-        results = grade(submission, task, data=data, keep_gpu=keep_gpu, name=name, dataset=dataset,
-                        zygote=zygote, protect=(out,), trainings=trainings, ahead=True).to_dict()
-    finally:
-        with clock.stage("zygote: stop"):
-            zygote.close()
-    results["extra_data"]["command"] = _command_line()
-    from grader.views import outputs  # Jinja2 and the report: imported once graded, not before the zygote starts
-
-    return results, outputs.write(results, out, images=dataset.test_images, timings=timings)
+    with Session(task, data=data, keep_gpu=keep_gpu, protect=(out,), trainings=trainings and trainings.directory,
+                 timings=timings, ahead=True, command=_command_line()) as session:
+        _check_budget(task, session.data(), budget)
+        results = session.grade(submission, name, out=out)
+    return results, {"results": out / "results.json", "report": out / "report.html"}
 
 
 def _grade_batch(submissions: list[Path], task: spec.Assignment, *, out: Path, data: str | None, keep_gpu: bool,
@@ -211,10 +197,10 @@ def _grade_batch(submissions: list[Path], task: spec.Assignment, *, out: Path, d
                  budget: str | None = None, pass_mark: PassMark | None = None, trainings: Path | None = None,
                  timings: bool = False) -> list[tuple[Path, tuple[dict[str, Any], dict[str, Path]]]]:
     from grader.grading import batch
+    from grader.grading.session import Session
     from grader.views import gradebook
     from grader.views.progress import Progress
     from grader.errors import UsageError
-    from grader.assignment.data import load_dataset
 
     try:
         part = batch.parse_shard(shard) if shard else None
@@ -222,18 +208,20 @@ def _grade_batch(submissions: list[Path], task: spec.Assignment, *, out: Path, d
         raise UsageError(str(exc)) from exc
     if jobs is not None and jobs < 1:
         raise UsageError(f"--jobs {jobs}: give a number of workers of at least 1.")
-    dataset = load_dataset(data, task.data)
-    _check_budget(task, dataset, budget)
-    plan = batch.plan(submissions, task, out=out, data_sha256=dataset.sha256, shard=part)
-    again = _forced(force, plan)
-    done = {job.name: r for job in plan if job.name not in again and (r := batch.already_graded(job)) is not None}
-    todo = [job for job in plan if job.name not in done]
-    terminal = sys.stderr.isatty() and sys.stdout.isatty()  # CI logs get one plain line per submission
-    bar = Progress(len(plan), len(done), bar=terminal if progress is None else progress, pass_mark=pass_mark)
-    graded = batch.run(todo, task, data=data, workers=jobs or batch.default_workers(), keep_gpu=keep_gpu,
-                       on_done=bar.done, on_start=bar.start, trainings=trainings, timings=timings,
-                       protect=(out, *([trainings] if trainings else []), *(job.path for job in plan)))
-    bar.close()
+    workers = jobs or batch.default_workers()
+    protect = (out, *([trainings] if trainings else []), *submissions)
+    with Session(task, data=data, keep_gpu=keep_gpu, protect=protect, trainings=trainings, timings=timings,
+                 workers=workers) as session:
+        facts = session.data()
+        _check_budget(task, facts, budget)
+        plan = batch.plan(submissions, task, out=out, data_sha256=facts.sha256, shard=part)
+        again = _forced(force, plan)
+        done = {job.name: r for job in plan if job.name not in again and (r := batch.already_graded(job)) is not None}
+        todo = [job for job in plan if job.name not in done]
+        terminal = sys.stderr.isatty() and sys.stdout.isatty()  # CI logs get one plain line per submission
+        bar = Progress(len(plan), len(done), bar=terminal if progress is None else progress, pass_mark=pass_mark)
+        graded = batch.run(todo, session, on_done=bar.done, on_start=bar.start) if todo else {}
+        bar.close()
     everything = {**done, **graded}
     batch.record_sharing(everything, plan)  # "trained once for N submissions", now that N is known
     gradebook.update(everything, out)  # merged into the class out's gradebook lists, never replaced by a subset

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from grader.assignment.data import Dataset
+from grader.assignment.data import Facts
 from grader.assignment.spec import Assignment
 
 DEFAULT = "default"
@@ -48,12 +48,12 @@ def select(task: Assignment, name: str | None) -> Assignment:
     return dataclasses.replace(task, training=budget.training, checks=checks)
 
 
-def check_data(task: Assignment, dataset: Dataset, name: str | None) -> None:
+def check_data(task: Assignment, dataset: Facts, name: str | None) -> None:
     """Refuse a named budget whose images the data does not have (the default takes what there is)."""
     if name in (None, DEFAULT):
         return
     wanted = task.training
-    have_train, have_test = len(dataset.train_images), len(dataset.test_images)
+    have_train, have_test = dataset.train, dataset.test
     if have_train >= wanted.train_samples and have_test >= wanted.test_samples:
         return
     where = f"{dataset.source}" + (f", {dataset.path}" if dataset.path else "")

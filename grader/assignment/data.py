@@ -105,6 +105,21 @@ class Dataset:
     sha256: str
 
 
+@dataclass(frozen=True)
+class Facts:
+    """What is known of a loaded data set outside the process that holds it: where it came from and its sizes."""
+
+    source: str
+    path: str
+    sha256: str
+    train: int
+    test: int
+
+
+def facts(dataset: Dataset) -> Facts:
+    return Facts(dataset.source, dataset.path, dataset.sha256, len(dataset.train_images), len(dataset.test_images))
+
+
 def public_share(dataset: Dataset, train_samples: int, test_samples: int) -> Dataset:
     """What a self-check trains and tests on: the first `train_samples` training images, and the `test_samples`
     training images after them in place of the held-out test split, which a self-check never uses (a student kit

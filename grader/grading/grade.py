@@ -9,53 +9,43 @@ import time
 import traceback
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from grader import heap, optional, printed, scratch, tflog, timings
 from grader.sandbox import isolation
-from grader.assignment.data import Dataset, load_dataset
 from grader.results import GRADED, CheckResult, SubmissionResult
 from grader.sandbox.runner import Runner, SubmissionError
 from grader.assignment.spec import CHECK_KINDS, Assignment, CheckSpec
 from grader.grading.submission import (MalformedNotebook, SubmissionNotFound, SubmissionTooLarge, UnsafeSubmission, locate,
                                materialise, sandbox_files)
-from grader.sandbox.zygote import Zygote
 
 if TYPE_CHECKING:
-    from grader.trusted.memo import Cache
+    from grader.grading.session import Setup
 
 # Check kinds and the module of grader.checks that runs each; imported lazily because they import Keras.
 KINDS = {kind: kind for kind in CHECK_KINDS}
 
 
-def grade(submission: Path, assignment: Assignment, *, data: str | Path | None = None, keep_gpu: bool = False,
-          name: str | None = None, zygote: Zygote | None = None, dataset: Dataset | None = None,
-          protect: tuple[Path, ...] = (), trainings: Cache | None = None, ahead: bool = False,
-          reference: Any = None) -> SubmissionResult:
-    """Grade one submission against `assignment`; never raises for anything the submission does.
+def grade(submission: Path, setup: Setup, *, name: str | None = None) -> SubmissionResult:
+    """Grade one submission in a warm worker of a session (grader.grading.session); never raises for anything the
+    submission does.
 
-    `zygote`, if given, is a started Zygote for this assignment's preload modules that the
-    submission's sandboxes are forked from (batch grading shares one); else one is started here.
-    `dataset`, if given, is the already loaded data (else `data` says where to load it from).
-    `protect` are more paths its sandboxes may not read (the output folder, the other submissions of a
-    batch), besides the grader's own files, the solutions and the data sources.
-    `trainings`, if given, memoizes the training check's training (see grader.trusted.memo); its folder is protected too.
-    With `ahead`, the expected model's training starts in a process of its own before the checks run (see
-    grader.trusted.ahead): for a single grade, whose other core would wait for the checks otherwise.
-    `reference`, if given, answers in place of the assignment's own (grader.checks.reference; `grader release`
-    records the answers of the reference solution with it).
+    `setup` holds the assignment, the loaded data, the fork server its sandboxes are forked from, the paths they
+    may not read (the output folder, the other submissions of a batch, besides the grader's own files, the
+    solutions and the data sources), the memoized trainings, whether the expected training starts ahead (see
+    grader.trusted.ahead), and the reference that answers (grader.checks.reference; `grader release` records the
+    answers of the reference solution with one).
     """
-    if trainings is not None and trainings.directory not in protect:
-        protect = (*protect, trainings.directory)
+    protect = setup.protect
+    if setup.trainings is not None and setup.trainings.directory not in protect:
+        protect = (*protect, setup.trainings.directory)
     with tempfile.TemporaryDirectory(prefix=scratch.prefix("submission")) as folder:
-        return _grade(submission, assignment, data=data, keep_gpu=keep_gpu, name=name, scratch=Path(folder),
-                      zygote=zygote, dataset=dataset, protect=protect, trainings=trainings, ahead=ahead,
-                      reference=reference)
+        return _grade(submission, setup, name=name, scratch=Path(folder), protect=protect)
 
 
-def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None, keep_gpu: bool, name: str | None,
-           scratch: Path, zygote: Zygote | None, dataset: Dataset | None, protect: tuple[Path, ...],
-           trainings: Cache | None = None, ahead: bool = False, reference: Any = None) -> SubmissionResult:
+def _grade(submission: Path, setup: Setup, *, name: str | None, scratch: Path,
+           protect: tuple[Path, ...]) -> SubmissionResult:
+    assignment, dataset, trainings, reference = setup.task, setup.dataset, setup.trainings, setup.reference
     started = time.monotonic()
     label = name or (submission.stem if submission.is_file() else submission.resolve().name)
     try:
@@ -73,14 +63,11 @@ def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None,
     except SubmissionNotFound as exc:
         return all_failed(assignment, label, str(exc), fault="missing", seconds=time.monotonic() - started,
                           hint=f"Hand in {assignment.module}.", status=exc.status)
-    secrets = (*isolation.sensitive(assignment, data), *protect)
-    runner = Runner(module, assignment, keep_gpu=keep_gpu, zygote=zygote, protect=secrets, files=files)
-    runner.open_in_background()  # the zygote imports TensorFlow, then forks the sandbox, while this process imports it
+    secrets = (*isolation.sensitive(assignment, setup.data), *protect)
+    runner = Runner(module, assignment, keep_gpu=setup.keep_gpu, zygote=setup.zygote, protect=secrets, files=files)
+    runner.open_in_background()  # the fork server forks the sandbox, which imports the submission, meanwhile
     ctx = None
     try:
-        if dataset is None:
-            with timings.stage("data: load"):
-                dataset = load_dataset(data, assignment.data)
         with (timings.stage("imports: Keras and TensorFlow, the checks, the reference solution"), optional.hidden(),
               tflog.muted()):
             from grader.checks.context import Context
@@ -88,7 +75,7 @@ def _grade(submission: Path, assignment: Assignment, *, data: str | Path | None,
 
             ctx = Context(assignment, dataset, reference or for_assignment(assignment), runner, trainings=trainings)
         heap.settle()  # Keras is imported: keep its objects out of every later collection, here and in forks
-        if ahead:
+        if setup.ahead:
             with timings.stage("training ahead: prepare the data and start its process"):
                 ctx.ahead = _start_ahead(ctx)
         checks = []

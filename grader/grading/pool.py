@@ -60,60 +60,127 @@ class _State:
 
 def run(jobs: list[Any], work: Callable[[Any], Any], *, workers: int, start: Callable[..., None],
         start_args: tuple = (), stop: Callable[[], None] | None = None, retries: int = 1,
-        on_result: Callable[[Any, Any], None], on_start: Callable[[Any, int], None] | None = None) -> None:
-    """Run `work(job)` for every job in up to `workers` spawned processes, each set up by `start(*start_args)`.
+        on_result: Callable[[Any, Any], None], on_start: Callable[[Any, int], None] | None = None,
+        launch: Callable[[Callable, tuple], Any] | None = None) -> None:
+    """Run `work(job)` for every job in up to `workers` processes, each set up by `start(*start_args)`.
 
     `on_result(job, outcome)` is called once per job, in the parent, as soon as it is known: the
     value `work` returned, or a JobFailed, WorkerDied or NoWorkers exception. `on_start(job, pid)`
     is called each time a job is handed to a worker. `stop()` runs in a worker before it exits.
+    `launch(target, args)` makes an unstarted process object (default: multiprocessing's spawned Process).
     """
-    context = multiprocessing.get_context("spawn")
-    state = _State(collections.deque(_Task(job) for job in jobs))
-    try:
-        while state.queue or any(w.task for w in state.live):
-            _start_workers(state, context, workers, (start, start_args, work, stop))
-            if not state.live:  # none could be started: the jobs cannot run
-                while state.queue:
-                    on_result(state.queue.popleft().job, NoWorkers(state.last_failure))
-                break
-            waiting = [w.conn for w in state.live] + [w.process.sentinel for w in state.live]
-            ready = multiprocessing.connection.wait(waiting)
-            for worker in [w for w in state.live if w.conn in ready or w.process.sentinel in ready]:
-                _handle(state, worker, retries, on_result, on_start)
-    except BaseException:
-        _stop_all(state.live + state.stopping, kill=True)
-        raise
-    _stop_all(state.live + state.stopping, kill=False)
+    with Pool(work, workers=workers, start=start, start_args=start_args, stop=stop, retries=retries,
+              launch=launch) as workers_:
+        workers_.run(jobs, on_result=on_result, on_start=on_start)
 
 
-def _start_workers(state: _State, context: Any, workers: int, spec: tuple) -> None:
-    """Start workers until there are as many as are useful, unless they keep failing to start."""
-    wanted = min(workers, len(state.queue) + sum(w.task is not None for w in state.live))
-    while len(state.live) < wanted and state.start_failures < MAX_START_FAILURES:
-        ours, theirs = context.Pipe()
-        process = context.Process(target=_serve, args=(theirs, orphans.parent_token(), *spec), daemon=True,
-                                  name="grader-worker")
-        process.start()
-        theirs.close()
-        state.live.append(_Worker(process, ours))
+class Pool:
+    """Workers that stay up between runs of jobs (see `run`), until closed."""
+
+    def __init__(self, work: Callable[[Any], Any], *, workers: int, start: Callable[..., Any], start_args: tuple = (),
+                 stop: Callable[[], None] | None = None, retries: int = 1,
+                 launch: Callable[[Callable, tuple], Any] | None = None) -> None:
+        self.workers, self.retries = max(1, workers), retries
+        self._spec = (start, start_args, work, stop)
+        self._launch = launch or _spawned
+        self._state = _State()
+        self.started: Any = None  # what the first worker's `start` returned
+
+    def __enter__(self) -> "Pool":
+        return self
+
+    def __exit__(self, kind: Any, *_: Any) -> None:
+        self.close(kill=kind is not None)
+
+    def ready(self) -> Any:
+        """Start a worker if none is up, wait until one is ready and return what its `start` returned; raise
+        NoWorkers if none can be started."""
+        state = self._state
+        try:
+            while not any(w.ready for w in state.live):
+                if not state.live:
+                    if state.start_failures >= MAX_START_FAILURES:
+                        raise NoWorkers(state.last_failure)
+                    self._start(1)
+                    continue
+                waiting = [w.conn for w in state.live] + [w.process.sentinel for w in state.live]
+                ready = multiprocessing.connection.wait(waiting)
+                for worker in [w for w in state.live if w.conn in ready or w.process.sentinel in ready]:
+                    self._handle(worker, lambda *_: None, None)
+        except BaseException:
+            self.close(kill=True)
+            raise
+        return self.started
+
+    def run(self, jobs: list[Any], *, on_result: Callable[[Any, Any], None],
+            on_start: Callable[[Any, int], None] | None = None) -> None:
+        """Run `work(job)` for every job; `on_result(job, outcome)` once per job, as in the module's `run`."""
+        state = self._state
+        state.queue.extend(_Task(job) for job in jobs)
+        try:
+            for worker in [w for w in state.live if w.ready and w.task is None]:
+                _assign(state, worker, on_start)
+            while state.queue or any(w.task for w in state.live):
+                self._start(min(self.workers, len(state.queue) + sum(w.task is not None for w in state.live)))
+                if not state.live:  # none could be started: the jobs cannot run
+                    while state.queue:
+                        on_result(state.queue.popleft().job, NoWorkers(state.last_failure))
+                    break
+                waiting = [w.conn for w in state.live] + [w.process.sentinel for w in state.live]
+                ready = multiprocessing.connection.wait(waiting)
+                for worker in [w for w in state.live if w.conn in ready or w.process.sentinel in ready]:
+                    self._handle(worker, on_result, on_start)
+        except BaseException:
+            self.close(kill=True)
+            raise
+
+    def close(self, *, kill: bool = False) -> None:
+        """Stop every worker: ask and wait (or kill at once, on an error or interrupt); never leave one running."""
+        state = self._state
+        _stop_all(state.live + state.stopping, kill=kill)
+        state.live.clear()
+        state.stopping.clear()
+
+    def _start(self, wanted: int) -> None:
+        """Start workers until there are `wanted`, unless they keep failing to start."""
+        state = self._state
+        while len(state.live) < wanted and state.start_failures < MAX_START_FAILURES:
+            ours, theirs = multiprocessing.Pipe()
+            process = self._launch(_serve, (theirs, orphans.parent_token(), *self._spec))
+            try:
+                process.start()
+            except Exception as exc:  # noqa: BLE001 - counted as a worker that could not start
+                ours.close()
+                theirs.close()
+                state.start_failures += 1
+                state.last_failure = f"the grading worker could not start: {type(exc).__name__}: {exc}"
+                continue
+            theirs.close()
+            state.live.append(_Worker(process, ours))
+
+    def _handle(self, worker: _Worker, on_result: Callable, on_start: Callable | None) -> None:
+        """Act on what one worker said, or on its death."""
+        state = self._state
+        message = _receive(worker)
+        if message is None:
+            _bury(state, worker, self.retries, on_result)
+            return
+        kind, value = message
+        if kind == "ready":
+            worker.ready, state.start_failures = True, 0
+            if self.started is None:
+                self.started = value
+        elif kind == "start-failed":
+            worker.failure = value
+            return  # it exits next; its death is counted then
+        else:
+            task, worker.task = worker.task, None
+            on_result(task.job, value if kind == "done" else JobFailed(value))
+        _assign(state, worker, on_start)
 
 
-def _handle(state: _State, worker: _Worker, retries: int, on_result: Callable, on_start: Callable | None) -> None:
-    """Act on what one worker said, or on its death."""
-    message = _receive(worker)
-    if message is None:
-        _bury(state, worker, retries, on_result)
-        return
-    kind, value = message
-    if kind == "ready":
-        worker.ready, state.start_failures = True, 0
-    elif kind == "start-failed":
-        worker.failure = value
-        return  # it exits next; its death is counted then
-    else:
-        task, worker.task = worker.task, None
-        on_result(task.job, value if kind == "done" else JobFailed(value))
-    _assign(state, worker, on_start)
+def _spawned(target: Callable, args: tuple) -> Any:
+    return multiprocessing.get_context("spawn").Process(target=target, args=args, daemon=True, name="grader-worker")
 
 
 def _receive(worker: _Worker) -> tuple[str, Any] | None:
@@ -128,10 +195,7 @@ def _receive(worker: _Worker) -> tuple[str, Any] | None:
 
 def _assign(state: _State, worker: _Worker, on_start: Callable | None) -> None:
     """Give an idle, ready worker the next job, or tell it to stop if there is none."""
-    if not state.queue:
-        _send_stop(worker)
-        state.live.remove(worker)
-        state.stopping.append(worker)
+    if not state.queue:  # idle until the next run, or until the pool is closed
         return
     task = state.queue.popleft()
     try:
@@ -209,12 +273,12 @@ def _serve(conn: Any, parent: int, start: Callable[..., None], start_args: tuple
     if not orphans.die_with_parent(parent):
         return
     try:
-        start(*start_args)
+        started = start(*start_args)
     except Exception as exc:  # noqa: BLE001 - the parent reports it
         conn.send(("start-failed", f"{type(exc).__name__}: {exc}"))
         return
     try:
-        conn.send(("ready", None))
+        conn.send(("ready", started))
         while (job := conn.recv()) is not None:
             try:
                 outcome = ("done", work(job))

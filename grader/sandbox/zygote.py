@@ -1,13 +1,17 @@
-"""A pre-started process that forks sandboxes, so TensorFlow's start-up is paid once, not per child.
+"""The fork server: a pre-started process that forks every process of a grading, so TensorFlow is imported once.
 
 The zygote is a fresh `python -I` interpreter started with a scrubbed environment in an empty
 temporary directory. It imports the assignment's preload modules (numpy, TensorFlow, Keras) and
 then only forks: it never runs a TensorFlow op (a child forked after one hangs at its own first
-op) and never holds grading data, so a child inherits nothing the submission may not see.
+op) and never holds grading data, the grader's environment or its arguments, so a child inherits
+nothing the submission may not see.
 
-Each forked child starts a new session, moves into its own fresh directory, replaces its
-environment, closes every descriptor but its two channel pipes, sets its rlimits and only then
-serves requests (worker.serve).
+It forks two kinds of children. A *sandbox* starts a new session, moves into its own fresh
+directory, replaces its environment, closes every descriptor but its two channel pipes, sets its
+rlimits and only then serves requests (worker.serve). A *trusted* process (`Zygote.start_trusted`:
+the grading worker, which loads the data, trains and predicts) receives its job, environment and
+arguments through a pipe after the fork, and asks the zygote for its sandboxes over a channel of its
+own (`attached()`): no sandbox is ever forked from a process that has held what the grader knows.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import pickle
+import selectors
+import signal
 import socket
 import subprocess
 import sys
@@ -27,7 +34,9 @@ from typing import Any
 from grader import orphans, scratch, tflog
 
 MAX_MESSAGE = 16 << 20
+ONEDNN = "TF_ENABLE_ONEDNN_OPTS"
 _VERSIONS: dict[str, str] = {}
+_ATTACHED: list["Zygote"] = []  # in a trusted process: the handle on the zygote that forked it (see `attached`)
 
 
 class ZygoteError(Exception):
@@ -39,8 +48,13 @@ class Zygote:
 
     def __init__(self, preload: tuple[str, ...], *, keep_gpu: bool = False) -> None:
         self.preload = preload
+        self.keep_gpu = keep_gpu
         self.directory = Path(tempfile.mkdtemp(prefix=scratch.prefix("zygote")))
         env = environment(self.directory, self.directory, keep_gpu=keep_gpu)
+        # Read by TensorFlow when it is imported, so it is the trusted processes' setting too: the grader's own.
+        env.pop(ONEDNN, None)
+        if ONEDNN in os.environ:
+            env[ONEDNN] = os.environ[ONEDNN]
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._socket = ours
         self._lock = threading.Lock()
@@ -53,6 +67,38 @@ class Zygote:
         )
         theirs.close()
         self.versions: dict[str, str] | None = None
+
+    @classmethod
+    def _attach(cls, sock: socket.socket, preload: tuple[str, ...], versions: dict[str, str], keep_gpu: bool) -> "Zygote":
+        """A trusted process's handle on the zygote that forked it, over the channel it was given."""
+        handle = cls.__new__(cls)
+        handle.preload, handle.keep_gpu, handle.versions = preload, keep_gpu, versions
+        handle.directory, handle.process = None, None
+        handle._socket, handle._lock, handle._spawned = sock, threading.Lock(), time.monotonic()
+        return handle
+
+    def start_trusted(self, target: Any, args: tuple, *, keep: tuple[int, ...] = (), timeout: float = 120) -> int:
+        """Fork a trusted grader process that runs `target(*args)` and exits; return its pid.
+
+        `keep` are descriptors of this process's the child gets, at the same numbers in `args` they are given as
+        (see `Trusted`). The child gets this process's environment, working directory, import path and stderr
+        through a pipe, after the fork: the zygote never holds them.
+        """
+        self.wait_ready(timeout)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        job = pickle.dumps({"target": target, "args": args, "keep": list(keep), "env": dict(os.environ),
+                            "cwd": os.getcwd(), "path": list(sys.path), "tflog": tflog.level()})
+        with self._lock:
+            try:
+                _send(self._socket, {"op": "trusted", "keep_gpu": self.keep_gpu}, [theirs.fileno(), 2, *keep])
+            except OSError as exc:
+                raise ZygoteError(f"the zygote process is gone ({exc})") from exc
+            finally:
+                theirs.close()
+            pid = int(self._receive(timeout)["pid"])
+        with ours:
+            ours.sendall(len(job).to_bytes(8, "big") + job)
+        return pid
 
     def wait_ready(self, timeout: float) -> dict[str, str]:
         """Block until the preload modules are imported; return their versions."""
@@ -110,6 +156,8 @@ class Zygote:
         import shutil
 
         self._socket.close()
+        if self.process is None:  # a trusted process's handle: the zygote is its parent's to stop
+            return
         try:
             self.process.wait(timeout=0.2)
         except subprocess.TimeoutExpired:
@@ -143,7 +191,7 @@ def _send(sock: socket.socket, message: dict[str, Any], fds: list[int] | tuple[i
 
 def _receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
     """One message and the descriptors that came with it; (None, []) when the other side has closed."""
-    data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 2)
+    data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 8)
     if not data:
         return None, fds
     while len(data) < 8:
@@ -163,6 +211,79 @@ def _receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
     return json.loads(bytes(body)), fds
 
 
+def attached() -> Zygote | None:
+    """In a trusted process forked by a zygote (`Zygote.start_trusted`), the handle on that zygote; else None."""
+    return _ATTACHED[0] if _ATTACHED else None
+
+
+class Trusted:
+    """A trusted grader process forked by a zygote of its own, as a process object (what multiprocessing's pool
+    of this package expects: start, pid, sentinel, is_alive, join, kill, exitcode).
+
+    `target(*args)` runs in it; a `multiprocessing.connection.Connection` in `args` reaches it as the same
+    connection (its descriptor is passed along). The zygote is stopped with the process.
+    """
+
+    def __init__(self, preload: tuple[str, ...], target: Any, args: tuple, *, keep_gpu: bool = False) -> None:
+        self.preload, self.keep_gpu, self.target, self.args = preload, keep_gpu, target, args
+        self.zygote: Zygote | None = None
+        self.pid: int | None = None
+        self.sentinel: int | None = None
+        self._code: int | None = None
+
+    def start(self) -> None:
+        from multiprocessing.connection import Connection
+
+        self.zygote = Zygote(self.preload, keep_gpu=self.keep_gpu)
+        try:
+            keep = tuple(a.fileno() for a in self.args if isinstance(a, Connection))
+            args = tuple(_Descriptor(a.fileno()) if isinstance(a, Connection) else a for a in self.args)
+            self.pid = self.zygote.start_trusted(self.target, args, keep=keep)
+            self.sentinel = os.pidfd_open(self.pid)
+        except BaseException:
+            self.zygote.close()
+            raise
+
+    def is_alive(self) -> bool:
+        import select
+
+        if self.sentinel is None or self._code is not None:
+            return False
+        return not select.select([self.sentinel], [], [], 0)[0]
+
+    def join(self, timeout: float | None = None) -> None:
+        import select
+
+        if self.sentinel is None or self._code is not None:
+            return
+        if select.select([self.sentinel], [], [], timeout)[0]:
+            self._finish()
+
+    def kill(self) -> None:
+        if self.pid is not None and self._code is None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    @property
+    def exitcode(self) -> int | None:
+        return self._code
+
+    def _finish(self) -> None:
+        status = self.zygote.exit_status(self.pid, timeout=5) if self.zygote is not None else None
+        self._code = status if status is not None else -signal.SIGKILL
+        os.close(self.sentinel)
+        self.sentinel = None
+        if self.zygote is not None:
+            self.zygote.close()
+            self.zygote = None
+
+
+class _Descriptor(int):
+    """In a trusted process's arguments: a connection of its parent's, passed as this descriptor."""
+
+
 def environment(home: Path, tmp: Path, *, keep_gpu: bool = False) -> dict[str, str]:
     """The whole environment of a sandboxed process: nothing of the grader's own (tokens, paths) leaks in."""
     env = {
@@ -175,7 +296,7 @@ def environment(home: Path, tmp: Path, *, keep_gpu: bool = False) -> dict[str, s
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
         tflog.LEVEL: tflog.level(),  # TensorFlow's log lines are not the submission's output (see grader.tflog)
-        "TF_ENABLE_ONEDNN_OPTS": "0",
+        ONEDNN: "0",
         "KERAS_HOME": str(home / ".keras"),
         "MPLBACKEND": "Agg",
         "MPLCONFIGDIR": str(tmp),
@@ -202,7 +323,6 @@ def main(argv: list[str]) -> int:
     control = socket.socket(fileno=int(argv[0]))
     if not orphans.die_with_parent(int(argv[1])):  # its grader is gone already: nothing to serve
         return 0
-    import signal
 
     signal.signal(signal.SIGINT, signal.default_int_handler)  # a batch worker ignores it, and children inherit that
     orphans.become_reaper()  # whatever a sandbox started and orphaned comes here, where _sweep finds it
@@ -222,29 +342,114 @@ def main(argv: list[str]) -> int:
     _VERSIONS.update(versions)
     _send(control, {"versions": versions, "times": {"main": started, "ready": time.monotonic()}})
     statuses: dict[int, int] = {}
+    trusted: set[int] = set()  # the trusted processes forked: a sandbox's sweep spares them
     me = os.getpid()
+    channels = selectors.DefaultSelector()  # the grader's control socket, and a channel per trusted process
+    channels.register(control, selectors.EVENT_READ)
     while True:
+        for key, _ in channels.select():
+            sock = key.fileobj
+            try:
+                request, fds = _receive(sock)
+            except OSError:
+                request, fds = None, []
+            if request is None and sock is control:  # the grader closed it, or died: nothing it started may outlive it
+                _sweep(statuses)
+                return 0
+            if request is None:  # a trusted process is gone
+                channels.unregister(sock)
+                sock.close()
+                continue
+            _reap(statuses)
+            if request["op"] == "fork":
+                sys.stdout.flush()
+                sys.stderr.flush()
+                pid = os.fork()
+                if pid == 0:
+                    _child(control, fds, request, me)  # never returns
+                for fd in fds:
+                    os.close(fd)
+                _send(sock, {"pid": pid})
+            elif request["op"] == "trusted" and sock is control:
+                mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+                sys.stdout.flush()
+                sys.stderr.flush()
+                pid = os.fork()
+                if pid == 0:
+                    mine.close()
+                    _trusted(theirs, fds, tuple(argv[2:]), bool(request.get("keep_gpu")), me)  # never returns
+                theirs.close()
+                for fd in fds:
+                    os.close(fd)
+                trusted.add(pid)
+                channels.register(mine, selectors.EVENT_READ)
+                _send(sock, {"pid": pid})
+            elif request["op"] == "sweep":
+                _send(sock, {"killed": _sweep(statuses, spare=trusted)})
+            elif request["op"] == "wait":
+                _send(sock, {"status": _wait(request["pid"], request.get("timeout", 10), statuses)})
+
+
+def _trusted(channel: socket.socket, fds: list[int], preload: tuple[str, ...], keep_gpu: bool, zygote: int) -> None:
+    """Become a trusted grader process: take the job, environment and arguments the grader sends, then run it.
+
+    Its descriptors are the job's pipe, the grader's stderr (as 2), the connections the job passes along, and
+    its own channel to the zygote, for its sandboxes.
+    """
+    code = 70
+    try:
+        if not orphans.die_with_parent(zygote):
+            return
+        boot, stderr, *passed = fds
+        os.dup2(stderr, 2)
+        keep = sorted({0, 1, 2, boot, channel.fileno(), *passed})
+        start = 3
+        for fd in keep[3:] + [1 << 16]:
+            os.closerange(start, fd)
+            start = fd + 1
+        with socket.socket(fileno=boot) as pipe:
+            job = pickle.loads(_read_all(pipe))
+        from multiprocessing.connection import Connection
+
+        from grader.sandbox import zygote as handle  # this file as a module (here it runs as __main__)
+
+        given = dict(zip(job["keep"], passed))
+        args = tuple(Connection(given[a]) if isinstance(a, handle._Descriptor) else a for a in job["args"])
+        os.environ.clear()
+        os.environ.update(job["env"])
+        os.chdir(job["cwd"])
+        sys.path[:] = job["path"]
+        tempfile.tempdir = None
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the grader stops it (see grader.grading.pool)
+        handle._ATTACHED[:] = [handle.Zygote._attach(channel, preload, dict(_VERSIONS), keep_gpu)]
+        job["target"](*args)
+        code = 0
+    except BaseException:  # noqa: BLE001 - nothing may propagate back into the zygote's loop
+        import traceback
+
+        traceback.print_exc()
+    finally:
         try:
-            request, fds = _receive(control)
-        except OSError:
-            request, fds = None, []
-        if request is None:  # the grader closed the socket, or died: nothing it started may outlive it
-            _sweep(statuses)
-            return 0
-        _reap(statuses)
-        if request["op"] == "fork":
             sys.stdout.flush()
             sys.stderr.flush()
-            pid = os.fork()
-            if pid == 0:
-                _child(control, fds, request, me)  # never returns
-            for fd in fds:
-                os.close(fd)
-            _send(control, {"pid": pid})
-        elif request["op"] == "sweep":
-            _send(control, {"killed": _sweep(statuses)})
-        elif request["op"] == "wait":
-            _send(control, {"status": _wait(request["pid"], request.get("timeout", 10), statuses)})
+        finally:
+            os._exit(code)
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    head = b""
+    while len(head) < 8:
+        more = sock.recv(8 - len(head))
+        if not more:
+            raise EOFError("the grader closed the job's pipe")
+        head += more
+    size, body = int.from_bytes(head, "big"), bytearray()
+    while len(body) < size:
+        more = sock.recv(min(size - len(body), 1 << 20))
+        if not more:
+            raise EOFError("the grader closed the job's pipe")
+        body += more
+    return bytes(body)
 
 
 def _children() -> list[int]:
@@ -254,13 +459,10 @@ def _children() -> list[int]:
     return [pid for pid, _, parent in processes.table() if parent == me]
 
 
-def _sweep(statuses: dict[int, int]) -> int:
-    import signal
-    import time
-
+def _sweep(statuses: dict[int, int], spare: set[int] = frozenset()) -> int:
     killed = 0
     for _ in range(20):  # killing a parent can re-parent its children here: repeat until none are left
-        children = [pid for pid in _children() if pid not in statuses]
+        children = [pid for pid in _children() if pid not in statuses and pid not in spare]
         if not children:
             break
         for pid in children:
@@ -287,8 +489,6 @@ def _reap(statuses: dict[int, int]) -> None:
 
 
 def _wait(pid: int, timeout: float, statuses: dict[int, int]) -> int | None:
-    import time
-
     deadline = time.monotonic() + timeout
     while pid not in statuses:
         try:
