@@ -418,9 +418,8 @@ def entry() -> None:
     TensorFlow takes about a second that no one waits for on purpose. Whatever the command started is
     killed before it leaves, on an interrupt as at its normal end (see grader.interrupts, grader.orphans).
     """
-    from grader import heap, orphans, scratch, timings
+    from grader import orphans, scratch, timings
 
-    heap.pause()  # until the imports are done (see grader.heap)
     timings.begin()  # from the process's start: the interpreter's own start-up is part of every command
     scratch.begin()
     orphans.become_reaper()

@@ -3,8 +3,8 @@
 Importing TensorFlow and Keras makes about a million Python objects, and none of them is garbage.
 Left alone, Python's collector walks them all several times while they are made (six full
 collections, about 0.6 s, in one `grader run`), and again in every process forked afterwards, where
-walking them also copies the pages a fork shares. So the grader's own processes call `pause()` when
-they start and `settle()` once their imports are done: the imported objects move to a generation
+walking them also copies the pages a fork shares. So the grader's processes that import them (the fork
+server, a session's workers) call `pause()` when they start and `settle()` once their imports are done: the imported objects move to a generation
 no collection visits (`gc.freeze`), and collection resumes for everything made after. Forked
 processes (the sandboxes, the training started ahead) inherit that. A process that did not call
 `pause()`, such as a notebook's kernel running a self-check, is left as it is.

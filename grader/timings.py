@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Iterator
 
-SIDES = ("grader", "zygote", "sandbox", "ahead")
+SIDES = ("grader", "zygote", "worker", "sandbox", "ahead")
 
 
 @dataclass(frozen=True)

@@ -65,16 +65,32 @@ def fast_digits(digits: spec.Assignment) -> spec.Assignment:
     return fast(digits)
 
 
-@pytest.fixture(scope="session")
-def graded(fast_digits):
-    """Grade a submission once per session (by path) at the small budget; returns its results dict."""
-    from grader.grading.grade import grade
+def grade_with(path: Path, task: spec.Assignment, **options) -> dict:
+    """Grade one submission in a session of its own (grader.grading.session; `options` as Session takes them);
+    its results dict."""
+    from grader.grading.session import Session
 
+    with Session(task, **options) as session:
+        return session.grade(path)
+
+
+@pytest.fixture(scope="session")
+def digits_session(fast_digits):
+    """One grading session for the digits assignment at the small budget, shared by the tests."""
+    from grader.grading.session import Session
+
+    with Session(fast_digits) as session:
+        yield session
+
+
+@pytest.fixture(scope="session")
+def graded(digits_session):
+    """Grade a submission once per session (by path) at the small budget; returns its results dict."""
     cache: dict[Path, dict] = {}
 
     def get(path: Path) -> dict:
         if path not in cache:
-            cache[path] = grade(path, fast_digits).to_dict()
+            cache[path] = digits_session.grade(path)
         return cache[path]
 
     return get
@@ -126,22 +142,19 @@ def fashion_data(fashion: spec.Assignment):
 
 @pytest.fixture(scope="session")
 def graded_fashion(fashion, fashion_data):
-    """Grade a fashion submission once per session (by path) at the small budget, on Debian's data, all from one
-    zygote; returns its results dict."""
-    from grader.grading.grade import grade
-    from grader.sandbox.zygote import Zygote
+    """Grade a fashion submission once per session (by path) at the small budget, on Debian's data, all in one
+    session; returns its results dict."""
+    from grader.grading.session import Session
 
-    task = fast(fashion)
-    zygote = Zygote(task.preload)
     cache: dict[Path, dict] = {}
+    with Session(fast(fashion), data=FASHION_DIR) as session:
 
-    def get(path: Path) -> dict:
-        if path not in cache:
-            cache[path] = grade(path, task, data=FASHION_DIR, dataset=fashion_data, zygote=zygote).to_dict()
-        return cache[path]
+        def get(path: Path) -> dict:
+            if path not in cache:
+                cache[path] = session.grade(path)
+            return cache[path]
 
-    yield get
-    zygote.close()
+        yield get
 
 
 TOP_LEVEL_FIX = ('if __name__ == "__main__":\n'

@@ -3,7 +3,6 @@ one trained in its own turn either way."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -13,32 +12,26 @@ import pytest
 
 from conftest import ROOT, SOLUTION, SUBMISSIONS
 
-# Grades one submission in a fresh interpreter (a fork is only safe before TensorFlow has run an operation, so this
-# cannot run in the test's own process) and prints its results, the sides of its timed stages and its children left.
-GRADE = """
-import json, sys
-from pathlib import Path
-from grader import timings
-from grader.trusted import threads
-from grader.assignment import course, spec
-from grader.grading.grade import grade
-
-timings.begin()
-threads.configure()
-task = course.load(Path(sys.argv[1]))
-result = grade(Path(sys.argv[2]), task, ahead=sys.argv[3] == "ahead").to_dict()
-children = [c for task in Path("/proc/self/task").iterdir() for c in (task / "children").read_text().split()]
-stages = [[s.stage, s.side] for s in timings.current().stages]
-print(json.dumps({"result": result, "stages": stages, "children": children}))
-"""
-
-
 def _grade(course: Path, submission: Path, mode: str) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", GRADE, str(course), str(submission), mode], capture_output=True,
-                          text=True, timeout=600, env=env, cwd=ROOT)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    """Grade one submission in a session (its worker is forked by a fresh fork server, where forking the training
+    ahead is safe) and return its results, the sides of its timed stages and the worker's children left."""
+    from grader.assignment import course as courses
+    from grader.grading.session import Session
+
+    with Session(courses.load(course), ahead=mode == "ahead") as session:
+        return session.call(_graded_here, submission)
+
+
+def _graded_here(setup, submission: Path) -> dict:
+    """In the session's worker."""
+    from grader import timings
+    from grader.grading.grade import grade
+
+    timings.begin()
+    result = grade(submission, setup).to_dict()
+    children = [c for task in Path("/proc/self/task").iterdir() for c in (task / "children").read_text().split()]
+    stages = [[s.stage, s.side] for s in timings.current().stages]
+    return {"result": result, "stages": stages, "children": children}
 
 
 def _training(result: dict) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import SUBMISSIONS, assert_loses_exactly, by_name
+from conftest import SUBMISSIONS, assert_loses_exactly, by_name, grade_with
 
 FASHION = SUBMISSIONS / "fashion"
 CHECKS = ("class_names", "normalise", "build_model", "compile_model", "accuracy", "probabilities", "predict")
@@ -96,14 +96,13 @@ def test_top_level_code_that_outlasts_the_import_limit_is_named(fashion, fashion
     import dataclasses
 
     from conftest import FASHION_DIR, fast
-    from grader.grading.grade import grade
 
     reference = (fashion.solution).read_text()
     submission = tmp_path / "fashion.py"
     submission.write_text(reference + "\nimport time\n\nfor epoch in range(600):\n    time.sleep(0.1)\n")
     task = fast(fashion)
     task = dataclasses.replace(task, limits=dataclasses.replace(task.limits, import_seconds=5))
-    results = grade(submission, task, data=FASHION_DIR, dataset=fashion_data).to_dict()
+    results = grade_with(submission, task, data=FASHION_DIR)
     first = results["tests"][0]
     assert results["score"] == 0 and first["extra_data"]["fault"] == "timeout"
     line = reference.count("\n") + 4

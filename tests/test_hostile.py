@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from conftest import SOLUTION, SUBMISSIONS, TEMPLATE
+from conftest import SOLUTION, SUBMISSIONS, TEMPLATE, grade_with
 from grader.assignment import course, spec
 from grader.platforms import github
 from grader.sandbox import isolation
@@ -176,9 +176,8 @@ def grader_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subp
 @pytest.fixture(scope="module")
 def grade_here(fast_digits):
     """Grade a submission in this process at the small budget, through the real grader; returns results.json's dict."""
-    from grader.grading.grade import grade
 
-    return lambda path: grade(path, fast_digits).to_dict()
+    return lambda path: grade_with(path, fast_digits)
 
 
 # --- 1. tampering with the grader and the reference solution -----------------------------------------

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SOLUTION
+from conftest import SOLUTION, grade_with
 from grader.assignment import course, spec
 from grader.platforms import github
 from grader.sandbox import isolation
@@ -110,7 +110,6 @@ def test_without_landlock_a_sandbox_cannot_read_another_sandboxs_copy_of_a_submi
     The test starts a classmate's sandbox, as a batch worker would, and grades a submission that looks
     for its copy.
     """
-    from grader.grading.grade import grade
     from grader.sandbox.host import Sandbox
     from grader.sandbox.zygote import Zygote
 
@@ -151,7 +150,7 @@ _attempt("read another sandbox's copy of a submission", _copies)
             other.start()
             other.wait_ready()
             other.copy_in({"digits.py": classmate}, "digits.py")
-            results = grade(path, fast_digits).to_dict()
+            results = grade_with(path, fast_digits)
     finally:
         zygote.close()
         isolation.probe.cache_clear()
@@ -164,13 +163,12 @@ def test_without_landlock_an_honest_submission_still_scores_full_marks(fast_digi
     conda, a venv in ~: here sys.base_prefix is under /root/.pyenv): only what is not on the way to the
     readable roots is covered, so the reference still earns full marks.
     """
-    from grader.grading.grade import grade
 
     require("namespaces")
     monkeypatch.setenv("GRADER_ISOLATION_DISABLE", "landlock")
     isolation.probe.cache_clear()
     try:
-        results = grade(SOLUTION, fast_digits).to_dict()
+        results = grade_with(SOLUTION, fast_digits)
     finally:
         isolation.probe.cache_clear()
     assert results["extra_data"]["isolation"]["missing"] == ["landlock"]

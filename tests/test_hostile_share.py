@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SOLUTION, SUBMISSIONS
+from conftest import SOLUTION, SUBMISSIONS, grade_with
 from grader.assignment.spec import Limits
 from grader.sandbox import isolation
 from grader.sandbox.host import Sandbox
@@ -204,10 +204,9 @@ def test_a_hog_of_many_sessions_leaves_its_classmates_grades_and_times_as_alone(
 def test_a_training_the_budget_stops_every_time_is_a_fault_of_the_grader(fast_digits) -> None:
     import dataclasses
 
-    from grader.grading.grade import grade
 
     hurried = dataclasses.replace(fast_digits, training=dataclasses.replace(fast_digits.training, max_seconds=0.0))
-    results = grade(SOLUTION, hurried).to_dict()
+    results = grade_with(SOLUTION, hurried)
     training = next(t for t in results["tests"] if t["extra_data"].get("fault") == "grader")
     assert "too slow" in training["output"] and "not your fault" in training["output"], training["output"]
     assert results["extra_data"]["grader_faults"] == [training["name"]]
@@ -216,7 +215,6 @@ def test_a_training_the_budget_stops_every_time_is_a_fault_of_the_grader(fast_di
 def test_a_training_stopped_once_is_trained_again_and_scores_as_alone(fast_digits, graded, monkeypatch) -> None:
     import dataclasses
 
-    from grader.grading.grade import grade
     from grader.trusted import memo
 
     real, calls = memo.train, []
@@ -227,7 +225,7 @@ def test_a_training_stopped_once_is_trained_again_and_scores_as_alone(fast_digit
         return (dataclasses.replace(trained, stopped_early=True) if len(calls) == 1 else trained), provenance
 
     monkeypatch.setattr(memo, "train", stopped_the_first_time)
-    results = grade(SOLUTION, fast_digits).to_dict()
+    results = grade_with(SOLUTION, fast_digits)
     assert len(calls) == 2 and calls[1] is None, calls  # the second from scratch, not the training started ahead
     from test_hostile import assert_as_alone
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SOLUTION, by_name
+from conftest import SOLUTION, by_name, grade_with
 from test_ahead import _grade
 
 HIDDEN = "    model.add(keras.layers.Dense(128, activation=tf.nn.relu))\n"
@@ -87,17 +87,15 @@ def test_the_dead_relu_model_first_in_a_batch_leaves_every_classmate_their_own_s
 
 
 def test_frozen_layers_are_trained_frozen(tmp_path: Path, fast_digits) -> None:
-    from grader.grading.grade import grade
 
-    results = grade(_write(tmp_path, "frozen", FROZEN), fast_digits).to_dict()
+    results = grade_with(_write(tmp_path, "frozen", FROZEN), fast_digits)
     accuracy = by_name(results)["accuracy"]
     assert accuracy["score"] == 0 and accuracy["extra_data"]["accuracy"] < 0.2, accuracy["output"]
 
 
 def test_the_gelu_tower_gets_a_verdict_before_any_weight_exists(tmp_path: Path, fast_digits) -> None:
-    from grader.grading.grade import grade
 
-    results = grade(_write(tmp_path, "tower", GELU_TOWER), fast_digits).to_dict()
+    results = grade_with(_write(tmp_path, "tower", GELU_TOWER), fast_digits)
     tests = by_name(results)
     assert tests["build_model"]["score"] == 0
     assert "needs 10.6 GB of memory to train" in tests["build_model"]["output"]
@@ -108,11 +106,10 @@ def test_the_gelu_tower_gets_a_verdict_before_any_weight_exists(tmp_path: Path, 
 def test_a_refused_compile_function_earns_no_more_than_an_honest_bad_one(tmp_path: Path, fast_digits) -> None:
     """Adam(learning_rate=1e30) diverges; adding an unknown metric name (so the settings are refused) must not get the
     model trained with the reference's settings instead."""
-    from grader.grading.grade import grade
 
-    honest = grade(_write(tmp_path, "honest", _compile_with(SOLUTION.read_text(), "accuracy")), fast_digits).to_dict()
-    sabotaged = grade(_write(tmp_path, "saboteur", _compile_with(SOLUTION.read_text(), "no_such_metric")),
-                      fast_digits).to_dict()
+    honest = grade_with(_write(tmp_path, "honest", _compile_with(SOLUTION.read_text(), "accuracy")), fast_digits)
+    sabotaged = grade_with(_write(tmp_path, "saboteur", _compile_with(SOLUTION.read_text(), "no_such_metric")),
+                           fast_digits)
     assert "Training diverged" in by_name(honest)["accuracy"]["output"]
     assert by_name(sabotaged)["compile_model"]["score"] == 0
     assert "Training diverged" in by_name(sabotaged)["accuracy"]["output"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import SOLUTION, SUBMISSIONS
+from conftest import SOLUTION, SUBMISSIONS, grade_with
 from grader.trusted import architecture, compilation, memo, training
 from grader.assignment.data import load_dataset
 
@@ -202,12 +202,11 @@ def test_grading_protects_the_cache_folder_from_the_sandbox(tmp_path: Path, fast
 def test_a_submission_graded_fresh_and_memoized_gets_identical_results(tmp_path: Path, fast_digits) -> None:
     """The issue's test: scores and accuracy to four decimals, predictions exactly, the report says where it came from."""
     from grader.views import report
-    from grader.grading.grade import grade
 
-    fresh = grade(SUBMISSIONS / "solution_functional.py", fast_digits).to_dict()
+    fresh = grade_with(SUBMISSIONS / "solution_functional.py", fast_digits)
     cache = memo.Cache(tmp_path / "cache")
-    first = grade(SUBMISSIONS / "solution_functional.py", fast_digits, trainings=cache).to_dict()
-    memoized = grade(SUBMISSIONS / "solution_functional.py", fast_digits, trainings=cache).to_dict()
+    first = grade_with(SUBMISSIONS / "solution_functional.py", fast_digits, trainings=cache.directory)
+    memoized = grade_with(SUBMISSIONS / "solution_functional.py", fast_digits, trainings=cache.directory)
     assert [memo.recorded(r).get("reused") for r in (fresh, first, memoized)] == [None, False, True]
     for results in (first, memoized):
         assert [(t["name"], t["score"], t["status"]) for t in results["tests"]] == \

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import grade_with
 from grader.grading import notebook
 from grader.grading.submission import MalformedNotebook, SubmissionNotFound, materialise
 
@@ -268,7 +269,6 @@ def test_materialise_leaves_modules_alone_and_writes_notebooks_as_modules(tmp_pa
 
 @pytest.mark.slow
 def test_notebook_with_magics_and_top_level_training_grades_like_the_module(tmp_path, fast_digits):
-    from grader.grading.grade import grade
 
     marker = tmp_path / "top-level-code-ran.txt"
     book = write_notebook(
@@ -286,34 +286,32 @@ def test_notebook_with_magics_and_top_level_training_grades_like_the_module(tmp_
         "history = model.fit(x, dataset.train_labels, epochs=5)\n"
         "print(predict(model, x[:1]))\n",
     )
-    result = grade(book, fast_digits)
+    result = grade_with(book, fast_digits)
     assert not marker.exists(), "top-level code of the notebook ran during grading"
-    failed = {c.name: c.feedback for c in result.checks if c.status != "passed"}
+    failed = {t["name"]: t["output"] for t in result["tests"] if t["status"] != "passed"}
     assert failed == {}
-    assert result.score == result.max_score == 10
-    assert result.extra["module"] == "digits.ipynb"
-    assert result.execution_time < 200  # the top-level sleep alone would take 300 s
+    assert result["score"] == 10 and sum(t["max_score"] for t in result["tests"]) == 10
+    assert result["extra_data"]["module"] == "digits.ipynb"
+    assert result["execution_time"] < 200  # the top-level sleep alone would take 300 s
 
 
 @pytest.mark.slow
 def test_notebook_with_a_syntax_error_fails_every_check_naming_the_cell(tmp_path, fast_digits):
-    from grader.grading.grade import grade
 
     book = write_notebook(tmp_path / "digits.ipynb", REFERENCE.read_text(encoding="utf-8"),
                           ("markdown", "## Plot"), "import matplotlib.pyplot as plt\nplt.plot([1, 2]\n")
-    result = grade(book, fast_digits)
-    assert result.score == 0
-    for check in result.checks:
-        assert check.fault == "syntax" or check.name == "accuracy"
-        assert "cell 3 of digits.ipynb" in check.feedback
+    result = grade_with(book, fast_digits)
+    assert result["score"] == 0
+    for check in result["tests"]:
+        assert check["extra_data"].get("fault") == "syntax" or check["name"] == "accuracy"
+        assert "cell 3 of digits.ipynb" in check["extra_data"]["feedback"]
 
 
 @pytest.mark.slow
 def test_student_notebook_grades_to_zero_as_not_implemented(fast_digits):
-    from grader.grading.grade import grade
 
-    result = grade(STUDENT_NOTEBOOK, fast_digits)
-    assert result.score == 0
-    for check in result.checks:
-        assert "not implemented yet" in check.feedback, check.name
-    assert {c.fault for c in result.checks} <= {"not_implemented", "blocked"}
+    result = grade_with(STUDENT_NOTEBOOK, fast_digits)
+    assert result["score"] == 0
+    for check in result["tests"]:
+        assert "not implemented yet" in check["extra_data"]["feedback"], check["name"]
+    assert {c["extra_data"].get("fault") for c in result["tests"]} <= {"not_implemented", "blocked"}

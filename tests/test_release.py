@@ -35,43 +35,36 @@ def kits(tmp_path_factory) -> dict[str, tuple]:
     return made
 
 
-def _check(submission: Path, task, *, zygote, cache) -> dict:
-    """A self-check as `grader check` makes it, on a shared fork server and training cache."""
-    from grader.assignment.data import load_dataset, public_share
-    from grader.grading.grade import grade
+def _session(task, cache: Path):
+    """A self-check's session as `grader check` makes it, sharing a training cache."""
     from grader.grading.selfcheck import quick
+    from grader.grading.session import Session
 
     budget = quick(task)
-    dataset = kit.dataset(task) if task.kit is not None else load_dataset(None, task.data)
-    dataset = public_share(dataset, budget.training.train_samples, budget.training.test_samples)
-    return grade(submission, budget, zygote=zygote, dataset=dataset, trainings=cache).to_dict()
+    share = (budget.training.train_samples, budget.training.test_samples)
+    return Session(budget, kit=task.kit is not None, share=share, trainings=cache)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_every_sample_gets_the_same_verdicts_and_feedback_from_the_kit_as_from_the_course(name, kits, tmp_path):
-    from grader.sandbox.zygote import Zygote
-    from grader.trusted import memo
-
     task, kit_task = kits[name]
-    zygote, cache = Zygote(task.preload), memo.Cache(tmp_path / "cache")
     differences = []
-    try:
+    with _session(task, tmp_path / "cache") as by_course, _session(kit_task, tmp_path / "cache") as by_kit:
         for submission in [task.template, task.solution, *SAMPLES[name]]:
-            graded = _check(submission, task, zygote=zygote, cache=cache)
-            checked = _check(submission, kit_task, zygote=zygote, cache=cache)
+            graded = by_course.grade(submission)
+            checked = by_kit.grade(submission)
             assert [t["name"] for t in checked["tests"]] == [t["name"] for t in graded["tests"]], submission.name
-            for by_course, by_kit in zip(graded["tests"], checked["tests"]):
-                seen = [(t["status"], t["score"], _words(t["extra_data"].get("feedback"))) for t in (by_course, by_kit)]
+            for by_course_test, by_kit_test in zip(graded["tests"], checked["tests"]):
+                seen = [(t["status"], t["score"], _words(t["extra_data"].get("feedback")))
+                        for t in (by_course_test, by_kit_test)]
                 if submission.name in UNSEEDED:
                     seen = [verdict[:2] for verdict in seen]
                 if seen[0] != seen[1]:
-                    differences.append((submission.name, by_course["name"], *seen))
+                    differences.append((submission.name, by_course_test["name"], *seen))
             if checked["extra_data"]["accuracy"] != graded["extra_data"]["accuracy"]:
                 differences.append((submission.name, "accuracy", graded["extra_data"]["accuracy"],
                                     checked["extra_data"]["accuracy"]))
-    finally:
-        zygote.close()
     assert differences == []
 
 

@@ -21,7 +21,6 @@ import numpy as np
 
 from grader import toml
 from grader.assignment import course, kit
-from grader.assignment.data import load_dataset, public_share
 from grader.assignment.spec import Assignment
 
 # Check kinds that need the expected model (the model check's layers): public only if the model check is.
@@ -56,9 +55,8 @@ def release(assignment: str | Path, *, out: Path | None = None, data: str | Path
 
 def build(task: Assignment, *, data: str | Path | None = None) -> dict[str, bytes]:
     """The files of `task`'s kit, by name (SHA256SUMS aside)."""
-    from grader.checks.reference import CodeReference, Recorder
-    from grader.grading.grade import grade
     from grader.grading.selfcheck import quick
+    from grader.grading.session import Session
 
     if task.solution is None or not task.solution.is_file():
         raise ReleaseError(f"the reference solution {task.solution} is missing; the kit's answers are the reference's.")
@@ -68,24 +66,18 @@ def build(task: Assignment, *, data: str | Path | None = None) -> dict[str, byte
     withheld = tuple(c for c in task.checks if c.visibility != "visible")
     _refuse_leaks(task, public, withheld)
     checking = dataclasses.replace(quick(task), checks=public, budgets=())
-    budget = checking.training
-    full = load_dataset(data, task.data)
-    share = public_share(full, budget.train_samples, budget.test_samples)
-    recorder = Recorder(CodeReference(task.solution))
-    if public:
-        results = grade(task.solution, checking, dataset=share, reference=recorder, name="reference").to_dict()
-        lost = [f"{t['name']} ({t['extra_data'].get('feedback')})" for t in results["tests"] if t["status"] != "passed"]
-        if lost:
-            raise ReleaseError(f"the reference solution loses public check(s) at the self-check's budget: "
-                               f"{'; '.join(lost)}. Fix the assignment (`grader validate {task.name}`) first.")
-        _record_compile(checking, share, recorder)
-    arrays = {"train_images": np.concatenate([share.train_images, share.test_images]),
-              "train_labels": np.concatenate([share.train_labels, share.test_labels]), **recorder.arrays}
+    with Session(checking, data=data) as session:
+        full = session.data()
+        recorded = session.call(_record, task.solution, bool(public))
+    if recorded["lost"]:
+        raise ReleaseError(f"the reference solution loses public check(s) at the self-check's budget: "
+                           f"{'; '.join(recorded['lost'])}. Fix the assignment (`grader validate {task.name}`) first.")
+    arrays = {"train_images": recorded["train_images"], "train_labels": recorded["train_labels"], **recorded["arrays"]}
     files = {
         kit.SPEC: _json({"format": kit.FORMAT, "spec": _public_spec(task, public),
                          "withheld": [{"name": c.name, "points": c.points, "visibility": c.visibility} for c in withheld],
-                         "data": {"source": full.source, "sha256": share.sha256}}),
-        kit.INDEX: _json(recorder.index()),
+                         "data": {"source": full.source, "sha256": recorded["sha256"]}}),
+        kit.INDEX: _json(recorded["index"]),
         kit.ANSWERS: kit.pack(arrays),
         task.module: task.template.read_bytes(),
     }
@@ -140,6 +132,27 @@ def _refuse_leaks(task: Assignment, public: tuple, withheld: tuple) -> None:
         raise ReleaseError(f"check(s) {', '.join(needing)} are visible but build on the hidden check "
                            f"{hidden_model[0]}, whose expected layers a kit would have to hold: make them hidden too, "
                            f"or {hidden_model[0]} visible.")
+
+
+def _record(setup: Any, solution: Path, public: bool) -> dict[str, Any]:
+    """In a session's worker, on the self-check's share of the data: the reference solution graded on the public
+    checks with a recorder answering, and what the recorder wrote down, as plain data."""
+    from grader.assignment.data import public_share
+    from grader.checks.reference import CodeReference, Recorder
+    from grader.grading.grade import grade
+
+    budget = setup.task.training
+    share = public_share(setup.dataset, budget.train_samples, budget.test_samples)
+    recorder, lost = Recorder(CodeReference(solution)), []
+    if public:
+        on_share = setup.with_task(setup.task, reference=recorder, dataset=share)
+        results = grade(solution, on_share, name="reference").to_dict()
+        lost = [f"{t['name']} ({t['extra_data'].get('feedback')})" for t in results["tests"] if t["status"] != "passed"]
+        if not lost:
+            _record_compile(setup.task, share, recorder)
+    return {"lost": lost, "arrays": dict(recorder.arrays), "index": recorder.index(), "sha256": share.sha256,
+            "train_images": np.concatenate([share.train_images, share.test_images]),
+            "train_labels": np.concatenate([share.train_labels, share.test_labels])}
 
 
 def _record_compile(checking: Assignment, share: Any, recorder: Any) -> None:

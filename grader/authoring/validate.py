@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from grader.assignment import course
-from grader.assignment.data import Dataset, load_dataset, public_share
+from grader.assignment.data import Dataset, public_share
 from grader.assignment.spec import Assignment
 from grader.results import format_points
 
@@ -73,8 +73,7 @@ def validate(assignment: str | Path | Assignment, *, data: str | Path | None = N
              seeds: tuple[int, ...] = ()) -> Validation:
     """Grade the reference and the template of `assignment` and calibrate its threshold (the spec's seed, plus
     `seeds`); the Validation's problems say what an author must fix."""
-    from grader.grading.grade import grade
-    from grader.sandbox.zygote import Zygote
+    from grader.grading.session import Session
 
     task = assignment if isinstance(assignment, Assignment) else course.load(assignment)
     found = Validation(task.name)
@@ -83,17 +82,13 @@ def validate(assignment: str | Path | Assignment, *, data: str | Path | None = N
             found.problems.append(f"the {what} {path} is missing.")
     if found.problems:
         return found
-    dataset = load_dataset(data, task.data)
-    found.lines.append(f"{task.name}: {task.title}; data: {dataset.source}")
-    zygote = Zygote(task.preload)
-    try:
+    with Session(task, data=data) as session:
+        found.lines.append(f"{task.name}: {task.title}; data: {session.data().source}")
         for what, path in (("reference", task.solution), ("template", task.template)):
-            found.results[what] = grade(path, task, data=data, zygote=zygote, dataset=dataset, name=what).to_dict()
-    finally:
-        zygote.close()
-    _judge_reference(found, found.results["reference"])
-    _judge_template(found, found.results["template"], task)
-    _calibrate(found, task, dataset, seeds)
+            found.results[what] = session.grade(path, what)
+        _judge_reference(found, found.results["reference"])
+        _judge_template(found, found.results["template"], task)
+        _calibrate(found, task, session, seeds)
     if not found.problems:
         _judge_kit(found, task, data)
     return found
@@ -138,7 +133,7 @@ def _judge_template(found: Validation, results: dict, task: Assignment) -> None:
                                   "NotImplementedError with a hint.")
 
 
-def _calibrate(found: Validation, task: Assignment, dataset: Dataset, seeds: tuple[int, ...]) -> None:
+def _calibrate(found: Validation, task: Assignment, session: Any, seeds: tuple[int, ...]) -> None:
     check = next((c for c in task.checks if c.kind == "training"), None)
     if check is None:
         found.lines.append("calibration: the assignment trains no model.")
@@ -147,15 +142,13 @@ def _calibrate(found: Validation, task: Assignment, dataset: Dataset, seeds: tup
     from grader.grading.selfcheck import quick
 
     own = quick(task).training
-    budgets = [("grading", task.training, dataset),
-               ("self-check", own, public_share(dataset, own.train_samples, own.test_samples))]
     wanted = tuple(dict.fromkeys((task.training.seed, *seeds)))
     graded = found.results["reference"]["extra_data"].get("accuracy")
-    for label, budget, data in budgets:
+    for label, budget, share in (("grading", task.training, False), ("self-check", own, True)):
         known = {task.training.seed: graded} if label == "grading" and graded is not None else {}
-        more = reference_accuracies(task, data, budget, tuple(s for s in wanted if s not in known))
+        trained, more = session.call(_accuracies, budget, share, tuple(s for s in wanted if s not in known))
         accuracies = {seed: {**known, **more}[seed] for seed in wanted}
-        calibration = Calibration(label, min(budget.train_samples, len(data.train_images)), accuracies, threshold)
+        calibration = Calibration(label, trained, accuracies, threshold)
         found.lines.append(f"calibration: {calibration.describe()}")
         if calibration.margin < 0:
             found.problems.append(f"at the {label} budget the reference model reaches {calibration.lowest:.4f}, under "
@@ -164,6 +157,13 @@ def _calibrate(found: Validation, task: Assignment, dataset: Dataset, seeds: tup
             found.warnings.append(f"at the {label} budget the reference model's lowest accuracy is only "
                                   f"{calibration.margin:.4f} above the threshold; a correct submission may fail on "
                                   "another machine. Calibrate with more seeds (--seeds).")
+
+
+def _accuracies(setup: Any, budget: Any, share: bool, seeds: tuple[int, ...]) -> tuple[int, dict[int, float]]:
+    """In a session's worker: the images the reference trains on at `budget` (all the data, or with `share` the
+    self-check's public share of it), and its accuracy for each seed."""
+    data = public_share(setup.dataset, budget.train_samples, budget.test_samples) if share else setup.dataset
+    return min(budget.train_samples, len(data.train_images)), reference_accuracies(setup.task, data, budget, seeds)
 
 
 def reference_accuracies(task: Assignment, dataset: Dataset, budget: Any, seeds: tuple[int, ...]) -> dict[int, float]:

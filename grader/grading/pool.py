@@ -47,6 +47,7 @@ class _Worker:
     task: _Task | None = None
     ready: bool = False
     failure: str = ""
+    error: BaseException | None = None
 
 
 @dataclass
@@ -85,6 +86,7 @@ class Pool:
         self._launch = launch or _spawned
         self._state = _State()
         self.started: Any = None  # what the first worker's `start` returned
+        self.raise_start_errors = False
 
     def __enter__(self) -> "Pool":
         return self
@@ -93,9 +95,10 @@ class Pool:
         self.close(kill=kind is not None)
 
     def ready(self) -> Any:
-        """Start a worker if none is up, wait until one is ready and return what its `start` returned; raise
-        NoWorkers if none can be started."""
+        """Start a worker if none is up, wait until one is ready and return what its `start` returned; raise what
+        its `start` raised, or NoWorkers if none can be started."""
         state = self._state
+        self.raise_start_errors = True
         try:
             while not any(w.ready for w in state.live):
                 if not state.live:
@@ -110,6 +113,8 @@ class Pool:
         except BaseException:
             self.close(kill=True)
             raise
+        finally:
+            self.raise_start_errors = False
         return self.started
 
     def run(self, jobs: list[Any], *, on_result: Callable[[Any, Any], None],
@@ -171,7 +176,10 @@ class Pool:
             if self.started is None:
                 self.started = value
         elif kind == "start-failed":
-            worker.failure = value
+            worker.failure, worker.error = value
+            if worker.error is not None and self.raise_start_errors:
+                self.close(kill=True)
+                raise worker.error  # what setting a worker up raised (bad data, a missing kit): the same in every worker
             return  # it exits next; its death is counted then
         else:
             task, worker.task = worker.task, None
@@ -275,7 +283,10 @@ def _serve(conn: Any, parent: int, start: Callable[..., None], start_args: tuple
     try:
         started = start(*start_args)
     except Exception as exc:  # noqa: BLE001 - the parent reports it
-        conn.send(("start-failed", f"{type(exc).__name__}: {exc}"))
+        try:
+            conn.send(("start-failed", (f"{type(exc).__name__}: {exc}", exc)))
+        except Exception:  # noqa: BLE001 - an exception that does not pickle: its text
+            conn.send(("start-failed", (f"{type(exc).__name__}: {exc}", None)))
         return
     try:
         conn.send(("ready", started))

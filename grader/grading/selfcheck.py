@@ -19,7 +19,7 @@ from typing import Any
 from grader import printed
 from grader.assignment import course
 from grader.grading import handins
-from grader.grading.grade import grade
+from grader.grading.session import Session
 from grader.assignment.spec import Assignment
 from grader.results import details_of, format_points
 from grader.views.summary import code_lines
@@ -71,9 +71,7 @@ def check(submission: str | Path, *, assignment: str | Path | Assignment | None 
     GitHub Actions (a student's CI)."""
     from grader import timings as clock
     from grader.assignment import kit
-    from grader.assignment.data import load_dataset, public_share
     from grader.sandbox.isolation import announce
-    from grader.sandbox.zygote import Zygote
 
     recorder = clock.ensure() if timings else clock.current()
     clock.started_up()
@@ -95,34 +93,23 @@ def check(submission: str | Path, *, assignment: str | Path | Assignment | None 
                              f"{'--full (full=True)' if full else '--data'}; your work is graded in full when you "
                              "hand it in.")
     budget = task if full else quick(task)
-    with clock.stage("zygote: start its process"):
-        zygote = Zygote(task.preload)  # first: its TensorFlow import is the longest step
+    share = None if full else (budget.training.train_samples, budget.training.test_samples)
+    extra = {"self_check": _what_was_checked(task, budget)} if out is not None else {}
     try:
-        with clock.stage("data: load"):
-            dataset = kit.dataset(task) if task.kit is not None else load_dataset(data, task.data)
-            if not full:
-                dataset = public_share(dataset, budget.training.train_samples, budget.training.test_samples)
-        results = grade(path, budget, data=data, zygote=zygote, dataset=dataset, ahead=ahead).to_dict()
+        with Session(budget, data=data, kit=task.kit is not None, share=share, ahead=ahead, timings=timings) as session:
+            results = session.grade(path, path.stem if path.is_file() else path.resolve().name, out=out, extra=extra)
     except kit.KitError as exc:
         raise NothingToCheck(str(exc)) from exc
-    finally:
-        with clock.stage("zygote: stop"):
-            zygote.close()
     if timings and recorder is not None:
-        results["extra_data"]["timings"] = recorder.to_dict()
+        results["extra_data"].setdefault("timings", recorder.to_dict())
     visible = [t for t in results["tests"] if t["visibility"] == "visible"]
     passed = all(t["status"] == "passed" for t in visible)
     faults = bool(results["extra_data"].get("grader_faults"))
     text = render(results, task, budget, name=path.name)
-    if out is not None:
-        from grader.views import outputs
+    if out is not None and github:
+        from grader.platforms import github as actions
 
-        results["extra_data"]["self_check"] = _what_was_checked(task, budget)
-        written = outputs.write(results, out, images=dataset.test_images)
-        if github:
-            from grader.platforms import github as actions
-
-            actions.publish(results, task=task, submission=path, out=written["results"].parent)
+        actions.publish(results, task=task, submission=path, out=out)
     return SelfCheck(results, text, passed, 2 if faults else 0 if passed else 1)
 
 

@@ -44,6 +44,8 @@ class Job:
     out: Path | None = None
     fingerprint: str | None = None  # of the submission and the configuration; recorded so a rerun skips it
     canvas: dict[str, Any] | None = None  # who handed it in, from Canvas' download name (see grader.grading.handins)
+    extra: dict[str, Any] | None = None  # more of results' extra_data (a self-check's note on what it checked)
+    stages: tuple = ()  # with timings, the stages the grader's process timed before (grader.timings.Stage)
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class Plan:
     ahead: bool = False
     reference: Any = None
     command: str = ""  # the command line that graded, recorded in results.json
+    origin: float | None = None  # with timings, when the grader's process started (its stages' time 0)
 
 
 @dataclass
@@ -108,12 +111,13 @@ class Session:
                  trainings: Path | None = None, workers: int = 1, timings: bool = False, ahead: bool = False,
                  reference: Any = None, command: str = "") -> None:
         protect = tuple(Path(p).resolve() for p in protect)
+        recorder = clock.current() if timings else None
         if trainings is not None and Path(trainings).resolve() not in protect:
             protect = (*protect, Path(trainings).resolve())
         self.task = task
         self.plan = Plan(task, None if data is None else str(data), kit, share, keep_gpu, protect,
                          None if trainings is None else Path(trainings), max(1, workers), timings, ahead, reference,
-                         command)
+                         command, recorder.origin if recorder is not None else None)
         self._pool: pool.Pool | None = None
 
     def __enter__(self) -> "Session":
@@ -133,10 +137,18 @@ class Session:
         """The data the session grades on, once a worker has loaded it; raises what loading it raised."""
         return self._ready()
 
-    def grade(self, path: Path, name: str | None = None, *, out: Path | None = None) -> dict[str, Any]:
-        """Grade one submission; its results dict (written to `out` as well, if given)."""
+    def grade(self, path: Path, name: str | None = None, *, out: Path | None = None,
+              extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Grade one submission; its results dict (written to `out` as well, if given, with `extra` in its
+        extra_data)."""
         label = name or (path.stem if path.is_file() else Path(path).resolve().name)
-        return self.grade_all([Job(Path(path), label, out)])[label]
+        self._ready()
+        recorder = clock.current() if self.plan.origin is not None else None
+        stages = tuple(recorder.stages) if recorder is not None else ()
+        results = self.grade_all([Job(Path(path), label, out, extra=extra, stages=stages)])[label]
+        if recorder is not None and (timed := results["extra_data"].get("timings")):  # the worker's, and these
+            recorder.stages[:] = [clock.Stage(**stage) for stage in timed["stages"]]
+        return results
 
     def grade_all(self, jobs: list[Job], *, on_done: Callable[[Job, dict], None] | None = None,
                   on_start: Callable[[Job, int], None] | None = None) -> dict[str, dict[str, Any]]:
@@ -166,7 +178,10 @@ class Session:
     def _ready(self) -> Facts:
         if self._pool is None:
             raise RuntimeError("a Session grades inside its `with` block")
-        return self._pool.ready()
+        if self._pool.started is not None:
+            return self._pool.started
+        with clock.stage("session: start the fork server, then its worker (the data)"):
+            return self._pool.ready()
 
     def _launch(self, target: Callable, args: tuple) -> Any:
         from grader.sandbox.zygote import Trusted
@@ -208,6 +223,8 @@ def _start(plan: Plan) -> Facts:
     from grader.trusted import memo, threads
 
     heap.pause()
+    if plan.origin is not None:
+        clock.begin(origin=plan.origin)
     make_undumpable()
     threads.configure(plan.workers)  # before TensorFlow runs an op: this worker's share of the cores
     with tflog.muted():
@@ -231,7 +248,7 @@ def _load(plan: Plan) -> Any:
     from grader.assignment import kit
     from grader.assignment.data import load_dataset, public_share
 
-    with clock.stage("data: load"):
+    with clock.stage("data: load", side="worker"):
         dataset = kit.dataset(plan.task) if plan.kit else load_dataset(plan.data, plan.task.data)
         if plan.share is not None:
             dataset = public_share(dataset, *plan.share)
@@ -250,7 +267,9 @@ def _work(item: Job | Call) -> Any:
 
     from grader.grading.grade import grade
 
-    if setup.timings:
+    if setup.timings and item.stages and (recorder := clock.current()) is not None:  # one submission, timed whole
+        recorder.stages[:0] = list(item.stages)
+    elif setup.timings:
         clock.begin(origin=time.monotonic())  # this submission's stages, from when its worker took it
     results = grade(item.path, setup, name=item.name).to_dict()
     if item.fingerprint is not None:
@@ -259,6 +278,7 @@ def _work(item: Job | Call) -> Any:
         results["extra_data"]["canvas"] = item.canvas
     if setup.command:
         results["extra_data"]["command"] = setup.command
+    results["extra_data"].update(item.extra or {})
     if setup.timings and item.out is None and (recorder := clock.current()) is not None:
         results["extra_data"]["timings"] = recorder.to_dict()
     if item.out is not None:

@@ -147,15 +147,14 @@ def _digest(content: bytes) -> str:
 def autograde(*, root: Path, assignment: str, data: str | None = None) -> dict[str, Any]:
     """Grade $ROOT/submission and write $ROOT/results/results.json; a crash becomes a zero-score result, never an exception."""
     try:
-        from grader.trusted import threads
-        from grader.grading.grade import grade
+        from grader.grading.session import Session
         from grader.sandbox.isolation import announce
 
         announce("auto")  # warns in the autograder's log, as `grader run` does, about any isolation layer missing here
-        threads.configure()  # before TensorFlow starts: the same training threads as `grader run`
         task = course.load(assignment)
-        results = for_gradescope(grade(root / "submission", task, data=data, name="submission", ahead=True).to_dict(),
-                                 leaderboard=task.gradescope.leaderboard)
+        with Session(task, data=data, ahead=True, protect=(root / "results",)) as session:
+            graded = session.grade(root / "submission", "submission")
+        results = for_gradescope(graded, leaderboard=task.gradescope.leaderboard)
         text = json.dumps(results, indent=2, allow_nan=False, default=str)
     except Exception as exc:  # noqa: BLE001 - whatever went wrong, Gradescope must get a results.json
         results = crash_results("".join(traceback.format_exception(exc)))
@@ -217,11 +216,10 @@ def crash_results(details: str) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `run_autograder`: grade the submission under the root, always leaving a results.json."""
-    from grader import heap, tflog
+    from grader import tflog
 
     os.environ[tflog.LEVEL] = tflog.level()  # TensorFlow's own log lines stay out of the autograder's log
 
-    heap.pause()  # a process of the grader's own: no collection until Keras is imported (see grader.heap)
     parser = argparse.ArgumentParser(prog="python -m grader.platforms.gradescope",
                                      description="Grade ROOT/submission and write ROOT/results/results.json.")
     parser.add_argument("--root", default=os.environ.get(ROOT_VARIABLE) or DEFAULT_ROOT,
