@@ -12,6 +12,7 @@ from grader.assignment import course, spec
 from grader.grading import passmark
 from grader.views import summary
 from grader.grading.passmark import PassMark
+from grader.platforms import classroom50 as c50
 from grader.results import GRADED, status_of
 
 
@@ -24,6 +25,7 @@ class Outcome:
     summary: str
     pass_mark: PassMark | None = None
     in_class: bool = False  # graded as one of a class (a batch, or into a class folder): summarised on one line
+    classroom50: bool = False  # graded for Classroom 50's runner: exit 0 whenever it was graded
 
     @property
     def line(self) -> str:
@@ -32,7 +34,10 @@ class Outcome:
 
     @property
     def exit_status(self) -> int:
-        """0 passed (every check, or the pass mark if one is set), 1 not passed, 2 the grader itself failed."""
+        """0 passed (every check, or the pass mark if one is set), 1 not passed, 2 the grader itself failed; for
+        Classroom 50, 0 whenever the submission was graded and 2 only when the grader itself failed."""
+        if self.classroom50:
+            return c50.exit_status(self.results)
         return passmark.exit_status(self.results, self.pass_mark)
 
 
@@ -40,7 +45,7 @@ def run(*, submissions: list[Path], assignment: str | None = None, out: Path = P
         data: str | None = None, keep_gpu: bool = False, pass_mark: PassMark | None = None,
         github: bool = False, jobs: int | None = None, force: bool | tuple[str, ...] = False, shard: str | None = None,
         progress: bool | None = None, isolation: str = "auto", timings: bool = False, budget: str | None = None,
-        cache: Path | None = None, memoize: bool = True) -> list[Outcome]:
+        cache: Path | None = None, memoize: bool = True, classroom50: bool = False) -> list[Outcome]:
     """Grade submissions and write their results.json and report.html.
 
     Each submission is graded against the assignment it answers (grader.grading.handins: by the functions it
@@ -56,6 +61,9 @@ def run(*, submissions: list[Path], assignment: str | None = None, out: Path = P
     results.json's extra_data.timings holds how long each stage took. `budget` names one of the spec's
     [training.budgets] (None: the default [training]). Each distinct model is trained once and kept in `cache`
     (default: out/.training-cache) for every submission that has it, unless not `memoize`.
+    With `classroom50` (Classroom 50's runner: see grader.platforms.classroom50), the one submission's result.json is
+    also written into the current folder, a hand-in that is not there is graded 0 (status missing) rather than
+    refused, and each Outcome's exit status is 0 whenever the submission was graded.
     """
     from grader import timings as clock
     from grader.errors import UsageError
@@ -66,8 +74,12 @@ def run(*, submissions: list[Path], assignment: str | None = None, out: Path = P
     if timings:
         clock.ensure()
     clock.started_up()
+    if classroom50 and (len(submissions) != 1 or shard is not None):
+        raise UsageError(f"Classroom 50's runner grades one submission per run, and this run has {len(submissions)}"
+                         f"{' and --shard' if shard is not None else ''}: give one SUBMISSION and no --shard, or unset "
+                         "CLASSROOM or SUBMISSION_TAG to grade a class.")
     missing = [str(s) for s in submissions if not s.exists() and not s.is_symlink()]
-    if missing:
+    if missing and not classroom50:  # for Classroom 50 a file not in the student's checkout is graded 0
         raise UsageError(f"no such file or folder: {', '.join(missing)}; give the path of a submission.")
     submissions, superseded = batch.latest(submissions)
     for old, new in superseded.items():
@@ -99,7 +111,10 @@ def run(*, submissions: list[Path], assignment: str | None = None, out: Path = P
                                   trainings=trainings and trainings.directory)
         for submission, (results, paths_written) in graded:
             text = summary.text(results, str(paths_written["report"]))
-            if (pass_mark is not None or results["extra_data"].get("grader_faults")
+            ungraded = classroom50 and c50.verdict(results)
+            if ungraded:
+                text += "\n" + ungraded
+            elif (pass_mark is not None or results["extra_data"].get("grader_faults")
                     or status_of(results) != GRADED):
                 text += "\n" + passmark.verdict(results, pass_mark)
             if github:
@@ -107,7 +122,10 @@ def run(*, submissions: list[Path], assignment: str | None = None, out: Path = P
 
                 actions.publish(results, task=task, submission=submission, pass_mark=pass_mark,
                                 out=paths_written["results"].parent)
-            outcomes.append(Outcome(results, paths_written, text, pass_mark, in_class or len(graded) > 1 or several))
+            if classroom50:
+                paths_written = {**paths_written, "classroom50": c50.write(results)}
+            outcomes.append(Outcome(results, paths_written, text, pass_mark, in_class or len(graded) > 1 or several,
+                                    classroom50))
     return outcomes
 
 

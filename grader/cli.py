@@ -2,6 +2,7 @@
 
 Exit status: 0 every check passed; 1 graded, points lost; 2 usage error or a fault of the grader; 128 + N when
 signal N stopped it (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP), after every process it started was killed.
+For Classroom 50's runner (CLASSROOM and SUBMISSION_TAG set), `grader run` exits 0 whenever it graded the submission.
 """
 
 from __future__ import annotations
@@ -81,7 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
                                           "class. Exit status: 0 all checks passed, 1 points lost, 2 usage error, "
                                           "grader fault or a hand-in with nothing to grade. Ctrl-C, SIGTERM or SIGHUP "
                                           "stop it and every process it started (exit status 128 + the signal's "
-                                          "number); what was graded is kept, and a rerun of a batch resumes after it.")
+                                          "number); what was graded is kept, and a rerun of a batch resumes after it. "
+                                          "With CLASSROOM and SUBMISSION_TAG both set (Classroom 50's runner), it "
+                                          "grades one submission, also writes ./result.json in Classroom 50's "
+                                          "result/v1 form, and exits 0 whenever the submission was graded, whatever "
+                                          "its score (a hand-in missing or unreadable is graded 0); 2 only for a "
+                                          "usage error or a fault of the grader (see docs/classroom50.md).")
     run.add_argument("submissions", nargs="+", metavar="SUBMISSION", help="a .py file, .ipynb file or folder")
     _assignment_options(run)
     run.add_argument("--out", "-o", default="grading-out", metavar="DIR", help="output folder (default: grading-out)")
@@ -127,16 +133,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="build an autograder, or a grades file, for a course platform",
                                  description="gradescope: build a zip to upload as a Gradescope programming "
-                                             "assignment's autograder (see docs/gradescope.md). canvas: write the "
+                                             "assignment's autograder (see docs/gradescope.md). classroom50: write "
+                                             "the folder <classroom>/autograders/<slug>/ of a Classroom 50 course "
+                                             "(autograder.py, a wheel of the grader, the assignment's spec and "
+                                             "reference solution; see docs/classroom50.md). canvas: write the "
                                              "scores graded into GRADES_DIR as a file Canvas' gradebook imports "
                                              "(Grades, Import), one row per student of --roster (see docs/canvas.md).")
-    export.add_argument("platform", choices=["gradescope", "canvas"], help="the platform to build for")
+    export.add_argument("platform", choices=["gradescope", "classroom50", "canvas"], help="the platform to build for")
     export.add_argument("grades", nargs="*", metavar="GRADES_DIR",
                         help="canvas: the --out folder(s) of `grader run` holding <name>/results.json")
-    _assignment_options(export, assignment="gradescope: the assignment's name in the course folder or a path to its "
-                                           "assignment.toml (default: default_assignment in assignments/course.toml)")
+    _assignment_options(export, assignment="gradescope, classroom50: the assignment's name in the course folder or a "
+                                           "path to its assignment.toml (default: default_assignment in "
+                                           "assignments/course.toml)",
+                        data="gradescope: a data set to put in the zip (default: the spec's data sources)")
     export.add_argument("--out", "-o", metavar="FILE",
-                        help="the file to write (default: autograder.zip for gradescope, canvas.csv for canvas)")
+                        help="the file to write (default: autograder.zip for gradescope, canvas.csv for canvas); for "
+                             "classroom50 the folder (default: autograders/<assignment>)")
     export.add_argument("--title", metavar="TITLE",
                         help="canvas: the assignment's column as Canvas names it, with its id to update that "
                              "assignment, e.g. \"Lab 2 (1234)\" (required)")
@@ -258,23 +270,28 @@ def _pass_mark(text: str):
 
 def _run(args: argparse.Namespace) -> int:
     from grader import api, scratch
-    from grader.platforms import github
+    from grader.platforms import classroom50, github
 
     for folder in (args.out, args.cache):  # where an interrupted run's unfinished files are removed from
         if folder:
             scratch.watch(Path(folder))
     reporting = github.enabled(args.github)
+    for_classroom50 = classroom50.enabled()
     outcomes = api.run(submissions=[Path(s) for s in args.submissions], assignment=args.assignment,
                        out=Path(args.out), data=args.data, keep_gpu=args.gpu, pass_mark=args.pass_mark,
                        github=reporting, jobs=args.jobs, force=_force(args.force, args.regrade), shard=args.shard,
                        isolation=args.isolation, timings=args.timings, budget=args.budget,
-                       cache=Path(args.cache) if args.cache else None, memoize=not args.no_cache)
+                       cache=Path(args.cache) if args.cache else None, memoize=not args.no_cache,
+                       classroom50=for_classroom50)
     if args.junit:
         from grader.platforms import junit
 
         junit.write(Path(args.junit), [outcome.results for outcome in outcomes])
     text = _outcomes_text(outcomes, as_json=args.json)
     print(github.inert(text) if reporting else text)  # the submissions' words, never read as workflow commands
+    for outcome in outcomes:
+        if "classroom50" in outcome.paths:
+            print(classroom50.describe(outcome.paths["classroom50"], outcome.results), file=sys.stderr)
     _print_timings(args.timings)
     return max(outcome.exit_status for outcome in outcomes)
 
@@ -328,6 +345,8 @@ def _export(args: argparse.Namespace) -> int:
 
     if args.platform == "canvas":
         return _export_canvas(args)
+    if args.platform == "classroom50":
+        return _export_classroom50(args)
     if args.grades or args.roster or args.title:
         raise UsageError("GRADES_DIR, --roster and --title are for `grader export canvas`; "
                          "`grader export gradescope` takes --assignment, --data and --out.")
@@ -336,6 +355,23 @@ def _export(args: argparse.Namespace) -> int:
     except gradescope.ExportError as exc:
         raise UsageError(str(exc)) from exc
     print(f"Wrote {path}: upload it as the autograder of a Gradescope programming assignment.")
+    return EXIT_PASSED
+
+
+def _export_classroom50(args: argparse.Namespace) -> int:
+    from grader.assignment import course
+    from grader.platforms import classroom50_autograder as autograder
+
+    if args.grades or args.roster or args.title or args.data:
+        raise UsageError("GRADES_DIR, --roster, --title and --data are not for `grader export classroom50`, which "
+                         "takes --assignment and --out; it grades on the data the spec's sources find.")
+    out = Path(args.out) if args.out else Path("autograders") / course.resolve(args.assignment).name
+    try:
+        paths = autograder.export(assignment=args.assignment, out=out)
+    except autograder.ExportError as exc:
+        raise UsageError(str(exc)) from exc
+    print(f"Wrote {out}/ ({len(paths)} files): copy it to <classroom>/autograders/<slug>/ in your classroom50 "
+          "repository (see docs/classroom50.md).")
     return EXIT_PASSED
 
 

@@ -63,11 +63,11 @@ def export(*, assignment: str | None, out: Path, data: str | None = None) -> Pat
         _add(archive, "setup.sh", SETUP_SH.encode(), executable=True)
         _add(archive, "run_autograder", run_autograder_script(folder, data_arg).encode(), executable=True)
         _add(archive, f"wheels/{wheel_name}", wheel)
-        for path, relative in _tree(task.directory):
+        for path, relative in tree(task.directory):
             _add(archive, f"{folder}/{relative}", path.read_bytes())
         _add(archive, f"course/solutions/{task.name}/{task.module}", task.solution.read_bytes())
         if data_path is not None:
-            for path, relative in (_tree(data_path) if data_path.is_dir() else [(data_path, "")]):
+            for path, relative in (tree(data_path) if data_path.is_dir() else [(data_path, "")]):
                 _add(archive, f"{data_arg}/{relative}".rstrip("/"), path.read_bytes())
     return out
 
@@ -115,15 +115,15 @@ def _distribution_name() -> str:
 
 def _package_files() -> Iterator[tuple[str, bytes]]:
     root = Path(str(importlib.resources.files("grader")))
-    for path, relative in _tree(root):
+    for path, relative in tree(root):
         if relative.split("/")[0] not in _DATA_PACKAGES:
             yield f"grader/{relative}", path.read_bytes()
     for package in _DATA_PACKAGES:
-        for path, relative in _tree(Path(str(importlib.resources.files(f"grader.{package}")))):
+        for path, relative in tree(Path(str(importlib.resources.files(f"grader.{package}")))):
             yield f"grader/{package}/{relative}", path.read_bytes()
 
 
-def _tree(root: Path) -> Iterator[tuple[Path, str]]:
+def tree(root: Path) -> Iterator[tuple[Path, str]]:
     """Files under `root` with their relative posix paths, without caches."""
     for path in sorted(root.rglob("*")):
         parts = path.relative_to(root).parts
