@@ -98,14 +98,30 @@ def _history(values: str, min_accuracy: float | None, test_accuracy: float | Non
     return _save(fig)
 
 
+def _score_edges(scores: Sequence[float], maximum: float) -> np.ndarray:
+    """One bin per whole point up to 50 points, 20 equal bins over the scores beyond."""
+    if maximum and maximum <= 50:
+        return np.arange(int(maximum) + 2) - 0.5
+    return np.histogram_bin_edges(np.asarray(scores, dtype=float), bins=20)
+
+
+def score_bins(scores: Sequence[float], maximum: float) -> list[tuple[float, float, int]]:
+    """The histogram's bars as (low, high, count); a bar of one whole point has low == high, the score. The plot and
+    its text alternative on the class page are both drawn from these."""
+    edges = _score_edges(scores, maximum)
+    counts, _ = np.histogram(np.asarray(scores, dtype=float), bins=edges)
+    whole = bool(maximum and maximum <= 50)
+    return [(float(low + 0.5), float(low + 0.5), int(n)) if whole else (float(low), float(high), int(n))
+            for low, high, n in zip(edges[:-1], edges[1:], counts)]
+
+
 def score_histogram(scores: Sequence[float], maximum: float) -> str:
-    """How many submissions got each score: one bar per whole point up to 50 points, 20 bins beyond."""
+    """How many submissions got each score: the bars of `score_bins`."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(5, 2.2), dpi=DPI)
     ax = fig.add_subplot(1, 1, 1)
-    bins = [x - 0.5 for x in range(int(maximum) + 2)] if maximum and maximum <= 50 else 20
-    ax.hist(scores, bins=bins, color=_INK, edgecolor="white")
+    ax.hist(scores, bins=_score_edges(scores, maximum), color=_INK, edgecolor="white")
     ax.set_xlabel("score")
     ax.set_ylabel("submissions")
     ax.spines[["top", "right"]].set_visible(False)

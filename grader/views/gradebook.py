@@ -249,7 +249,8 @@ def overview(results_by_name: dict[str, dict[str, Any]], table: list[dict], colu
         count=len(table), mean=format_points(sum(scores) / len(scores)) if scores else "0",
         maximum=format_points(maximum),
         passed=sum(row["status"] == "passed" for row in table), faults=sum(row["status"] == "fault" for row in table),
-        histogram=figures.score_histogram(scores, maximum), skipped=list(skipped),
+        histogram=figures.score_histogram(scores, maximum), bins=figures.score_bins(scores, maximum),
+        skipped=list(skipped),
         assignment=", ".join(assignments), not_graded=not_graded, labels=NOT_GRADED,
     )
 

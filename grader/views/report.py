@@ -274,6 +274,7 @@ def _training(tests: list[dict], checks: list[dict], at: int | None, extra: dict
     accuracy, minimum = _number(data.get("accuracy", extra.get("accuracy"))), _number(data.get("min_accuracy"))
     epochs = max(len(v) for v in history.values())
     plot = figures.history(history, min_accuracy=minimum, test_accuracy=accuracy) if epochs >= 2 else None
+    described = describe_history(history, min_accuracy=minimum, test_accuracy=accuracy)
     budget = []
     for key, label in _BUDGET:
         if key in data:
@@ -286,6 +287,7 @@ def _training(tests: list[dict], checks: list[dict], at: int | None, extra: dict
         "check": {"id": checks[at]["id"], "name": checks[at]["name"], "passed": checks[at]["passed"]},
         "cache": None if cache is None else memo.sharing_text(shared, bool(cache.get("reused"))),
         "plot": plot,
+        "plot_text": described,
         "metrics": sorted(history),
         "epochs": [{"n": i + 1, "cells": [history[m][i] if i < len(history[m]) else None for m in sorted(history)]}
                    for i in range(epochs)],
@@ -295,6 +297,29 @@ def _training(tests: list[dict], checks: list[dict], at: int | None, extra: dict
         "accuracy_pct": None if accuracy is None else round(100 * accuracy, 1),
         "min_pct": None if minimum is None else round(100 * minimum, 1),
     }
+
+
+def describe_history(history: dict[str, list[float]], *, min_accuracy: float | None = None,
+                     test_accuracy: float | None = None) -> str:
+    """The training plot in words, with its numbers: each metric's first, last and extreme values per epoch, the
+    pass mark and the test accuracy (the plot's text alternative; the per-epoch table holds every value)."""
+    parts = []
+    for metric in sorted(history):
+        values = history[metric]
+        if not values:
+            continue
+        best = min if "loss" in metric else max
+        text = f"{metric} (train) went from {values[0]:.4f} at epoch 1 to {values[-1]:.4f} at epoch {len(values)}"
+        extreme = best(values)
+        if extreme not in (values[0], values[-1]):
+            text += f", {'lowest' if best is min else 'highest'} {extreme:.4f} at epoch {values.index(extreme) + 1}"
+        parts.append(text)
+    sentence = "; ".join(parts) + "." if parts else "No values."
+    if min_accuracy is not None:
+        sentence += f" The dashed line is the minimum accuracy, {min_accuracy:g}."
+    if test_accuracy is not None:
+        sentence += f" The star is the test accuracy, {test_accuracy:.4f}."
+    return sentence
 
 
 # Predictions ------------------------------------------------------------------------------------
@@ -344,6 +369,31 @@ def _prediction(row: dict, pictures: _Pictures, names: list[str]) -> dict[str, A
             "picture": pictures.get(index)}
 
 
+# The confusion matrix's cells: a share of the row shades the cell in green (right) or red (wrong), drawn over white.
+_SHADES = {True: (47, 133, 90), False: (192, 57, 43)}
+_INKS = ("#000000", "#ffffff")  # one of them is at least 4.58:1 against any background, so text stays readable
+
+
+def _luminance(rgb: tuple[float, float, float]) -> float:
+    """WCAG 2.1's relative luminance of an sRGB colour given as 0..255 channels."""
+    linear = [c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(first: str, second: str) -> float:
+    """WCAG 2.1's contrast ratio of two colours written #rrggbb (1 to 21)."""
+    lighter, darker = sorted((_luminance(tuple(int(c[i:i + 2], 16) for i in (1, 3, 5))) for c in (first, second)),
+                             reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def _cell_colours(shade: float, diagonal: bool) -> tuple[str, str]:
+    """The background of a confusion cell shaded `shade` (0..1) over white, and the ink that reads best on it."""
+    background = "#" + "".join(f"{round(255 + (c - 255) * shade):02x}" for c in _SHADES[diagonal])
+    ink = max(_INKS, key=lambda colour: contrast(colour, background))
+    return background, ink
+
+
 def _confusion(matrix: list[list[int]], names: list[str]) -> dict[str, Any] | None:
     counts = np.asarray(matrix, dtype=float)
     if counts.ndim != 2 or counts.shape[0] != counts.shape[1] or counts.size == 0:
@@ -356,8 +406,9 @@ def _confusion(matrix: list[list[int]], names: list[str]) -> dict[str, Any] | No
             share = count / totals[true] if totals[true] else 0.0
             # Shade by the share of the row; mistakes are rarer, so their shade is stretched to stay visible.
             shade = min(1.0, share * (1 if true == predicted else 3))
-            cells.append({"count": int(count), "diagonal": true == predicted, "dark": share > 0.55,
-                          "shade": round(shade, 2)})
+            background, ink = _cell_colours(shade, true == predicted) if count else ("", "")
+            cells.append({"count": int(count), "diagonal": true == predicted, "predicted": _name(predicted, names),
+                          "background": background, "ink": ink})
         recall = f"{100 * row[true] / totals[true]:.0f}%" if totals[true] else "–"
         rows.append({"label": _name(true, names), "cells": cells, "total": int(totals[true]), "recall": recall})
     off = [(int(counts[t, p]), t, p) for t in range(len(counts)) for p in range(len(counts)) if t != p and counts[t, p]]
