@@ -148,6 +148,9 @@ class Session:
         results = self.grade_all([Job(Path(path), label, out, extra=extra, stages=stages)])[label]
         if recorder is not None and (timed := results["extra_data"].get("timings")):  # the worker's, and these
             recorder.stages[:] = [clock.Stage(**stage) for stage in timed["stages"]]
+            if out is not None:  # what the worker did after it timed its stages
+                recorder.add("writing results.json and report.html, and the results back from the worker",
+                             recorder.origin + timed["total"], time.monotonic(), depth=0)
         return results
 
     def grade_all(self, jobs: list[Job], *, on_done: Callable[[Job, dict], None] | None = None,
