@@ -65,13 +65,13 @@ def fast_digits(digits: spec.Assignment) -> spec.Assignment:
     return fast(digits)
 
 
-def grade_with(path: Path, task: spec.Assignment, **options) -> dict:
+def grade_with(path: Path, task: spec.Assignment, out: Path | None = None, **options) -> dict:
     """Grade one submission in a session of its own (grader.grading.session; `options` as Session takes them);
-    its results dict."""
+    its results dict (written to `out` too, if given)."""
     from grader.grading.session import Session
 
     with Session(task, **options) as session:
-        return session.grade(path)
+        return session.grade(path, out=out)
 
 
 @pytest.fixture(scope="session")

@@ -182,15 +182,13 @@ threading.Thread(target=_forge, daemon=True).start()
 """
     submission = tmp_path / "digits.py"
     submission.write_text(source)
-    from grader.grading import grade as grading
-    from grader.views import outputs
+    from conftest import grade_with
 
-    result = grading.grade(submission, fast_digits)
-    outputs.write(result.to_dict(), out)
+    result = grade_with(submission, fast_digits, protect=(out,), out=out)
     import json
 
     written = json.loads((out / "results.json").read_text())
-    assert written["score"] == result.score == 9.0  # everything but normalise (1 point)
+    assert written["score"] == result["score"] == 9.0  # everything but normalise (1 point)
     assert by_name(written)["normalise"]["status"] == "failed"
 
 

@@ -236,13 +236,13 @@ def test_a_training_stopped_once_is_trained_again_and_scores_as_alone(fast_digit
 # --- the Gradescope entry point warns like the others -------------------------------------------------------
 
 def test_gradescope_warns_about_a_missing_layer(tmp_path: Path, monkeypatch, capsys) -> None:
-    from grader.grading import grade
+    from grader.grading import session
     from grader.platforms import gradescope
 
     def fails(*args, **kwargs):
         raise RuntimeError("stop here: the warning comes before grading")
 
-    monkeypatch.setattr(grade, "grade", fails)
+    monkeypatch.setattr(session.Session, "grade", fails)
     monkeypatch.setenv("GRADER_ISOLATION_DISABLE", "cgroup")
     monkeypatch.setattr(isolation, "_ANNOUNCED", [])
     isolation.probe.cache_clear()
