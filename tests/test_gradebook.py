@@ -95,9 +95,22 @@ def test_a_batch_gradebook_holds_only_the_runs_jobs(tmp_path: Path, monkeypatch)
     (out / "mallory").mkdir(parents=True)  # what a submission could leave behind while graded
     (out / "mallory" / "results.json").write_text(json.dumps(_results("mallory", 1.0)))
     (out / "mallory" / "report.html").write_text("")
-    monkeypatch.setattr("grader.assignment.data.load_dataset", lambda data, spec_data: types.SimpleNamespace(sha256="0" * 64))
+    class Unstarted:  # a session that grades nothing: batch.run is replaced below
+        def __init__(self, *args, **kwargs):
+            pass
 
-    def graded(jobs, task, *, on_done=None, **options):
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc_info):
+            pass
+
+        def data(self):
+            return types.SimpleNamespace(sha256="0" * 64, train=4000, test=1000, source="", path="")
+
+    monkeypatch.setattr("grader.grading.session.Session", Unstarted)
+
+    def graded(jobs, session, *, on_done=None, **options):
         results = {job.name: _results(job.name, 0.0) for job in jobs}
         for job in jobs:
             on_done(job, results[job.name])

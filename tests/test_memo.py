@@ -193,8 +193,10 @@ def test_grading_protects_the_cache_folder_from_the_sandbox(tmp_path: Path, fast
 
     monkeypatch.setattr(grading, "Runner", runner)
     cache = memo.Cache(tmp_path / "cache")
+    from grader.grading.session import Setup
+
     with pytest.raises(Stop):
-        grading.grade(SOLUTION, fast_digits, trainings=cache)
+        grading.grade(SOLUTION, Setup(fast_digits, dataset=None, zygote=None, trainings=cache))
     assert cache.directory in seen["protect"]
 
 
