@@ -212,9 +212,23 @@ def test_a_training_the_budget_stops_every_time_is_a_fault_of_the_grader(fast_di
     assert results["extra_data"]["grader_faults"] == [training["name"]]
 
 
-def test_a_training_stopped_once_is_trained_again_and_scores_as_alone(fast_digits, graded, monkeypatch) -> None:
+def test_a_training_stopped_once_is_trained_again_and_scores_as_alone(fast_digits, graded) -> None:
+    from grader.grading.session import Session
+
+    with Session(fast_digits) as session:
+        calls, results = session.call(_graded_with_the_first_training_stopped, SOLUTION)
+    assert len(calls) == 2 and calls[1] is None, calls  # the second from scratch, not the training started ahead
+    from test_hostile import assert_as_alone
+
+    assert_as_alone(results, graded(SOLUTION))
+    assert results["extra_data"]["grader_faults"] == []
+
+
+def _graded_with_the_first_training_stopped(setup, submission: Path) -> tuple[list, dict]:
+    """In the session's worker: grade `submission` with its first training said to have been stopped early."""
     import dataclasses
 
+    from grader.grading.grade import grade
     from grader.trusted import memo
 
     real, calls = memo.train, []
@@ -224,13 +238,11 @@ def test_a_training_stopped_once_is_trained_again_and_scores_as_alone(fast_digit
         calls.append(kwargs.get("ahead"))
         return (dataclasses.replace(trained, stopped_early=True) if len(calls) == 1 else trained), provenance
 
-    monkeypatch.setattr(memo, "train", stopped_the_first_time)
-    results = grade_with(SOLUTION, fast_digits)
-    assert len(calls) == 2 and calls[1] is None, calls  # the second from scratch, not the training started ahead
-    from test_hostile import assert_as_alone
-
-    assert_as_alone(results, graded(SOLUTION))
-    assert results["extra_data"]["grader_faults"] == []
+    memo.train = stopped_the_first_time
+    try:
+        return calls, grade(submission, setup).to_dict()
+    finally:
+        memo.train = real
 
 
 # --- the Gradescope entry point warns like the others -------------------------------------------------------

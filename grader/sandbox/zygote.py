@@ -63,7 +63,9 @@ class Zygote:
             [sys.executable, "-I", "-m", "grader.sandbox.zygote", str(theirs.fileno()), str(orphans.parent_token()),
              *preload],
             cwd=self.directory, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=open(self.directory / "zygote.log", "wb"), pass_fds=(theirs.fileno(),), start_new_session=True,
+            # With --verbose, TensorFlow's lines at its import (here, the one import) reach the terminal.
+            stderr=None if tflog.verbose() else open(self.directory / "zygote.log", "wb"),
+            pass_fds=(theirs.fileno(),), start_new_session=True,
         )
         theirs.close()
         self.versions: dict[str, str] | None = None
