@@ -12,7 +12,7 @@ from grader.assignment import course, spec
 from grader.grading import passmark
 from grader.views import summary
 from grader.grading.passmark import PassMark
-from grader.results import GRADED, status_of
+from grader.results import EXIT_OF_GRADER, EXIT_OF_SUBMISSIONS, EXIT_STATUS_KINDS, GRADED, status_of
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class Outcome:
     summary: str
     pass_mark: PassMark | None = None
     in_class: bool = False  # graded as one of a class (a batch, or into a class folder): summarised on one line
+    exit_of: str = EXIT_OF_SUBMISSIONS  # what the exit status reports (grader.results.EXIT_STATUS_KINDS)
 
     @property
     def line(self) -> str:
@@ -31,16 +32,22 @@ class Outcome:
         return summary.line(self.results, str(self.paths["report"]), self.pass_mark)
 
     @property
-    def exit_status(self) -> int:
-        """0 passed (every check, or the pass mark if one is set), 1 not passed, 2 the grader itself failed."""
+    def verdict(self) -> int:
+        """0 passed (every check, or the pass mark if one is set), 1 not passed, 2 a grader fault or not graded."""
         return passmark.exit_status(self.results, self.pass_mark)
+
+    @property
+    def exit_status(self) -> int:
+        """The exit status this submission implies: its verdict, or with `exit_of` "grader" 0 unless the grader
+        failed on it (2)."""
+        return passmark.exit_status(self.results, self.pass_mark, of=self.exit_of)
 
 
 def run(*, submissions: list[Path], assignment: str | None = None, out: Path = Path("grading-out"),
         data: str | None = None, keep_gpu: bool = False, pass_mark: PassMark | None = None,
         github: bool = False, jobs: int | None = None, force: bool | tuple[str, ...] = False, shard: str | None = None,
         progress: bool | None = None, isolation: str = "auto", timings: bool = False, budget: str | None = None,
-        cache: Path | None = None, memoize: bool = True) -> list[Outcome]:
+        cache: Path | None = None, memoize: bool = True, exit_status: str | None = None) -> list[Outcome]:
     """Grade submissions and write their results.json and report.html.
 
     Each submission is graded against the assignment it answers (grader.grading.handins: by the functions it
@@ -55,7 +62,9 @@ def run(*, submissions: list[Path], assignment: str | None = None, out: Path = P
     machine lacks a sandbox layer; 'auto' warns once on stderr and goes on. With `timings` (one submission only),
     results.json's extra_data.timings holds how long each stage took. `budget` names one of the spec's
     [training.budgets] (None: the default [training]). Each distinct model is trained once and kept in `cache`
-    (default: out/.training-cache) for every submission that has it, unless not `memoize`.
+    (default: out/.training-cache) for every submission that has it, unless not `memoize`. `exit_status` says what
+    each Outcome's exit_status reports: "submissions" (their verdicts) or "grader" (only the grader's own faults, as
+    a batch scheduler's job needs); None: "grader" for a `shard`, else "submissions".
     """
     from grader import timings as clock
     from grader.errors import UsageError
@@ -63,6 +72,9 @@ def run(*, submissions: list[Path], assignment: str | None = None, out: Path = P
 
     if timings and (len(submissions) != 1 or shard is not None):
         raise UsageError("--timings times the grading of one submission; give a single SUBMISSION and no --shard.")
+    exit_of = exit_status or (EXIT_OF_GRADER if shard is not None else EXIT_OF_SUBMISSIONS)
+    if exit_of not in EXIT_STATUS_KINDS:
+        raise UsageError(f"exit status of {exit_of!r}: give one of {', '.join(EXIT_STATUS_KINDS)}.")
     if timings:
         clock.ensure()
     clock.started_up()
@@ -101,13 +113,14 @@ def run(*, submissions: list[Path], assignment: str | None = None, out: Path = P
             text = summary.text(results, str(paths_written["report"]))
             if (pass_mark is not None or results["extra_data"].get("grader_faults")
                     or status_of(results) != GRADED):
-                text += "\n" + passmark.verdict(results, pass_mark)
+                text += "\n" + passmark.verdict(results, pass_mark, of=exit_of)
             if github:
                 from grader.platforms import github as actions
 
                 actions.publish(results, task=task, submission=submission, pass_mark=pass_mark,
-                                out=paths_written["results"].parent)
-            outcomes.append(Outcome(results, paths_written, text, pass_mark, in_class or len(graded) > 1 or several))
+                                out=paths_written["results"].parent, exit_of=exit_of)
+            outcomes.append(Outcome(results, paths_written, text, pass_mark, in_class or len(graded) > 1 or several,
+                                    exit_of))
     return outcomes
 
 
