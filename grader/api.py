@@ -32,7 +32,7 @@ class Outcome:
         return summary.line(self.results, str(self.paths["report"]), self.pass_mark)
 
     @property
-    def verdict(self) -> int:
+    def verdict_status(self) -> int:
         """0 passed (every check, or the pass mark if one is set), 1 not passed, 2 a grader fault or not graded."""
         return passmark.exit_status(self.results, self.pass_mark)
 
@@ -74,7 +74,9 @@ def run(*, submissions: list[Path], assignment: str | None = None, out: Path = P
         raise UsageError("--timings times the grading of one submission; give a single SUBMISSION and no --shard.")
     exit_of = exit_status or (EXIT_OF_GRADER if shard is not None else EXIT_OF_SUBMISSIONS)
     if exit_of not in EXIT_STATUS_KINDS:
-        raise UsageError(f"exit status of {exit_of!r}: give one of {', '.join(EXIT_STATUS_KINDS)}.")
+        raise UsageError(f"--exit-status {exit_of!r} is not one of {', '.join(EXIT_STATUS_KINDS)}; give "
+                         f"{EXIT_OF_SUBMISSIONS} (each submission's verdict) or {EXIT_OF_GRADER} (the grader's own "
+                         "faults only, as a batch scheduler's job needs).")
     if timings:
         clock.ensure()
     clock.started_up()

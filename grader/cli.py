@@ -314,7 +314,7 @@ def _outcomes_text(outcomes: list, *, as_json: bool) -> str:
     if as_json:
         return "\n".join(json.dumps(o.results, separators=(",", ":")) for o in outcomes)
     lines = [outcome.line for outcome in outcomes]
-    statuses = [outcome.verdict for outcome in outcomes]
+    statuses = [outcome.verdict_status for outcome in outcomes]
     unread = sum(status_of(o.results) in NOT_GRADED for o in outcomes)
     faults = sum(bool(o.results["extra_data"].get("grader_faults")) for o in outcomes)
     folders = sorted({str(o.paths["results"].parent.parent) for o in outcomes})
