@@ -59,6 +59,12 @@ def test_a_shard_exits_0_once_every_submission_has_a_verdict_and_the_default_is_
     with pytest.raises(SystemExit) as refused:
         cli.main([*alone, "--exit-status", "scores"])
     assert refused.value.code == 2 and "--exit-status" in capsys.readouterr().err
+    from grader import api
+    from grader.errors import UsageError
+
+    with pytest.raises(UsageError, match="give submissions .* or grader"):
+        api.run(submissions=[amy], exit_status="scores", out=tmp_path / "never")
+    assert not (tmp_path / "never").exists()
 
 
 def test_a_missing_submission_is_a_usage_error(tmp_path: Path, capsys) -> None:
