@@ -13,7 +13,7 @@ from grader.grading import passmark
 from grader.views import summary
 from grader.grading.passmark import PassMark
 from grader.platforms import classroom50 as c50
-from grader.results import GRADED, status_of
+from grader.results import EXIT_OF_GRADER, EXIT_OF_SUBMISSIONS, EXIT_STATUS_KINDS, GRADED, status_of
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class Outcome:
     pass_mark: PassMark | None = None
     in_class: bool = False  # graded as one of a class (a batch, or into a class folder): summarised on one line
     classroom50: bool = False  # graded for Classroom 50's runner: exit 0 whenever it was graded
+    exit_of: str = EXIT_OF_SUBMISSIONS  # what the exit status reports (grader.results.EXIT_STATUS_KINDS)
 
     @property
     def line(self) -> str:
@@ -33,19 +34,25 @@ class Outcome:
         return summary.line(self.results, str(self.paths["report"]), self.pass_mark)
 
     @property
+    def verdict_status(self) -> int:
+        """0 passed (every check, or the pass mark if one is set), 1 not passed, 2 a grader fault or not graded."""
+        return passmark.exit_status(self.results, self.pass_mark)
+
+    @property
     def exit_status(self) -> int:
-        """0 passed (every check, or the pass mark if one is set), 1 not passed, 2 the grader itself failed; for
-        Classroom 50, 0 whenever the submission was graded and 2 only when the grader itself failed."""
+        """The exit status this submission implies: its verdict, or with `exit_of` "grader" 0 unless the grader
+        failed on it (2); for Classroom 50, 0 whenever the submission was graded, 2 only when the grader failed."""
         if self.classroom50:
             return c50.exit_status(self.results)
-        return passmark.exit_status(self.results, self.pass_mark)
+        return passmark.exit_status(self.results, self.pass_mark, of=self.exit_of)
 
 
 def run(*, submissions: list[Path], assignment: str | None = None, out: Path = Path("grading-out"),
         data: str | None = None, keep_gpu: bool = False, pass_mark: PassMark | None = None,
         github: bool = False, jobs: int | None = None, force: bool | tuple[str, ...] = False, shard: str | None = None,
         progress: bool | None = None, isolation: str = "auto", timings: bool = False, budget: str | None = None,
-        cache: Path | None = None, memoize: bool = True, classroom50: bool = False) -> list[Outcome]:
+        cache: Path | None = None, memoize: bool = True, classroom50: bool = False,
+        exit_status: str | None = None) -> list[Outcome]:
     """Grade submissions and write their results.json and report.html.
 
     Each submission is graded against the assignment it answers (grader.grading.handins: by the functions it
@@ -63,7 +70,9 @@ def run(*, submissions: list[Path], assignment: str | None = None, out: Path = P
     (default: out/.training-cache) for every submission that has it, unless not `memoize`.
     With `classroom50` (Classroom 50's runner: see grader.platforms.classroom50), the one submission's result.json is
     also written into the current folder, a hand-in that is not there is graded 0 (status missing) rather than
-    refused, and each Outcome's exit status is 0 whenever the submission was graded.
+    refused, and each Outcome's exit status is 0 whenever the submission was graded. `exit_status` says what
+    each Outcome's exit_status reports: "submissions" (their verdicts) or "grader" (only the grader's own faults, as
+    a batch scheduler's job needs); None: "grader" for a `shard`, else "submissions".
     """
     from grader import timings as clock
     from grader.errors import UsageError
@@ -71,6 +80,11 @@ def run(*, submissions: list[Path], assignment: str | None = None, out: Path = P
 
     if timings and (len(submissions) != 1 or shard is not None):
         raise UsageError("--timings times the grading of one submission; give a single SUBMISSION and no --shard.")
+    exit_of = exit_status or (EXIT_OF_GRADER if shard is not None else EXIT_OF_SUBMISSIONS)
+    if exit_of not in EXIT_STATUS_KINDS:
+        raise UsageError(f"--exit-status {exit_of!r} is not one of {', '.join(EXIT_STATUS_KINDS)}; give "
+                         f"{EXIT_OF_SUBMISSIONS} (each submission's verdict) or {EXIT_OF_GRADER} (the grader's own "
+                         "faults only, as a batch scheduler's job needs).")
     if timings:
         clock.ensure()
     clock.started_up()
@@ -116,16 +130,16 @@ def run(*, submissions: list[Path], assignment: str | None = None, out: Path = P
                 text += "\n" + ungraded
             elif (pass_mark is not None or results["extra_data"].get("grader_faults")
                     or status_of(results) != GRADED):
-                text += "\n" + passmark.verdict(results, pass_mark)
+                text += "\n" + passmark.verdict(results, pass_mark, of=exit_of)
             if github:
                 from grader.platforms import github as actions
 
                 actions.publish(results, task=task, submission=submission, pass_mark=pass_mark,
-                                out=paths_written["results"].parent)
+                                out=paths_written["results"].parent, exit_of=exit_of)
             if classroom50:
                 paths_written = {**paths_written, "classroom50": c50.write(results)}
             outcomes.append(Outcome(results, paths_written, text, pass_mark, in_class or len(graded) > 1 or several,
-                                    classroom50))
+                                    classroom50, exit_of))
     return outcomes
 
 

@@ -3,6 +3,8 @@
 Exit status: 0 every check passed; 1 graded, points lost; 2 usage error or a fault of the grader; 128 + N when
 signal N stopped it (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP), after every process it started was killed.
 For Classroom 50's runner (CLASSROOM and SUBMISSION_TAG set), `grader run` exits 0 whenever it graded the submission.
+`grader run --exit-status grader` (the default with --shard) reports the grader's own faults only: 0 once every
+submission has a verdict, whatever the scores (see grader.results.EXIT_STATUS_KINDS).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from grader import interrupts
 from grader.errors import UsageError
 
 from grader.results import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED, EXIT_SIGNALLED  # noqa: F401 - also for callers
+from grader.results import EXIT_OF_GRADER, EXIT_OF_SUBMISSIONS, EXIT_STATUS_KINDS
 
 
 _ASSIGNMENT_HELP = ("an assignment's name in the course folder (the current folder or one above it holding "
@@ -80,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
                                           "are understood), or --assignment's; a class of several assignments goes to "
                                           "DIR/<assignment>/. A submission graded into a class folder joins that "
                                           "class. Exit status: 0 all checks passed, 1 points lost, 2 usage error, "
-                                          "grader fault or a hand-in with nothing to grade. Ctrl-C, SIGTERM or SIGHUP "
+                                          "grader fault or a hand-in with nothing to grade; with --shard (or "
+                                          "--exit-status grader), 0 once every submission has a verdict and 2 only "
+                                          "for a usage error or a grader fault. Ctrl-C, SIGTERM or SIGHUP "
                                           "stop it and every process it started (exit status 128 + the signal's "
                                           "number); what was graded is kept, and a rerun of a batch resumes after it. "
                                           "With CLASSROOM and SUBMISSION_TAG both set (Classroom 50's runner), it "
@@ -113,15 +118,28 @@ def build_parser() -> argparse.ArgumentParser:
                           "(such as a budget on the whole data set, which then needs --data or a declared source "
                           "holding it)")
     run.add_argument("--cache", metavar="DIR",
-                     help="keep memoized trainings in DIR, shared by shards and reruns (default: .training-cache in "
-                          "the --out folder): each distinct model (layers, compile settings, data, seed, budget) is trained "
-                          "once and its results reused, identical to a fresh training")
+                     help="keep memoized trainings in DIR, shared by shards and reruns, also by machines that share "
+                          "a file system, written without locks (default: .training-cache in the --out folder): each "
+                          "distinct model (layers, compile settings, data, seed, budget) is trained once and its "
+                          "results reused, identical to a fresh training")
     run.add_argument("--no-cache", action="store_true",
                      help="train every submission's model afresh and keep nothing")
-    run.add_argument("--shard", metavar="K/N", help="grade only the K-th of N equal shares of the submissions (for CI matrices)")
+    run.add_argument("--shard", metavar="K/N",
+                     help="grade only the K-th of N equal shares of the submissions, K from 1 to N (for CI matrices, "
+                          "Slurm job arrays, Kubernetes Indexed Jobs: see docs/cluster.md); implies --exit-status "
+                          "grader unless it is given")
+    run.add_argument("--exit-status", choices=list(EXIT_STATUS_KINDS), default=None,
+                     help=f"what the exit status reports. {EXIT_OF_SUBMISSIONS} (the default without --shard): 0 "
+                          "every submission passed (or reached --pass-mark), 1 some lost points, 2 a grader fault or a "
+                          f"hand-in with nothing to grade (missing, unreadable). {EXIT_OF_GRADER} (the default with "
+                          "--shard): 0 once every submission has a verdict, a grade or such a status, whatever the "
+                          "scores, so that a batch scheduler counts the job as done (Slurm's afterok, a Kubernetes "
+                          "Job's retries); 2 only for a usage error or a fault of the grader itself, which a rerun "
+                          "grades again")
     run.add_argument("--pass-mark", type=_pass_mark, metavar="MARK",
                      help="least score that passes, in points (7) or percent of the maximum (70%%); sets the exit "
-                          "status (default: every check must pass)")
+                          "status of --exit-status submissions and each line's passed or not passed (default: every "
+                          "check must pass)")
     _isolation_option(run)
     _timings_option(run, "; also written in results.json (extra_data.timings). One submission only")
     run.add_argument("--github", action="store_true",
@@ -282,7 +300,7 @@ def _run(args: argparse.Namespace) -> int:
                        github=reporting, jobs=args.jobs, force=_force(args.force, args.regrade), shard=args.shard,
                        isolation=args.isolation, timings=args.timings, budget=args.budget,
                        cache=Path(args.cache) if args.cache else None, memoize=not args.no_cache,
-                       classroom50=for_classroom50)
+                       classroom50=for_classroom50, exit_status=args.exit_status)
     if args.junit:
         from grader.platforms import junit
 
@@ -312,7 +330,7 @@ def _outcomes_text(outcomes: list, *, as_json: bool) -> str:
     if as_json:
         return "\n".join(json.dumps(o.results, separators=(",", ":")) for o in outcomes)
     lines = [outcome.line for outcome in outcomes]
-    statuses = [outcome.exit_status for outcome in outcomes]
+    statuses = [outcome.verdict_status for outcome in outcomes]
     unread = sum(status_of(o.results) in NOT_GRADED for o in outcomes)
     faults = sum(bool(o.results["extra_data"].get("grader_faults")) for o in outcomes)
     folders = sorted({str(o.paths["results"].parent.parent) for o in outcomes})

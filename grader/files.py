@@ -1,7 +1,8 @@
 """Files the grader writes for itself and reads back: replaced in one step, and read only if they are its own.
 
 A reader of results.json, a report or a cache never sees half a file: each is written to a
-temporary file beside it and renamed over it. What people read (results, reports, gradebooks) gets the
+temporary file beside it, named for the host, the process and a random part, and renamed over it (rename is atomic
+within a folder, on NFS as on a local disk). What people read (results, reports, gradebooks) gets the
 mode the user's umask gives any new file; a cache is private (0600), as mkstemp makes it. A cache is read back
 only if it is a regular file (not a link) of this user's that no one else may write, since another
 user, or a sandbox running as one, could otherwise hand the grader a file of its own making.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 import stat
 import tempfile
 from pathlib import Path
@@ -20,6 +22,7 @@ from pathlib import Path
 from grader import scratch
 
 _O_FLAGS = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_HOST = "".join(c for c in socket.gethostname() if c.isascii() and c.isalnum())[:32] or "host"  # a temporary file's name: see below
 
 
 def write_atomically(path: Path, data: bytes, *, private: bool = False) -> None:
@@ -28,7 +31,10 @@ def write_atomically(path: Path, data: bytes, *, private: bool = False) -> None:
     The file gets the mode the umask gives a new file (0644 under the usual 022), or 0600 if `private`.
     """
     run = scratch.tag()  # a run that is killed before it renames the file removes it by this name (grader.scratch)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{run + '_' if run else ''}", suffix=".tmp")
+    # Unique without any lock, even in a folder that processes of several machines share (a training cache on NFS):
+    # the host and the process in the name, and mkstemp's random part, created with O_EXCL.
+    prefix = f".{path.name}.{run + '_' if run else ''}{_HOST}-{os.getpid()}-"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
     try:
         if not private:
             os.fchmod(fd, 0o666 & ~umask())

@@ -17,6 +17,13 @@ FAILED = "failed"
 
 # Exit status of every command: passed, graded with points lost, a usage error or the grader's own fault.
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+# What the exit status of `grader run` reports (--exit-status). "submissions": each submission's verdict, the worst
+# of them (EXIT_PASSED, EXIT_FAILED, or EXIT_ERROR for a grader fault or a hand-in with nothing to grade). "grader":
+# whether the grader did its job, as a batch scheduler's job (a shard) needs: EXIT_PASSED once every submission has a
+# verdict, a grade or a status such as missing or unreadable (what a student handed in, which a rerun would not
+# change), EXIT_ERROR only for the grader's own faults and usage errors; never EXIT_FAILED.
+EXIT_OF_SUBMISSIONS, EXIT_OF_GRADER = "submissions", "grader"
+EXIT_STATUS_KINDS = (EXIT_OF_SUBMISSIONS, EXIT_OF_GRADER)
 # Stopped by a signal: this plus its number (130 for Ctrl-C's SIGINT, 143 for SIGTERM, 129 for SIGHUP), as shells say.
 EXIT_SIGNALLED = 128
 

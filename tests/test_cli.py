@@ -35,6 +35,38 @@ def test_every_command_has_help_and_is_documented() -> None:
         assert f"grader {command}" in readme, f"README does not document `grader {command}`"
 
 
+def test_a_shard_exits_0_once_every_submission_has_a_verdict_and_the_default_is_kept_elsewhere(tmp_path: Path,
+                                                                                               capsys) -> None:
+    """A job of a batch scheduler (a shard) must succeed when it graded its share, whatever the scores, or Slurm's
+    afterok never starts the merge and a Kubernetes Job retries the index; without --shard the status is as before."""
+    amy, bob = tmp_path / "class" / "amy", tmp_path / "class" / "bob"
+    amy.mkdir(parents=True)
+    bob.mkdir()  # nothing handed in: status missing, a verdict on the hand-in
+    (amy / "digits.py").write_text("def reshape(images:\n")  # graded: 0/10, every check fails on the syntax error
+    run = ["run", str(amy), str(bob), "--assignment", "digits", "--out", str(tmp_path / "out")]
+    assert cli.main(run) == 2  # the worst verdict: a hand-in with nothing to grade
+    assert cli.main([*run, "--exit-status", "grader"]) == 0
+    assert cli.main([*run, "--shard", "1/1"]) == 0
+    assert cli.main([*run, "--shard", "1/1", "--exit-status", "submissions"]) == 2
+    printed = capsys.readouterr().out
+    assert "2 submission(s) of digits: 0 passed, 1 not passed, 1 not graded, 0 with a grader fault" in printed
+    alone = ["run", str(amy / "digits.py"), "--out", str(tmp_path / "alone")]
+    assert cli.main(alone) == 1
+    assert cli.main([*alone, "--exit-status", "grader"]) == 0
+    assert cli.main(["run", str(bob), "--assignment", "digits", "--out", str(tmp_path / "empty"),
+                     "--exit-status", "grader"]) == 0
+    assert "Not graded (no submission)" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:
+        cli.main([*alone, "--exit-status", "scores"])
+    assert refused.value.code == 2 and "--exit-status" in capsys.readouterr().err
+    from grader import api
+    from grader.errors import UsageError
+
+    with pytest.raises(UsageError, match="give submissions .* or grader"):
+        api.run(submissions=[amy], exit_status="scores", out=tmp_path / "never")
+    assert not (tmp_path / "never").exists()
+
+
 def test_a_missing_submission_is_a_usage_error(tmp_path: Path, capsys) -> None:
     assert cli.main(["run", str(tmp_path / "nope.py"), "--out", str(tmp_path / "out")]) == 2
     assert "no such file or folder" in capsys.readouterr().err

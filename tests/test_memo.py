@@ -103,7 +103,8 @@ def _stored(tmp_path: Path, data, budget, settings, digits) -> tuple[memo.Cache,
 def test_a_kept_training_that_does_not_verify_is_trained_again(tmp_path: Path, data, budget, settings, digits,
                                                                spoil: str) -> None:
     cache, name = _stored(tmp_path, data, budget, settings, digits)
-    npz, record = cache.directory / f"{name}.npz", cache.directory / f"{name}.json"
+    record = cache.directory / f"{name}.json"
+    npz = cache.directory / f"{json.loads(record.read_text())['arrays']['sha256']}.npz"  # named by its content
     if spoil == "npz byte":
         raw = bytearray(npz.read_bytes())
         raw[len(raw) // 2] ^= 1
@@ -177,6 +178,100 @@ def test_workers_asking_for_the_same_model_at_once_train_it_once(tmp_path: Path,
     assert len(calls) == 1
     assert sorted(p.reused for _, p in outcomes) == [False, True]
     assert np.array_equal(outcomes[0][0].probabilities, outcomes[1][0].probabilities)
+
+
+# -- a cache shared by machines: written at once, with no lock ------------------------------------------------
+
+_WRITER = """
+import sys, time
+from pathlib import Path
+from grader.trusted import memo
+cache = memo.Cache(Path(sys.argv[1]))
+record, raw = Path(sys.argv[3]).read_bytes(), Path(sys.argv[4]).read_bytes()
+while not Path(sys.argv[1], "go").exists():  # both writers start together
+    time.sleep(0.001)
+for _ in range(int(sys.argv[5])):
+    cache.keep(sys.argv[2], record, raw)
+"""
+
+
+def _entry(material: dict, seed: int) -> tuple[bytes, bytes]:
+    """A packed training of 4 MB of weights that `seed` tells apart, as memo.keep writes it (no Keras needed)."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(seed)
+    weights = [rng.standard_normal(1 << 20).astype(np.float32)]
+    trained = SimpleNamespace(model=SimpleNamespace(get_weights=lambda: weights), accuracy=0.5 + seed / 100,
+                              probabilities=rng.random((200, 10)), history={"loss": [float(seed)]}, seconds=1.0,
+                              train_samples=600, test_samples=200, diverged="")
+    return memo.pack(memo._digest(material), material, trained)
+
+
+@pytest.mark.parametrize("contents", ["different", "the same"])
+def test_two_processes_writing_one_key_at_once_never_show_a_reader_a_partial_or_mixed_entry(tmp_path: Path,
+                                                                                            contents: str) -> None:
+    """Two writer processes (as two machines' shards would) keep the same key 150 times each, with no lock, while
+    this process reads it: every read finds a whole, verified entry, one of those written, never a record with the
+    other's arrays; no temporary file is left."""
+    import subprocess
+    import sys
+
+    material = {"format": memo.FORMAT, "race": contents}
+    name = memo._digest(material)
+    first = _entry(material, 1)
+    second = _entry(material, 2) if contents == "different" else first
+    assert (first == second) == (contents == "the same")
+    cache = memo.Cache(tmp_path / "cache")
+    cache.keep(name, *first)  # kept before the race: from now on a reader must always find an entry
+    files = []
+    for label, (record, raw) in (("a", first), ("b", second)):
+        (tmp_path / f"{label}.json").write_bytes(record)
+        (tmp_path / f"{label}.npz").write_bytes(raw)
+        files.append((tmp_path / f"{label}.json", tmp_path / f"{label}.npz"))
+    writers = [subprocess.Popen([sys.executable, "-c", _WRITER, str(cache.directory), name, str(record), str(raw),
+                                 "150"]) for record, raw in files]
+    (cache.directory / "go").touch()
+    reads, seen = 0, set()
+    while any(writer.poll() is None for writer in writers):
+        kept = cache.read(name)
+        assert kept is not None, "a reader found no whole entry while the key was being written again"
+        assert kept in (first, second), "a reader got an entry that neither writer wrote"
+        seen.add(kept[0])
+        reads += 1
+    assert [writer.wait() for writer in writers] == [0, 0]
+    assert reads >= 10, reads  # the reads overlapped the writes
+    assert cache.read(name) in (first, second)
+    left = sorted(p.name for p in cache.directory.iterdir())
+    assert not [n for n in left if n.endswith(".tmp") or n.endswith(".lock")], left
+    arrays = {f"{json.loads(record)['arrays']['sha256']}.npz" for record, _ in (first, second)}
+    assert set(left) == {"go", f"{name}.json", *arrays}  # each npz under its own sha256, one record
+
+
+def test_a_lock_that_is_held_too_long_or_missing_only_delays_a_training(tmp_path: Path, data, budget, settings,
+                                                                        digits, monkeypatch) -> None:
+    """The lock spares a machine's processes a second training; the cache never needs it. Held by someone else for
+    longer than the patience, it is passed by; where flock fails (NFS without a lock service) training goes on."""
+    import errno
+    import fcntl
+    import time
+
+    cache = memo.Cache(tmp_path / "cache")
+    holder = os.open(cache.directory / "k.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # another open file: flock makes it wait as another process would
+    began = time.monotonic()
+    with cache._locked("k", patience=0.3):
+        waited = time.monotonic() - began
+    os.close(holder)
+    assert 0.3 <= waited < 5
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(memo.fcntl, "flock", no_locks)
+    trained, made = cache.train(SEED_LAYERS, settings, data, budget, digits.limits)
+    again, reused = cache.train(SEED_LAYERS, settings, data, budget, digits.limits)
+    assert (made.reused, reused.reused) == (False, True) and made.key == reused.key
+    assert np.array_equal(trained.probabilities, again.probabilities)
 
 
 def test_grading_protects_the_cache_folder_from_the_sandbox(tmp_path: Path, fast_digits, monkeypatch) -> None:

@@ -78,6 +78,20 @@ def test_grader_fault_exits_2_whatever_the_mark():
     assert "Grader fault in accuracy" in verdict(graded, parse("0"))
 
 
+def test_the_grader_exit_status_counts_every_verdict_and_fails_only_on_a_grader_fault():
+    """What a batch scheduler's job is told (--exit-status grader, --shard's default): a grade of any score, or a
+    hand-in with nothing to grade, is the grader's job done (0); its own fault is not (2)."""
+    lost = results([(3, 3), (0, 7)])
+    unread = {**results([(0, 10)]), "extra_data": {"max_score": 10, "status": "unreadable"}}
+    assert [exit_status(r) for r in (results([(1, 1)]), lost, unread)] == [0, 1, 2]
+    assert [exit_status(r, of="grader") for r in (results([(1, 1)]), lost, unread)] == [0, 0, 0]
+    assert exit_status(lost, parse("100%"), of="grader") == 0
+    assert exit_status(results([(10, 10)], grader_faults=["accuracy"]), of="grader") == 2
+    assert "(exit status 2)" in verdict(unread)
+    assert "a verdict on the hand-in, not a grader fault" in verdict(unread, of="grader")
+    assert "exit status" not in verdict(unread, of="grader")
+
+
 def test_verdict_names_the_mark_and_the_score():
     graded = results([(3, 3), (4, 4), (0, 3)])
     assert verdict(graded, parse("70%")) == "Passed: 7/10 points reaches the pass mark 70% = 7 points."

@@ -2,7 +2,8 @@
 
 Without a pass mark a submission passes only when every check passed. A pass mark lowers that bar to
 a number of points (`7`) or a share of the maximum (`70%`). A fault of the grader itself never counts
-as a pass or a fail of the submission: it exits 2 whatever the score.
+as a pass or a fail of the submission: it exits 2 whatever the score. A batch scheduler's job asks only whether the
+grader did its job (EXIT_OF_GRADER, see grader.results): then a verdict of any kind exits 0.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Any
-from grader.results import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED, GRADED, NOT_GRADED, format_points, status_of
+from grader.results import (EXIT_ERROR, EXIT_FAILED, EXIT_OF_GRADER, EXIT_OF_SUBMISSIONS, EXIT_PASSED, GRADED, NOT_GRADED,
+                            format_points, status_of)
 
 
 # Points are summed from floats; a score this close to the mark meets it.
@@ -63,10 +65,15 @@ def parse(text: str) -> PassMark:
     return PassMark(value, percent)
 
 
-def exit_status(results: dict[str, Any], pass_mark: PassMark | None = None) -> int:
-    """0 if the submission passed (every check, or the pass mark), 1 if not, 2 if the grader itself failed."""
+def exit_status(results: dict[str, Any], pass_mark: PassMark | None = None, of: str = EXIT_OF_SUBMISSIONS) -> int:
+    """0 if the submission passed (every check, or the pass mark), 1 if not, 2 if the grader itself failed or the
+    hand-in had nothing to grade. `of` EXIT_OF_GRADER: 0 for any verdict, graded or not, 2 for a grader fault only."""
     extra = results.get("extra_data", {})
-    if extra.get("grader_faults") or status_of(results) != GRADED:
+    if extra.get("grader_faults"):
+        return EXIT_ERROR
+    if of == EXIT_OF_GRADER:
+        return EXIT_PASSED  # a grade, or a status that says what the student handed in: the grader did its job
+    if status_of(results) != GRADED:
         return EXIT_ERROR
     if pass_mark is None:
         passed = all(test["status"] == "passed" for test in results["tests"])
@@ -75,8 +82,9 @@ def exit_status(results: dict[str, Any], pass_mark: PassMark | None = None) -> i
     return EXIT_PASSED if passed else EXIT_FAILED
 
 
-def verdict(results: dict[str, Any], pass_mark: PassMark | None = None) -> str:
-    """One line saying whether the submission passed, and why; names a grader fault when there is one."""
+def verdict(results: dict[str, Any], pass_mark: PassMark | None = None, of: str = EXIT_OF_SUBMISSIONS) -> str:
+    """One line saying whether the submission passed, and why; names a grader fault when there is one. `of` is what
+    the exit status reports (see exit_status)."""
     extra = results.get("extra_data", {})
     faults = extra.get("grader_faults") or []
     if faults:
@@ -84,8 +92,9 @@ def verdict(results: dict[str, Any], pass_mark: PassMark | None = None) -> str:
                 "and is not the submission's fault (exit status 2). Tell your instructor.")
     status = status_of(results)
     if status != GRADED:
+        why = "exit status 2" if of == EXIT_OF_SUBMISSIONS else "a verdict on the hand-in, not a grader fault"
         return (f"Not graded ({NOT_GRADED[status].lower()}): nothing in this hand-in could be graded, so it has no "
-                "grade (exit status 2); its feedback says what was expected.")
+                f"grade ({why}); its feedback says what was expected.")
     max_score = extra.get("max_score", 0)
     score = f"{format_points(results['score'])}/{format_points(max_score)} points"
     if pass_mark is None:

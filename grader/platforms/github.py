@@ -22,7 +22,7 @@ from grader.views.outputs import write_text
 from grader.grading.passmark import PassMark
 from grader.assignment.spec import Assignment
 from grader.grading.submission import SubmissionNotFound, locate
-from grader.results import format_points, head
+from grader.results import EXIT_OF_SUBMISSIONS, format_points, head
 
 # Legacy: GitHub Classroom (retired 2026-08-28) read the total from a notice with this title and a "Points X/Y"
 # message, the form its autograding reporter wrote. Kept, documented as legacy, for scripts that still parse it.
@@ -42,12 +42,13 @@ def enabled(flag: bool = False, environ: Mapping[str, str] | None = None) -> boo
 
 
 def publish(results: dict[str, Any], *, task: Assignment, submission: Path, pass_mark: PassMark | None = None,
-            environ: Mapping[str, str] | None = None, stream: TextIO | None = None, out: Path | None = None) -> None:
+            environ: Mapping[str, str] | None = None, stream: TextIO | None = None, out: Path | None = None,
+            exit_of: str = EXIT_OF_SUBMISSIONS) -> None:
     """Append the step summary to $GITHUB_STEP_SUMMARY (and write it to out/summary.md, for the pull-request
-    comment), and print the legacy notice and the annotations."""
+    comment), and print the legacy notice and the annotations. `exit_of`: what the exit status reports."""
     environ = os.environ if environ is None else environ
     stream = sys.stdout if stream is None else stream
-    summary = step_summary(results, pass_mark)
+    summary = step_summary(results, pass_mark, exit_of=exit_of)
     summary_file = environ.get("GITHUB_STEP_SUMMARY")
     if summary_file:
         with open(summary_file, "a", encoding="utf-8") as handle:
@@ -69,7 +70,8 @@ def inert(text: str) -> str:
 
 # --- Step summary (Markdown) ---------------------------------------------------------------------
 
-def step_summary(results: dict[str, Any], pass_mark: PassMark | None = None) -> str:
+def step_summary(results: dict[str, Any], pass_mark: PassMark | None = None,
+                 exit_of: str = EXIT_OF_SUBMISSIONS) -> str:
     """The Markdown summary of one submission: verdict, score, accuracy and a table of the checks."""
     extra = results.get("extra_data", {})
     title = markdown_text(f"{extra.get('assignment', '')}: {extra.get('submission', '')}")
@@ -78,7 +80,7 @@ def step_summary(results: dict[str, Any], pass_mark: PassMark | None = None) -> 
     accuracy = extra.get("accuracy")
     if isinstance(accuracy, (int, float)):
         score += f" · test accuracy {accuracy:.4f}"
-    lines += [score, "", markdown_text(passmark.verdict(results, pass_mark)), ""]
+    lines += [score, "", markdown_text(passmark.verdict(results, pass_mark, of=exit_of)), ""]
     if extra.get("self_check"):
         lines += [f"**{markdown_text(str(extra['self_check']))}**", ""]
     lines += ["| Check | Result | Points | Feedback |", "| --- | --- | ---: | --- |"]

@@ -15,10 +15,18 @@ settings the model is trained with, the sha256 of the prepared arrays it trains 
 the budget and seed, the versions of Python, TensorFlow, Keras and numpy, the intra-op thread
 count, the machine and the grader's own training code. A cache is a folder only the trusted
 grader writes (mode 0700, outside every sandbox's reach: see grader.sandbox.isolation): per key a JSON
-record and an npz of the weights and test-set outputs (read with allow_pickle=False), each written
-to a temporary file and renamed, the npz's sha256 in the record and the record's own checksum
-verified on every load. Anything that does not verify, is a link or could have been written by
-another user is ignored and trained again. A training is kept only under the key of what was
+record, `<key>.json`, naming an npz of the weights and test-set outputs (read with allow_pickle=False)
+by its own sha256, `<sha256>.npz`, verified with the record's own checksum on every load. Anything that
+does not verify, is a link or could have been written by another user is ignored and trained again.
+
+Shards on several machines may share one cache on a network file system, writing it at once, with no
+lock between them: every file is written to a temporary name of its own (host, process, random) in the
+cache folder and renamed into place, which is atomic, so a reader sees a whole file or none. Both names
+are content addresses: an npz's name is its sha256, so the npz a record names never changes under it,
+and a record is replaced only by another of the same key (the same training, trained again: at worst a
+model is trained twice and an npz left unreferenced; never a record read with another training's arrays).
+The lock a process takes while it trains (flock) only spares the others of its machine the same
+training; where locks do not work (NFS without a lock service) or are held too long, they train too. A training is kept only under the key of what was
 actually trained (its layers read back from the trained model), and a kept record is reused only if
 the description it was trained from is the one asked for. Trainings stopped by the wall-clock
 budget depend on the machine's speed and are never kept.
@@ -54,10 +62,11 @@ if TYPE_CHECKING:
     from grader.assignment.spec import Limits, Training
     from grader.trusted.training import Trained
 
-FORMAT = 2  # 2: canonical layers, the record checked against the description asked for
+FORMAT = 3  # 2: canonical layers, the record checked against the description asked for; 3: arrays by their sha256
 FOLDER = ".training-cache"  # in the output folder; a submission's folder name never starts with a dot
 _TRAINING_CODE = ("training.py", "architecture.py", "compilation.py", "layer_args.py", "threads.py")
 _O_FLAGS = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_LOCK_POLL = 0.05  # seconds between two tries of another process's lock: a wait is a training's length, seconds
 
 
 class CacheError(Exception):
@@ -196,7 +205,9 @@ class Cache:
         found = self.load(name, material, layers, settings, data, limits)
         if found is not None:
             return found, Provenance(name, True)
-        with self._locked(name):  # another worker may be training the same model: wait for it
+        # Another process of this machine may be training the same model: wait for it, but no longer than that
+        # training may take (its time budget, twice for the one retry), after which it is presumed stuck.
+        with self._locked(name, patience=2 * budget.max_seconds + 60):
             found = self.load(name, material, layers, settings, data, limits)
             if found is not None:
                 return found, Provenance(name, True)
@@ -212,37 +223,66 @@ class Cache:
         """The kept training `name` with its model rebuilt, or None if it is not kept, does not verify or was trained
         from another description than `material`."""
         with timings.stage("training: from the cache (read, verify, rebuild the model)"):
-            record = read_own(self.directory / f"{name}.json")
-            raw = read_own(self.directory / f"{name}.npz") if record is not None else None
-            if raw is None:
+            kept = self.read(name)
+            if kept is None:
                 return None
-            return unpack(record, raw, name, material, layers, settings, data, limits)
+            return unpack(*kept, name, material, layers, settings, data, limits)
+
+    def read(self, name: str) -> tuple[bytes, bytes] | None:
+        """The record kept under `name` and the npz it names, each whole and verified (the record's checksum, the
+        npz's sha256), or None."""
+        record = read_own(self.directory / f"{name}.json")
+        arrays = _arrays_name(record, name) if record is not None else None
+        raw = read_own(self.directory / arrays) if arrays is not None else None
+        if raw is None or hashlib.sha256(raw).hexdigest() != arrays.split(".")[0]:
+            return None
+        return record, raw
 
     def store(self, name: str, material: dict, trained: Trained) -> None:
         """Keep a training."""
         self.keep(name, *pack(name, material, trained))
 
     def keep(self, name: str, record: bytes, raw: bytes) -> None:
-        """Keep a packed training: the npz first, then the record that points at it (a record always has its arrays)."""
+        """Keep a packed training: its npz first, under its sha256, then the record that names it (a record always
+        has its arrays). Each is written whole under a name of its own, then renamed into place."""
+        arrays = _arrays_name(record, name)
+        if arrays is None or hashlib.sha256(raw).hexdigest() != arrays.split(".")[0]:
+            return  # not a record of this key, or not of these arrays: nothing is kept that would not verify
         try:
-            write_atomically(self.directory / f"{name}.npz", raw, private=True)
+            write_atomically(self.directory / arrays, raw, private=True)
             write_atomically(self.directory / f"{name}.json", record, private=True)
         except OSError:
             pass  # a full disk costs the next submission a training, not this one its grade
 
     @contextlib.contextmanager
-    def _locked(self, name: str) -> Iterator[None]:
+    def _locked(self, name: str, patience: float) -> Iterator[None]:
+        """Hold `name`'s lock, if this machine has locks, for at most `patience` seconds of waiting.
+
+        An optimisation only: the cache is correct without it (see the module's docstring). Where flock fails
+        (a file system without locks, ENOLCK) or another process holds it longer than `patience`, this goes on
+        without it, and the model is at worst trained twice.
+        """
         try:
             fd = os.open(self.directory / f"{name}.lock", os.O_RDWR | os.O_CREAT | _O_FLAGS, 0o600)
         except OSError:
-            yield  # no lock (a link in its place): at worst the same model is trained twice
+            yield  # no lock (a link in its place)
             return
         try:
             with timings.stage("training: wait for another worker training the same model"):
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                deadline = time.monotonic() + patience
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            break
+                        time.sleep(_LOCK_POLL)
+                    except OSError:
+                        break
             yield
         finally:
-            os.close(fd)  # releases the lock
+            os.close(fd)  # releases the lock, if it was taken
 
 
 def trained_key(trained: Trained, settings: CompileSettings, data: Prepared, budget: Training) -> str:
@@ -331,6 +371,15 @@ def _rebuild(record: dict, raw: bytes, layers: tuple[Layer, ...], settings: Comp
     return training.Trained(model, float(record["accuracy"]), record["history"], float(record["seconds"]), False,
                             probabilities, int(record["train_samples"]), int(record["test_samples"]),
                             str(record["diverged"]), described)
+
+
+def _arrays_name(record: bytes, name: str) -> str | None:
+    """The file name of the npz that the record `name` names (its sha256), or None if the record does not verify."""
+    parsed = _parse_record(record, name)
+    digest = parsed["arrays"].get("sha256") if parsed is not None else None
+    if not isinstance(digest, str) or len(digest) != 64 or digest.strip("0123456789abcdef"):
+        return None
+    return f"{digest}.npz"
 
 
 def _parse_record(raw: bytes, name: str) -> dict | None:
