@@ -24,7 +24,7 @@ from typing import Any
 
 import nbformat
 
-from grader.grading import notebook
+from grader.submission import notebook
 from grader.views.outputs import write_text
 
 MODULE_TAG = "module"

@@ -17,7 +17,7 @@ from grader.assignment.data import Dataset, load_dataset
 from grader.results import GRADED, CheckResult, SubmissionResult
 from grader.sandbox.runner import Runner, SubmissionError
 from grader.assignment.spec import CHECK_KINDS, Assignment, CheckSpec
-from grader.grading.submission import (MalformedNotebook, SubmissionNotFound, SubmissionTooLarge, UnsafeSubmission, locate,
+from grader.submission.files import (MalformedNotebook, SubmissionNotFound, SubmissionTooLarge, UnsafeSubmission, locate,
                                materialise, sandbox_files)
 from grader.sandbox.zygote import Zygote
 

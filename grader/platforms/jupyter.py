@@ -3,7 +3,7 @@
 It grades the functions the live kernel has, with the quick self-check of `grader check`, and shows
 each check's verdict and what to fix as HTML in the cell. No saved file and no terminal: the module
 graded is made from the kernel's cell history (as typed) read as a notebook, keeping only its
-imports, definitions and constants as for a handed-in notebook (grader.grading.notebook), followed by the
+imports, definitions and constants as for a handed-in notebook (grader.submission.notebook), followed by the
 assignment's functions as the kernel has them now (their source, from `inspect`), so the latest
 definitions win. That module runs in the sandbox, exactly as `grader check` runs a file; nothing of
 it runs in the kernel or in the grader's process.
@@ -20,7 +20,8 @@ from typing import Any, Iterable, Mapping
 
 from grader import printed, tflog
 from grader.assignment import course, kit
-from grader.grading import notebook, selfcheck
+from grader.grading import selfcheck
+from grader.submission import notebook
 from grader.assignment.spec import Assignment
 from grader.results import details_of, format_points
 

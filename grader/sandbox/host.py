@@ -24,7 +24,7 @@ from grader import scratch
 from grader.sandbox import cgroups, confine, isolation, processes, protocol
 from grader.trusted import threads
 from grader.assignment.spec import Limits
-from grader.grading.submission import copy_files, read_files
+from grader.submission.files import copy_files, read_files
 from grader.sandbox.zygote import Zygote, environment
 
 MAX_ANSWER_BYTES = 256 << 20
