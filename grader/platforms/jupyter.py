@@ -1,4 +1,4 @@
-"""Checks inside Jupyter: `from grader import notebook_check; notebook_check()` in a cell.
+"""Checks inside Jupyter: `from grader.student import notebook_check; notebook_check()` in a cell.
 
 It grades the functions the live kernel has, with the quick self-check of `grader check`, and shows
 each check's verdict and what to fix as HTML in the cell. No saved file and no terminal: the module
