@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Any
+from grader.errors import UsageError
 from grader.results import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED, GRADED, NOT_GRADED, format_points, status_of
 
 
@@ -17,7 +18,7 @@ from grader.results import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED, GRADED, NOT_GRA
 _TOLERANCE = 1e-9
 
 
-class PassMarkError(ValueError):
+class PassMarkError(UsageError, ValueError):
     """A pass mark that cannot be read or cannot be reached; the message says what to give instead."""
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from grader.errors import UsageError
 from grader.results import GRADED, NOT_GRADED, status_of
 from grader.views import gradebook
 from grader.grading.batch import safe_name
@@ -29,7 +30,7 @@ POINTS_POSSIBLE = "    Points Possible"  # as Canvas writes it
 EXCUSED = "EX"
 
 
-class CanvasError(Exception):
+class CanvasError(UsageError):
     """A roster or a batch that cannot make a Canvas import file; the message says what to fix."""
 
 

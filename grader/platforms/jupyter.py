@@ -23,13 +23,14 @@ from grader.assignment import course, kit
 from grader.grading import selfcheck
 from grader.submission import notebook
 from grader.assignment.spec import Assignment
+from grader.errors import UsageError
 from grader.results import details_of, format_points
 
 HEADER = "# The assignment's functions as the kernel defines them now (their source, from inspect)."
 PRINTED_WIDTH = 120  # characters of a line the submission printed, shown under its check
 
 
-class NotInNotebook(Exception):
+class NotInNotebook(UsageError):
     """notebook_check() was called outside an IPython kernel; the message says what to use instead."""
 
 
@@ -81,7 +82,7 @@ def _assignment(assignment: str | Path | Assignment | None, namespace: Mapping[s
     return course.resolve(assignment or defining(namespace), kits=True)
 
 
-class NotAFunction(ValueError):
+class NotAFunction(UsageError, ValueError):
     """notebook_check() was asked for a function the assignment does not have; the message lists those it has."""
 
 

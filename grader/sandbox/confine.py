@@ -22,6 +22,7 @@ import struct
 import sys
 from typing import Any, Callable
 
+from grader.results import EXIT_SIGNALLED
 from grader.sandbox import landlock, rootfs, seccomp
 
 SETUP_FAILED = 71
@@ -256,7 +257,7 @@ def _mirror_status(status: int) -> int:
             os.kill(os.getpid(), sig)
         except (OSError, ValueError):
             pass
-        return 128 + sig
+        return EXIT_SIGNALLED + sig
     return os.WEXITSTATUS(status)
 
 

@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable
 
+from grader.errors import UsageError
 from grader.sandbox import cgroups, landlock, rootfs, seccomp
 
 MODES = ("auto", "strict")
@@ -46,7 +47,7 @@ _LOST = {
 _DISABLE_ENV = "GRADER_ISOLATION_DISABLE"  # comma-separated layers to leave out, for testing the fallbacks
 
 
-class IsolationError(Exception):
+class IsolationError(UsageError):
     """--isolation strict and a layer this machine cannot provide; the message says which and how to enable it."""
 
 

@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from grader import orphans, scratch, tflog
+from grader.errors import GraderFault
 
 MAX_MESSAGE = 16 << 20
 _VERSIONS: dict[str, str] = {}
 
 
-class ZygoteError(Exception):
+class ZygoteError(GraderFault):
     """The zygote could not be started or stopped answering; a fault of the grader, not the submission."""
 
 

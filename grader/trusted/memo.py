@@ -46,6 +46,7 @@ import numpy as np
 
 from grader import timings
 from grader.assignment.data import arrays_digest
+from grader.errors import UsageError
 from grader.files import read_own, write_atomically
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ _TRAINING_CODE = ("training.py", "architecture.py", "compilation.py", "layer_arg
 _O_FLAGS = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
-class CacheError(Exception):
+class CacheError(UsageError):
     """A cache folder the grader will not use; the message says why and what to do."""
 
 
