@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from grader import scratch
-from grader.sandbox import cgroups, confine, isolation, processes, protocol
+from grader import processes
+from grader.sandbox import cgroups, confine, isolation, protocol
 from grader.trusted import threads
 from grader.assignment.spec import Limits
 from grader.submission.files import copy_files, read_files

@@ -249,7 +249,7 @@ def main(argv: list[str]) -> int:
 
 
 def _children() -> list[int]:
-    from grader.sandbox import processes
+    from grader import processes
 
     me = os.getpid()
     return [pid for pid, _, parent in processes.table() if parent == me]
