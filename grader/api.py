@@ -9,9 +9,9 @@ from typing import Any
 
 from grader.sandbox import isolation as confinement
 from grader.assignment import course, spec
-from grader.grading import passmark
+from grader import passmark
 from grader.views import summary
-from grader.grading.passmark import PassMark
+from grader.passmark import PassMark
 from grader.results import GRADED, status_of
 
 

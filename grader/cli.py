@@ -246,7 +246,7 @@ def _gradebook(args: argparse.Namespace) -> int:
 
 
 def _pass_mark(text: str):
-    from grader.grading.passmark import PassMarkError, parse
+    from grader.passmark import PassMarkError, parse
 
     try:
         return parse(text)

@@ -55,7 +55,8 @@ def _user_errors() -> list[type]:
     """The library's errors that a command ends with when what it was given is wrong."""
     from grader.assignment import budgets, data, kit, spec
     from grader.authoring import assign, release
-    from grader.grading import batch, passmark, selfcheck
+    from grader import passmark
+    from grader.grading import batch, selfcheck
     from grader.platforms import canvas, gradescope, jupyter
     from grader.sandbox import isolation
     from grader.trusted import memo

@@ -53,7 +53,8 @@ def _one_format(text: str, view: str, expected: tuple[str, ...]) -> None:
 
 def test_every_view_shows_the_same_points(results, digits, tmp_path) -> None:
     from grader.authoring import validate
-    from grader.grading import passmark, selfcheck
+    from grader import passmark
+    from grader.grading import selfcheck
     from grader.platforms import canvas, github, junit, jupyter
     from grader.views import gradebook, progress, report, summary
 

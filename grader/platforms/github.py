@@ -17,10 +17,10 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping, TextIO
 
-from grader.grading import passmark
+from grader import passmark
 from grader.submission import top_level
 from grader.views.outputs import write_text
-from grader.grading.passmark import PassMark
+from grader.passmark import PassMark
 from grader.assignment.spec import Assignment
 from grader.submission.files import SubmissionNotFound, locate
 from grader.results import format_points, head
