@@ -9,9 +9,9 @@ from typing import Any
 
 from grader.sandbox import isolation as confinement
 from grader.assignment import course, spec
-from grader.grading import passmark
+from grader import passmark
 from grader.views import summary
-from grader.grading.passmark import PassMark
+from grader.passmark import PassMark
 from grader.platforms import classroom50 as c50
 from grader.results import EXIT_OF_GRADER, EXIT_OF_SUBMISSIONS, EXIT_STATUS_KINDS, GRADED, status_of
 

@@ -5,6 +5,7 @@ signal N stopped it (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP), after eve
 For Classroom 50's runner (CLASSROOM and SUBMISSION_TAG set), `grader run` exits 0 whenever it graded the submission.
 `grader run --exit-status grader` (the default with --shard) reports the grader's own faults only: 0 once every
 submission has a verdict, whatever the scores (see grader.results.EXIT_STATUS_KINDS).
+This module is the only place where an error becomes a message and an exit status (see grader.errors).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from grader import __version__
 from grader import interrupts
-from grader.errors import UsageError
+from grader.errors import GraderError, GraderFault, UsageError
 
 from grader.results import EXIT_ERROR, EXIT_FAILED, EXIT_PASSED, EXIT_SIGNALLED  # noqa: F401 - also for callers
 from grader.results import EXIT_OF_GRADER, EXIT_OF_SUBMISSIONS, EXIT_STATUS_KINDS
@@ -268,17 +269,14 @@ def _gradebook(args: argparse.Namespace) -> int:
     from grader.views import gradebook
 
     folders = [Path(f) for f in args.folders]
-    try:
-        students = _students(folders, args) if args.roster else None
-        paths = gradebook.merge(folders, Path(args.out), students=students)
-    except gradebook.GradebookError as exc:
-        raise UsageError(str(exc)) from exc
+    students = _students(folders, args) if args.roster else None
+    paths = gradebook.merge(folders, Path(args.out), students=students)
     print(f"Wrote {paths['gradebook']} and {paths['index']}")
     return EXIT_PASSED
 
 
 def _pass_mark(text: str):
-    from grader.grading.passmark import PassMarkError, parse
+    from grader.passmark import PassMarkError, parse
 
     try:
         return parse(text)
@@ -352,10 +350,7 @@ def _print_timings(wanted: bool) -> None:
 def _students(folders: list[Path], args: argparse.Namespace) -> dict[str, str]:
     from grader.platforms import canvas
 
-    try:
-        return canvas.student_names(folders, roster=Path(args.roster), match=args.match)
-    except canvas.CanvasError as exc:
-        raise UsageError(str(exc)) from exc
+    return canvas.student_names(folders, roster=Path(args.roster), match=args.match)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -368,10 +363,7 @@ def _export(args: argparse.Namespace) -> int:
     if args.grades or args.roster or args.title:
         raise UsageError("GRADES_DIR, --roster and --title are for `grader export canvas`; "
                          "`grader export gradescope` takes --assignment, --data and --out.")
-    try:
-        path = gradescope.export(assignment=args.assignment, out=Path(args.out or "autograder.zip"), data=args.data)
-    except gradescope.ExportError as exc:
-        raise UsageError(str(exc)) from exc
+    path = gradescope.export(assignment=args.assignment, out=Path(args.out or "autograder.zip"), data=args.data)
     print(f"Wrote {path}: upload it as the autograder of a Gradescope programming assignment.")
     return EXIT_PASSED
 
@@ -399,11 +391,8 @@ def _export_canvas(args: argparse.Namespace) -> int:
     if not args.grades or not args.roster or args.title is None:
         raise UsageError("grader export canvas needs GRADES_DIR, --roster ROSTER.csv and --title TITLE, e.g. "
                          "`grader export canvas grades --roster roster.csv --title \"Lab 2 (1234)\"`.")
-    try:
-        done = canvas.export([Path(g) for g in args.grades], roster=Path(args.roster), title=args.title,
-                             out=Path(args.out or "canvas.csv"), match=args.match, excuse_missing=args.excuse_missing)
-    except canvas.CanvasError as exc:
-        raise UsageError(str(exc)) from exc
+    done = canvas.export([Path(g) for g in args.grades], roster=Path(args.roster), title=args.title,
+                         out=Path(args.out or "canvas.csv"), match=args.match, excuse_missing=args.excuse_missing)
     print(canvas.describe(done))
     return EXIT_PASSED
 
@@ -415,12 +404,9 @@ def _check(args: argparse.Namespace) -> int:
     reporting = github.enabled(args.github)
     if args.github and not args.out:
         raise UsageError("--github reports the files of --out DIR: give --out too (e.g. --out grading-out).")
-    try:
-        outcome = selfcheck.check(Path(args.submission), assignment=args.assignment, data=args.data, full=args.full,
-                                  isolation=args.isolation, timings=args.timings, ahead=True,
-                                  out=Path(args.out) if args.out else None, github=reporting and bool(args.out))
-    except selfcheck.NothingToCheck as exc:
-        raise UsageError(str(exc)) from exc
+    outcome = selfcheck.check(Path(args.submission), assignment=args.assignment, data=args.data, full=args.full,
+                              isolation=args.isolation, timings=args.timings, ahead=True,
+                              out=Path(args.out) if args.out else None, github=reporting and bool(args.out))
     print(github.inert(outcome.text) if reporting else outcome.text)
     _print_timings(args.timings)
     return outcome.exit_status
@@ -429,10 +415,7 @@ def _check(args: argparse.Namespace) -> int:
 def _release(args: argparse.Namespace) -> int:
     from grader.authoring import release
 
-    try:
-        paths = release.release(args.assignment, out=Path(args.out) if args.out else None, data=args.data)
-    except release.ReleaseError as exc:
-        raise UsageError(str(exc)) from exc
+    paths = release.release(args.assignment, out=Path(args.out) if args.out else None, data=args.data)
     print("\n".join(f"Wrote {path}" for path in paths))
     return EXIT_PASSED
 
@@ -457,10 +440,7 @@ def _assign(args: argparse.Namespace) -> int:
     from grader.authoring import assign
 
     solutions = Path(args.solutions_out) if args.solutions_out else None
-    try:
-        paths = assign.assign(Path(args.source), out=Path(args.out), solutions_out=solutions)
-    except assign.AssignError as exc:
-        raise UsageError(str(exc)) from exc
+    paths = assign.assign(Path(args.source), out=Path(args.out), solutions_out=solutions)
     print("\n".join(f"Wrote {path}" for path in paths))
     return EXIT_PASSED
 
@@ -514,26 +494,41 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
     from grader import tflog
-    from grader.assignment.data import DataError
-    from grader.sandbox.isolation import IsolationError
-    from grader.assignment.spec import SpecError
 
     try:
         with tflog.quiet(verbose=getattr(args, "verbose", False)):  # before TensorFlow is imported, here or below
             return args.handler(args)
-    except (UsageError, SpecError, DataError, IsolationError) as exc:
-        print(f"grader: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+    except GraderError as error:
+        return _report(error)
     except KeyboardInterrupt as stop:  # every process it started is killed on the way out (entry)
         print(f"grader: interrupted ({stop}); what was graded is kept, and a rerun resumes after it", file=sys.stderr)
         return stop.exit_status if isinstance(stop, interrupts.Interrupted) else EXIT_SIGNALLED + signal.SIGINT
     except Exception:  # noqa: BLE001 - a bug of the grader's must not pass for a failed submission (exit 1)
-        import traceback
-
-        traceback.print_exc()
-        print("grader: internal error: the grader itself failed (above); this is not the submission's fault.",
-              file=sys.stderr)
+        _print_internal_error()
         return EXIT_ERROR
+
+
+# The exit status of each kind of the grader's own errors (grader.errors), the first that matches.
+_EXIT_STATUSES: tuple[tuple[type[GraderError], int], ...] = ((UsageError, EXIT_ERROR), (GraderFault, EXIT_ERROR))
+
+
+def _report(error: GraderError) -> int:
+    """Say on stderr what went wrong and return its exit status: bad input in one line that says what to do, a fault
+    of the grader's own with its traceback, as any bug of the grader is reported."""
+    if isinstance(error, UsageError):
+        print(f"grader: error: {error}", file=sys.stderr)
+    else:
+        _print_internal_error()
+    return next((status for kind, status in _EXIT_STATUSES if isinstance(error, kind)), EXIT_ERROR)
+
+
+def _print_internal_error() -> None:
+    """The exception being handled, and that it is the grader's failure, not the submission's."""
+    import traceback
+
+    traceback.print_exc()
+    print("grader: internal error: the grader itself failed (above); this is not the submission's fault.",
+          file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -12,22 +12,12 @@ main thread, which lives as long as the process. The command line's process is a
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import threading
 import time
 
-from grader.sandbox import processes
-
-_PR_SET_PDEATHSIG, _PR_SET_CHILD_SUBREAPER = 1, 36
-
-
-def _prctl(option: int, value: int) -> bool:
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False  # not Linux
+from grader import libc, processes
 
 
 def parent_token() -> int:
@@ -40,13 +30,19 @@ def die_with_parent(parent: int) -> bool:
     ended already, before the signal was set (the caller should then exit)."""
     if not parent:
         return True
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    try:
+        libc.set_pdeathsig(signal.SIGKILL)
+    except OSError:
+        pass  # not Linux: the parent's end is found by polling, where it is at all
     return os.getppid() == parent
 
 
 def become_reaper() -> None:
     """Have the processes below this one that lose their parent re-parented here, where `end_descendants` finds them."""
-    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    try:
+        libc.set_child_subreaper()
+    except OSError:
+        pass  # not Linux: end_descendants finds only the processes that kept their parent
 
 
 def end_descendants(timeout: float = 1.0) -> set[int]:

@@ -69,8 +69,10 @@ def status_of(results: dict[str, Any]) -> str:
 
 
 def format_points(value: float) -> str:
-    """Points and other small numbers as people write them: 10.0 -> 10, 0.33333 -> 0.3333."""
-    return f"{round(float(value), 4):g}"
+    """Points as every view of the grader shows them: plain decimals, at most four places, no trailing zeros and no
+    exponent (10.0 -> 10, 10.125 -> 10.125, 0.3333333 -> 0.3333, 1000000 -> 1000000)."""
+    text = f"{float(value):.4f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
 
 
 def head(feedback: str, hint: str = "", fix: str = "") -> str:

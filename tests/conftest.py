@@ -164,8 +164,8 @@ TOP_LEVEL_FIX = ('if __name__ == "__main__":\n'
 
 def top_level_results(line: int = 74) -> dict:
     """The results of a digits.py whose import failed at its top-level `load_data()` on `line`, in the shape grading
-    gives them: every check the same failure, with the hint and fix of grader.grading.top_level."""
-    from grader.grading import top_level
+    gives them: every check the same failure, with the hint and fix of grader.submission.top_level."""
+    from grader.submission import top_level
     from grader.results import CheckResult, SubmissionResult
 
     statements = [top_level.Statement(line, "(x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()"),

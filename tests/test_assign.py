@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from grader.authoring import assign
-from grader.grading import notebook
+from grader.submission import notebook
 from grader.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -83,6 +83,56 @@ def test_bad_data_is_a_usage_error_that_says_how_to_supply_data(tmp_path: Path, 
     assert "--data" in capsys.readouterr().err
 
 
+def _user_errors() -> list[type]:
+    """The library's errors that a command ends with when what it was given is wrong."""
+    from grader.assignment import budgets, data, kit, spec
+    from grader.authoring import assign, release
+    from grader import passmark
+    from grader.grading import batch, selfcheck
+    from grader.platforms import canvas, gradescope, jupyter
+    from grader.sandbox import isolation
+    from grader.trusted import memo
+    from grader.views import gradebook
+
+    return [spec.SpecError, kit.KitError, data.DataError, budgets.BudgetError, isolation.IsolationError,
+            memo.CacheError, passmark.PassMarkError, batch.ShardError, selfcheck.NothingToCheck,
+            gradebook.GradebookError, canvas.CanvasError, gradescope.ExportError, release.ReleaseError,
+            assign.AssignError, jupyter.NotInNotebook, jupyter.NotAFunction]
+
+
+@pytest.mark.parametrize("error", _user_errors(), ids=lambda e: e.__name__)
+def test_a_library_error_about_the_input_is_one_line_and_exit_2(error, monkeypatch, capsys) -> None:
+    from grader.authoring import release
+    from grader.errors import UsageError
+
+    assert issubclass(error, UsageError)
+
+    def refuse(*args, **kwargs):
+        raise error("what was wrong; expected this. Do that.")
+
+    monkeypatch.setattr(release, "release", refuse)
+    assert cli.main(["release", "digits"]) == cli.EXIT_ERROR == 2
+    assert capsys.readouterr().err == "grader: error: what was wrong; expected this. Do that.\n"
+
+
+def test_a_fault_of_the_grader_is_reported_with_its_traceback_never_as_the_input(monkeypatch, capsys) -> None:
+    from grader.authoring import release
+    from grader.errors import GraderFault
+    from grader.sandbox.zygote import ZygoteError
+
+    assert issubclass(ZygoteError, GraderFault)
+
+    def fail(*args, **kwargs):
+        raise ZygoteError("the zygote process exited (status 1); its log: nothing")
+
+    monkeypatch.setattr(release, "release", fail)
+    assert cli.main(["release", "digits"]) == cli.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "ZygoteError: the zygote process exited (status 1)" in err
+    assert err.endswith("grader: internal error: the grader itself failed (above); this is not the submission's fault.\n")
+    assert "grader: error:" not in err
+
+
 @pytest.mark.slow
 def test_the_reference_solution_earns_full_marks_at_the_full_budget(tmp_path: Path) -> None:
     done = _grader("run", str(SOLUTION), "--out", str(tmp_path / "out"), cwd=tmp_path)

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from conftest import SOLUTION
-from grader.grading import notebook, top_level
+from grader.submission import notebook, top_level
 from grader.platforms import github
 from grader.sandbox import protocol
 from grader.sandbox.runner import SubmissionError, _from_exception

@@ -39,7 +39,7 @@ def test_kernel_source_keeps_definitions_and_takes_the_live_functions_last(tmp_p
         "def normalise(images)\n    return images / SCALE\n",  # a typo: this cell ran nothing
         "x = normalise(np.zeros(3))\nprint(x)\nmodel.fit(x)\n",
         "def helper(images):\n    return images.astype('float32')\n",
-        "from grader import notebook_check; notebook_check()\n",
+        "from grader.student import notebook_check; notebook_check()\n",
     ]
     live = kernel_function(tmp_path, "def normalise(images):\n    return helper(images) / SCALE\n", "normalise")
     source = jupyter.kernel_source(history, {"normalise": live, "np": object()}, ["reshape", "normalise"])
@@ -118,15 +118,15 @@ def test_html_shows_what_each_visible_check_printed_escaped(digits):
 
 # --- Importing it --------------------------------------------------------------------------------
 
-def test_import_grader_stays_light_and_notebook_check_is_there_when_asked():
+def test_import_grader_stays_light_and_the_notebook_imports_from_grader_student():
     code = ("import sys, grader\n"
             "light = not any(m in sys.modules for m in ('grader.platforms.jupyter', 'grader.grading.selfcheck', 'numpy', 'IPython'))\n"
-            "from grader import notebook_check\n"
-            "from grader.platforms.jupyter import notebook_check as real\n"
-            "try:\n    grader.nothing\nexcept AttributeError as e:\n    missing = str(e)\n"
-            "print(light, notebook_check is real, missing)\n")
+            "from grader.student import load_data, notebook_check\n"
+            "from grader.platforms import jupyter\n"
+            "try:\n    from grader import notebook_check as old\nexcept ImportError as e:\n    missing = type(e).__name__\n"
+            "print(light, notebook_check is jupyter.notebook_check, load_data is jupyter.load_data, missing)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.stdout.strip() == "True True module 'grader' has no attribute 'nothing'", done.stderr
+    assert done.stdout.strip() == "True True True ImportError", done.stderr
 
 
 def test_outside_a_notebook_it_says_what_to_use_instead():
@@ -164,7 +164,7 @@ def test_a_notebook_checks_its_live_functions_in_a_cell(tmp_path, fast_course, m
              nbformat.v4.new_code_cell("def reshape(images)\n    pass", metadata={"tags": ["raises-exception"]}),
              nbformat.v4.new_code_cell("%%time\ndef normalise" + broken),  # the live one: forgets to divide
              nbformat.v4.new_code_cell("x = normalise(reshape(__import__('numpy').zeros((2, 28, 28))))\nprint(x.shape)"),
-             nbformat.v4.new_code_cell(f"from grader import notebook_check; notebook_check({str(assignment)!r})")]
+             nbformat.v4.new_code_cell(f"from grader.student import notebook_check; notebook_check({str(assignment)!r})")]
     book = nbformat.v4.new_notebook(cells=cells)
     folder = tmp_path / "student"  # no .ipynb or .py there: nothing saved to grade
     folder.mkdir()
@@ -189,7 +189,7 @@ def test_a_notebook_checks_its_live_functions_in_a_cell(tmp_path, fast_course, m
 
 
 def test_docs_tell_students_and_instructors_about_notebook_check():
-    line = "from grader import notebook_check; notebook_check()"
+    line = "from grader.student import notebook_check; notebook_check()"
     assert line in (ROOT / "README.md").read_text()
     doc = (ROOT / "docs" / "notebooks.md").read_text()
     for term in (line, "full=True", "HIDDEN", "same sandbox as `grader check`", "grader/platforms/jupyter.py"):

@@ -1,4 +1,4 @@
-"""Tests for grader.grading.notebook and materialise: a notebook becomes a module of its definitions only."""
+"""Tests for grader.submission.notebook and materialise: a notebook becomes a module of its definitions only."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from conftest import grade_with
-from grader.grading import notebook
-from grader.grading.submission import MalformedNotebook, SubmissionNotFound, materialise
+from grader.submission import notebook
+from grader.submission.files import MalformedNotebook, SubmissionNotFound, materialise
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "solutions" / "digits" / "digits.py"

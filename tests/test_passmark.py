@@ -1,4 +1,4 @@
-"""Tests for grader.grading.passmark and the --pass-mark option: parsing, the exit status it sets, and its errors."""
+"""Tests for grader.passmark and the --pass-mark option: parsing, the exit status it sets, and its errors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from grader import cli
-from grader.grading.passmark import PassMark, PassMarkError, exit_status, parse, verdict
+from grader.passmark import PassMark, PassMarkError, exit_status, parse, verdict
 
 
 def results(scores: list[tuple[float, float]], grader_faults: list[str] | None = None) -> dict:

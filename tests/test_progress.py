@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT
 from grader import cli
-from grader.grading.passmark import parse
+from grader.passmark import parse
 from grader.views.progress import Progress
 
 

@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 
+from grader import nesting
 from grader.sandbox import protocol
 
 
@@ -120,7 +121,7 @@ def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
     head = json_bytes({"message": "[" * 5000 + '\\"{{{', "layers": [[{"x": ["]]]"]}]]})
     header, _ = protocol.receive(_frame(head), deadline=time.monotonic() + 5)
     assert header["layers"] == [[{"x": ["]]]"]}]]
-    assert protocol.json_depth(head) == 5
+    assert nesting.json_depth(head) == 5
 
 
 def json_bytes(value) -> bytes:

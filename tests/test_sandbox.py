@@ -293,7 +293,7 @@ def test_a_spinning_sandbox_dies_with_its_zygote_and_the_zygote_with_its_grader(
     import subprocess
     import sys
 
-    from grader.sandbox import processes
+    from grader import processes
 
     source = tmp_path / "mod.py"
     source.write_text(MODULE)

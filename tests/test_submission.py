@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from conftest import SOLUTION
-from grader.grading import submission
-from grader.grading.submission import (SubmissionNotFound, SubmissionTooLarge, UnsafeSubmission, copy_files, locate,
-                               materialise, sandbox_files)
+from grader.submission import files as handed_in
+from grader.submission.files import (SubmissionNotFound, SubmissionTooLarge, UnsafeSubmission, copy_files, locate,
+                                     materialise, sandbox_files)
 
 
 @pytest.fixture()
@@ -140,11 +140,11 @@ def test_too_many_files_or_bytes_are_refused_with_what_to_do(classroom: Path, mo
     alice = classroom / "alice"
     for i in range(5):
         (alice / f"f{i}.txt").write_bytes(b"x" * 100)
-    monkeypatch.setattr(submission, "MAX_ENTRIES", 4)
+    monkeypatch.setattr(handed_in, "MAX_ENTRIES", 4)
     with pytest.raises(SubmissionTooLarge, match="more than 4 files and folders"):
         sandbox_files(alice, alice / "digits.py")
-    monkeypatch.setattr(submission, "MAX_ENTRIES", 200)
-    monkeypatch.setattr(submission, "MAX_BYTES", 300)
+    monkeypatch.setattr(handed_in, "MAX_ENTRIES", 200)
+    monkeypatch.setattr(handed_in, "MAX_BYTES", 300)
     with pytest.raises(SubmissionTooLarge, match="Remove data sets"):
         sandbox_files(alice, alice / "digits.py")
 

@@ -1,4 +1,4 @@
-"""Tests for grader.grading.top_level: a module's top-level work found without running it, within bounds."""
+"""Tests for grader.submission.top_level: a module's top-level work found without running it, within bounds."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.grading import notebook, top_level
+from grader.submission import notebook, top_level
 
 LONG_SUM = "+".join(["1"] * 1200)  # nests deeper than Python's recursion limit once parsed
 

@@ -14,11 +14,12 @@ import os
 
 from grader.assignment.data import Facts
 from grader.assignment.spec import Assignment
+from grader.errors import UsageError
 
 DEFAULT = "default"
 
 
-class BudgetError(Exception):
+class BudgetError(UsageError):
     """A budget the assignment does not name, or data too small for it; the message says what to do."""
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.assignment import data_sources
+from grader.errors import UsageError
 from grader.files import read_own, write_atomically
 from grader.assignment.data_sources import Source, SourceError
 
@@ -44,7 +45,7 @@ IDX_FILES = (
 )
 
 
-class DataError(Exception):
+class DataError(UsageError):
     """A data source is missing, unreadable or malformed; the message says what was looked for and how to supply it."""
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import toml
+from grader.errors import UsageError
 from grader.assignment import schema
 from grader.assignment.data import DataSpec, DataError
 
@@ -17,7 +18,7 @@ VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 CHECK_KINDS = ("array", "model", "compile", "training", "predict", "model_output", "values")
 
 
-class SpecError(Exception):
+class SpecError(UsageError):
     """An assignment spec is missing or malformed; the message names the file and the key."""
 
 

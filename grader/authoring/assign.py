@@ -24,7 +24,8 @@ from typing import Any
 
 import nbformat
 
-from grader.grading import notebook
+from grader.errors import UsageError
+from grader.submission import notebook
 from grader.views.outputs import write_text
 
 MODULE_TAG = "module"
@@ -37,7 +38,7 @@ _LINE = re.compile(r"^(?P<indent>\s*)(?P<code>\S.*?)\s*# SOLUTION\s*$")
 _CELL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
 
-class AssignError(Exception):
+class AssignError(UsageError):
     """The source notebook cannot be turned into an assignment; the message names the cell and line."""
 
 

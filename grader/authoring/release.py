@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from grader import toml
+from grader.errors import UsageError
 from grader.assignment import course, kit
 from grader.assignment.spec import Assignment
 
@@ -27,7 +28,7 @@ from grader.assignment.spec import Assignment
 NEEDS_MODEL = ("compile", "training", "predict", "model_output")
 
 
-class ReleaseError(Exception):
+class ReleaseError(UsageError):
     """The kit cannot be made; the message says what to fix."""
 
 

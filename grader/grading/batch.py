@@ -22,9 +22,10 @@ from grader.grading.session import Job, Session
 from grader.trusted import memo
 from grader.views import outputs
 from grader.assignment.spec import Assignment
+from grader.errors import UsageError
 
 
-class ShardError(ValueError):
+class ShardError(UsageError, ValueError):
     """A --shard value that is not K/N with 1 <= K <= N."""
 
 

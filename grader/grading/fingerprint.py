@@ -8,7 +8,7 @@ from pathlib import Path
 
 from grader import __version__
 from grader.assignment.spec import Assignment
-from grader.grading.submission import SubmissionNotFound, own_files, read_regular
+from grader.submission.files import SubmissionNotFound, own_files, read_regular
 
 
 def submission(path: Path) -> str:

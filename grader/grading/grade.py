@@ -7,20 +7,38 @@ import platform
 import tempfile
 import time
 import traceback
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Any, Callable
 
 from grader import heap, optional, printed, scratch, tflog, timings
 from grader.sandbox import isolation
 from grader.results import GRADED, CheckResult, SubmissionResult
 from grader.sandbox.runner import Runner, SubmissionError
 from grader.assignment.spec import CHECK_KINDS, Assignment, CheckSpec
-from grader.grading.submission import (MalformedNotebook, SubmissionNotFound, SubmissionTooLarge, UnsafeSubmission, locate,
+from grader.submission.files import (MalformedNotebook, SubmissionNotFound, SubmissionTooLarge, UnsafeSubmission, locate,
                                materialise, sandbox_files)
 
-if TYPE_CHECKING:
-    from grader.grading.session import Setup
+@dataclass
+class Setup:
+    """What `grade()` needs, resolved once in a warm worker of a session (grader.grading.session)."""
+
+    task: Assignment
+    dataset: Any
+    zygote: Any
+    protect: tuple[Path, ...] = ()
+    trainings: Any = None
+    keep_gpu: bool = False
+    data: str | None = None
+    ahead: bool = False
+    reference: Any = None
+    timings: bool = False
+    command: str = ""
+    graded: int = field(default=0)
+
+    def with_task(self, task: Assignment, **changes: Any) -> "Setup":
+        return replace(self, task=task, **changes)
+
 
 # Check kinds and the module of grader.checks that runs each; imported lazily because they import Keras.
 KINDS = {kind: kind for kind in CHECK_KINDS}

@@ -10,7 +10,7 @@ The assignment is decided by what the hand-in defines: the assignment whose func
 its file name (without Canvas' decoration) deciding only between assignments it matches equally. A hand-in
 that defines none of any assignment's functions is matched by its name alone, and otherwise not at all;
 nothing is ever graded against a default. The module is parsed here, in the grader's own process, within
-the bounds of grader.grading.top_level; nothing of it runs.
+the bounds of grader.submission.top_level; nothing of it runs.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Iterable
 
 from grader.assignment.spec import Assignment
-from grader.grading import notebook, top_level
-from grader.grading.submission import SubmissionNotFound, locate
+from grader.submission import notebook, top_level
+from grader.submission.files import SubmissionNotFound, locate
 
 # name_[LATE_]userid_submissionid_file: the student part is letters and digits (Canvas drops the rest).
 _CANVAS = re.compile(r"(?P<student>[^\W_]+)_(?P<late>LATE_)?(?P<user>\d+)_(?P<submission>\d+)_(?P<file>.+)", re.ASCII)

@@ -21,6 +21,7 @@ from grader.assignment import course
 from grader.grading import handins
 from grader.grading.session import Session
 from grader.assignment.spec import Assignment
+from grader.errors import UsageError
 from grader.results import details_of, format_points
 from grader.views.summary import code_lines
 
@@ -31,7 +32,7 @@ WHEN_SHOWN = {"hidden": "graded when you hand in; not shown here",
               "after_published": "graded when you hand in; shown once grades are published"}
 
 
-class NothingToCheck(Exception):
+class NothingToCheck(UsageError):
     """The path given to check does not exist, or the check asked for cannot be made; the message says what to do."""
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import gc
 import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,6 +28,7 @@ from grader import timings as clock
 from grader.assignment.data import Facts
 from grader.assignment.spec import Assignment
 from grader.grading import pool
+from grader.grading.grade import Setup
 
 # Submissions a worker grades between two clean-ups of Keras' state and Python's garbage. Each takes about a
 # second (0.6 s and 0.5 s measured after a submission), as long as grading a submission whose training is
@@ -73,27 +74,6 @@ class Plan:
     reference: Any = None
     command: str = ""  # the command line that graded, recorded in results.json
     origin: float | None = None  # with timings, when the grader's process started (its stages' time 0)
-
-
-@dataclass
-class Setup:
-    """What `grade()` needs, resolved once in a warm worker."""
-
-    task: Assignment
-    dataset: Any
-    zygote: Any
-    protect: tuple[Path, ...] = ()
-    trainings: Any = None
-    keep_gpu: bool = False
-    data: str | None = None
-    ahead: bool = False
-    reference: Any = None
-    timings: bool = False
-    command: str = ""
-    graded: int = field(default=0)
-
-    def with_task(self, task: Assignment, **changes: Any) -> "Setup":
-        return replace(self, task=task, **changes)
 
 
 class Session:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from grader.results import GRADED, NOT_GRADED, status_of
+from grader.errors import UsageError
+from grader.results import GRADED, NOT_GRADED, format_points, status_of
 from grader.views import gradebook
 from grader.grading.batch import safe_name
 from grader.views.outputs import write_text
@@ -29,7 +30,7 @@ POINTS_POSSIBLE = "    Points Possible"  # as Canvas writes it
 EXCUSED = "EX"
 
 
-class CanvasError(Exception):
+class CanvasError(UsageError):
     """A roster or a batch that cannot make a Canvas import file; the message says what to fix."""
 
 
@@ -205,17 +206,11 @@ def export(grades: list[Path], *, roster: Path, title: str, out: Path, match: st
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     for row in rows:
-        writer.writerow([points_text(cell) if isinstance(cell, (int, float)) else gradebook.cell(cell) for cell in row])
+        writer.writerow([format_points(cell) if isinstance(cell, (int, float)) else gradebook.cell(cell) for cell in row])
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text(out, buffer.getvalue())
     return CanvasExport(out, len(matched) - len(faults) - len(unread), tuple(missing), tuple(faults), tuple(left_out),
                         excuse_missing, tuple(f"{name} ({NOT_GRADED[status_of(found[name])].lower()})" for name in unread))
-
-
-def points_text(value: float) -> str:
-    """Points as Canvas reads them: plain decimals, no exponent, no trailing zeros ('7.5', '10')."""
-    text = f"{round(float(value), 4):f}".rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
 
 
 def student_names(grades: list[Path], *, roster: Path, match: str = DEFAULT_MATCH) -> dict[str, str]:

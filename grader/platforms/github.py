@@ -17,11 +17,12 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping, TextIO
 
-from grader.grading import passmark, top_level
+from grader import passmark
+from grader.submission import top_level
 from grader.views.outputs import write_text
-from grader.grading.passmark import PassMark
+from grader.passmark import PassMark
 from grader.assignment.spec import Assignment
-from grader.grading.submission import SubmissionNotFound, locate
+from grader.submission.files import SubmissionNotFound, locate
 from grader.results import EXIT_OF_SUBMISSIONS, format_points, head
 
 # Legacy: GitHub Classroom (retired 2026-08-28) read the total from a notice with this title and a "Points X/Y"

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from grader.assignment import course
+from grader.errors import UsageError
+from grader.results import EXIT_PASSED
 from grader.views import outputs
 
 ROOT_VARIABLE = "AUTOGRADER_ROOT"
@@ -39,7 +41,7 @@ _PRINTED_TAIL = 5000
 GRADING_EXTRA = "grading"
 
 
-class ExportError(Exception):
+class ExportError(UsageError):
     """The autograder zip cannot be built; the message says what to fix."""
 
 
@@ -229,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = autograde(root=Path(args.root), assignment=args.assignment, data=args.data)
     print(f"Wrote results.json: score {results['score']}", file=sys.stderr)
-    return 0
+    return EXIT_PASSED
 
 
 SETUP_SH = """\

@@ -1,9 +1,9 @@
-"""Checks inside Jupyter: `from grader import notebook_check; notebook_check()` in a cell.
+"""Checks inside Jupyter: `from grader.student import notebook_check; notebook_check()` in a cell.
 
 It grades the functions the live kernel has, with the quick self-check of `grader check`, and shows
 each check's verdict and what to fix as HTML in the cell. No saved file and no terminal: the module
 graded is made from the kernel's cell history (as typed) read as a notebook, keeping only its
-imports, definitions and constants as for a handed-in notebook (grader.grading.notebook), followed by the
+imports, definitions and constants as for a handed-in notebook (grader.submission.notebook), followed by the
 assignment's functions as the kernel has them now (their source, from `inspect`), so the latest
 definitions win. That module runs in the sandbox, exactly as `grader check` runs a file; nothing of
 it runs in the kernel or in the grader's process.
@@ -20,15 +20,17 @@ from typing import Any, Iterable, Mapping
 
 from grader import printed, tflog
 from grader.assignment import course, kit
-from grader.grading import notebook, selfcheck
+from grader.grading import selfcheck
+from grader.submission import notebook
 from grader.assignment.spec import Assignment
+from grader.errors import UsageError
 from grader.results import details_of, format_points
 
 HEADER = "# The assignment's functions as the kernel defines them now (their source, from inspect)."
 PRINTED_WIDTH = 120  # characters of a line the submission printed, shown under its check
 
 
-class NotInNotebook(Exception):
+class NotInNotebook(UsageError):
     """notebook_check() was called outside an IPython kernel; the message says what to use instead."""
 
 
@@ -80,7 +82,7 @@ def _assignment(assignment: str | Path | Assignment | None, namespace: Mapping[s
     return course.resolve(assignment or defining(namespace), kits=True)
 
 
-class NotAFunction(ValueError):
+class NotAFunction(UsageError, ValueError):
     """notebook_check() was asked for a function the assignment does not have; the message lists those it has."""
 
 

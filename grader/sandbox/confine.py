@@ -15,25 +15,20 @@ the grader reports its own fault, rather than grading with less isolation than i
 
 from __future__ import annotations
 
-import ctypes
+import errno
 import os
 import signal
 import struct
 import sys
 from typing import Any, Callable
 
+from grader import libc
+from grader.libc import MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC
+from grader.results import EXIT_SIGNALLED
 from grader.sandbox import landlock, rootfs, seccomp
 
 SETUP_FAILED = 71
-_CLONE_NEWNS, _CLONE_NEWIPC, _CLONE_NEWUSER = 0x00020000, 0x08000000, 0x10000000
-_CLONE_NEWPID, _CLONE_NEWNET = 0x20000000, 0x40000000
-_MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE, _MS_BIND, _MS_RDONLY, _MS_REMOUNT = (
-    2, 4, 8, 0x4000, 0x40000, 0x1000, 1, 32)
-_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE, _PR_SET_KEEPCAPS, _PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS = 1, 4, 8, 24, 38
 _CAP_DAC_READ_SEARCH, _LAST_CAP = 2, 63
-_CAPABILITY_VERSION_3 = 0x20080522
-
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 class SetupError(OSError):
@@ -81,25 +76,25 @@ def _enter(plan: dict[str, Any], serve: Callable[[], int], channel: tuple[int, .
 
 
 def _unshare_namespaces(plan: dict[str, Any]) -> None:
-    flags = _CLONE_NEWPID | _CLONE_NEWNET | _CLONE_NEWNS | _CLONE_NEWIPC
+    flags = libc.CLONE_NEWPID | libc.CLONE_NEWNET | libc.CLONE_NEWNS | libc.CLONE_NEWIPC
     uid, gid = os.getuid(), os.getgid()
     if uid != 0:
-        flags |= _CLONE_NEWUSER
-    _check(_libc.unshare(flags), "unshare the pid, network, mount and IPC namespaces")
+        flags |= libc.CLONE_NEWUSER
+    _check("unshare the pid, network, mount and IPC namespaces", libc.unshare, flags)
     if uid != 0:  # map our own ids to root inside, so that the init may mount its /proc
         # A non-dumpable process's /proc/self files belong to root: it could not write its own maps.
-        _check(_libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0), "make the process dumpable while it maps its ids")
+        _check("make the process dumpable while it maps its ids", libc.set_dumpable, True)
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"0 {uid} 1")
         _write("/proc/self/gid_map", f"0 {gid} 1")
-        _check(_libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0), "make the process non-dumpable again")
+        _check("make the process non-dumpable again", libc.set_dumpable, False)
 
 
 def _init(plan: dict[str, Any], serve: Callable[[], int], channel: tuple[int, ...], status_w: int) -> int:
     """pid 1 of the sandbox's namespace: mount its /proc, start the worker, reap until the worker ends."""
-    _check(_libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "set the parent-death signal")
-    _check(_libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None), "make the mounts private")
-    _check(_libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None), "mount /proc")
+    _check("set the parent-death signal", libc.set_pdeathsig, signal.SIGKILL)
+    _check("make the mounts private", libc.mount, b"none", b"/", None, MS_REC | MS_PRIVATE, None)
+    _check("mount /proc", libc.mount, b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
     if plan.get("workdir"):
         _private_parent(plan["workdir"], plan.get("keep", []))
         for folder in ("home", "tmp") if plan.get("space_mb") else ():
@@ -130,9 +125,9 @@ def _confine_worker(plan: dict[str, Any]) -> None:
         _drop_to(uid, keep_read=bool(plan.get("keep_read_cap")))
     elif os.getuid() == 0 and plan.get("namespaces"):
         _capset(0)  # root inside our own user namespace: keep the id, lose the capabilities
-    _check(_libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "set the parent-death signal")
-    _check(_libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0), "make the process non-dumpable")
-    _check(_libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "set no_new_privs")  # Landlock and seccomp need it
+    _check("set the parent-death signal", libc.set_pdeathsig, signal.SIGKILL)
+    _check("make the process non-dumpable", libc.set_dumpable, False)
+    _check("set no_new_privs", libc.set_no_new_privs)  # Landlock and seccomp need it
     if plan.get("landlock"):
         landlock.restrict(read=plan.get("read", []), write=plan.get("write", []), version=int(plan["landlock"]))
     if plan.get("seccomp"):
@@ -153,21 +148,26 @@ def _serve_after_setup(serve: Callable[[], int]) -> int:
 def _drop_to(uid: int, *, keep_read: bool) -> None:
     """From root to `uid`, keeping at most CAP_DAC_READ_SEARCH (Landlock then decides what may be read)."""
     keep = 1 << _CAP_DAC_READ_SEARCH if keep_read else 0
-    _check(_libc.prctl(_PR_SET_KEEPCAPS, 1, 0, 0, 0), "keep capabilities across the uid change")
+    _check("keep capabilities across the uid change", libc.set_keepcaps, True)
     for cap in range(_LAST_CAP + 1):
-        if not keep >> cap & 1 and _libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() != 22:
-            raise SetupError(ctypes.get_errno(), f"could not drop capability {cap} from the bounding set")
+        if not keep >> cap & 1:
+            try:
+                libc.drop_bounding_capability(cap)
+            except OSError as exc:
+                if exc.errno != errno.EINVAL:  # EINVAL: a number past the kernel's last capability
+                    raise SetupError(exc.errno, f"could not drop capability {cap} from the bounding set") from None
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
     _capset(keep)
-    _libc.prctl(_PR_SET_KEEPCAPS, 0, 0, 0, 0)
+    try:
+        libc.set_keepcaps(False)
+    except OSError:
+        pass  # it has no capabilities left to keep
 
 
 def _capset(mask: int) -> None:
-    header = (ctypes.c_uint32 * 2)(_CAPABILITY_VERSION_3, 0)
-    data = (ctypes.c_uint32 * 6)(mask & 0xFFFFFFFF, mask & 0xFFFFFFFF, 0, mask >> 32, mask >> 32, 0)
-    _check(_libc.capset(header, data), "set the capabilities")
+    _check("set the capabilities", libc.capset, mask)
 
 
 def _bound_space(folder: str, megabytes: int, uid: int | None) -> None:
@@ -179,8 +179,8 @@ def _bound_space(folder: str, megabytes: int, uid: int | None) -> None:
     sandbox's memory cgroup.
     """
     owner = f",uid={uid},gid={uid}" if uid is not None else ""
-    _check(_libc.mount(b"tmpfs", folder.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV,
-                       f"size={int(megabytes)}m,mode=700{owner}".encode()), f"bound what {folder} may hold")
+    _check(f"bound what {folder} may hold", libc.mount, b"tmpfs", folder.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
+           f"size={int(megabytes)}m,mode=700{owner}".encode())
 
 
 def _private_parent(workdir: str, keep: list[str]) -> None:
@@ -194,16 +194,16 @@ def _private_parent(workdir: str, keep: list[str]) -> None:
     put_back = [workdir] + [p for p in inside if not any(p.startswith(q + os.sep) for q in inside if q != p)]
     handles = [(path, os.open(path, os.O_PATH | os.O_CLOEXEC)) for path in put_back if os.path.exists(path)]
     try:
-        _check(_libc.mount(b"tmpfs", parent.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=64k,mode=711"),
-               f"cover {parent}")
+        _check(f"cover {parent}", libc.mount, b"tmpfs", parent.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
+               b"size=64k,mode=711")
         for path, handle in handles:
             if os.path.isdir(f"/proc/self/fd/{handle}"):
                 os.makedirs(path, 0o711, exist_ok=True)
             else:
                 os.makedirs(os.path.dirname(path), 0o711, exist_ok=True)
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
-            _check(_libc.mount(f"/proc/self/fd/{handle}".encode(), path.encode(), None, _MS_BIND | _MS_REC, None),
-                   f"put {path} back")
+            _check(f"put {path} back", libc.mount, f"/proc/self/fd/{handle}".encode(), path.encode(), None,
+                   MS_BIND | MS_REC, None)
     finally:
         for _, handle in handles:
             os.close(handle)
@@ -213,10 +213,10 @@ def _hide(path: str) -> None:
     """Without Landlock: cover a path the submission must not read (an empty read-only tmpfs, or /dev/null)."""
     target = path.encode()
     if os.path.isdir(path):
-        _check(_libc.mount(b"tmpfs", target, b"tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC | _MS_RDONLY, b"size=4k"),
-               f"hide {path}")
+        _check(f"hide {path}", libc.mount, b"tmpfs", target, b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
+               b"size=4k")
     elif os.path.exists(path):
-        _check(_libc.mount(b"/dev/null", target, None, _MS_BIND, None), f"hide {path}")
+        _check(f"hide {path}", libc.mount, b"/dev/null", target, None, MS_BIND, None)
 
 
 def _fork(body: Callable[[], int]) -> int:
@@ -256,7 +256,7 @@ def _mirror_status(status: int) -> int:
             os.kill(os.getpid(), sig)
         except (OSError, ValueError):
             pass
-        return 128 + sig
+        return EXIT_SIGNALLED + sig
     return os.WEXITSTATUS(status)
 
 
@@ -276,8 +276,9 @@ def _write(path: str, text: str) -> None:
         raise SetupError(exc.errno, f"could not write {path}: {exc.strerror}") from exc
 
 
-def _check(result: int, what: str) -> int:
-    if result != 0:
-        code = ctypes.get_errno()
-        raise SetupError(code, f"could not {what}: {os.strerror(code)}")
-    return result
+def _check(what: str, call: Callable[..., None], *args: Any) -> None:
+    """`call(*args)`, a call into the C library; a SetupError saying what could not be done if the kernel refused."""
+    try:
+        call(*args)
+    except OSError as exc:
+        raise SetupError(exc.errno, f"could not {what}: {exc.strerror}") from None

@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 
 from grader import scratch
-from grader.sandbox import cgroups, confine, isolation, processes, protocol
+from grader import processes
+from grader.sandbox import cgroups, confine, isolation, protocol
 from grader.trusted import threads
 from grader.assignment.spec import Limits
-from grader.grading.submission import copy_files, read_files
+from grader.submission.files import copy_files, read_files
 from grader.sandbox.zygote import Zygote, environment
 
 MAX_ANSWER_BYTES = 256 << 20

@@ -14,7 +14,6 @@ The layers (see confine.py for how each goes up):
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import os
 import site
@@ -22,6 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable
 
+from grader import libc
+from grader.errors import UsageError
 from grader.sandbox import cgroups, landlock, rootfs, seccomp
 
 MODES = ("auto", "strict")
@@ -46,7 +47,7 @@ _LOST = {
 _DISABLE_ENV = "GRADER_ISOLATION_DISABLE"  # comma-separated layers to leave out, for testing the fallbacks
 
 
-class IsolationError(Exception):
+class IsolationError(UsageError):
     """--isolation strict and a layer this machine cannot provide; the message says which and how to enable it."""
 
 
@@ -259,9 +260,9 @@ def _world_readable(path: str) -> bool:
 def make_undumpable() -> None:
     """Keep processes of the same user (a sandbox that lost its other layers) from ptracing or reading this one."""
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE
-    except (OSError, AttributeError):
-        pass
+        libc.set_dumpable(False)
+    except OSError:
+        pass  # not Linux: there is no ptrace of this kind to refuse
 
 
 def _unshare_probe() -> None:

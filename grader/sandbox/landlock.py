@@ -1,4 +1,4 @@
-"""Landlock, Linux's unprivileged access control (5.13+), through its three system calls.
+"""Landlock, Linux's unprivileged access control (5.13+), through its three system calls (made by grader.libc).
 
 A process restricts itself, and everything it starts, to an allow-list: files it may read or
 write beneath given folders, TCP ports it may bind or connect to (ABI 4+), and, from ABI 6, no
@@ -8,15 +8,12 @@ forbids ptrace of any process outside the domain, whatever the ABI. Nothing here
 
 from __future__ import annotations
 
-import ctypes
 import os
 import stat
 import struct
+from typing import Any, Callable
 
-# The three calls have the same numbers on every architecture (they postdate the unified table).
-_CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446
-_CREATE_RULESET_VERSION = 1
-_RULE_PATH_BENEATH = 1
+from grader import libc
 
 # Filesystem rights, by the ABI that introduced them.
 EXECUTE, WRITE_FILE, READ_FILE, READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
@@ -32,9 +29,6 @@ READ = EXECUTE | READ_FILE | READ_DIR
 # Files only: a rule on a regular file or device may hold these and no directory rights.
 _FILE_RIGHTS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.syscall.restype = ctypes.c_long
-
 
 class LandlockError(OSError):
     """The kernel refused a Landlock call; `errno` says why."""
@@ -42,8 +36,7 @@ class LandlockError(OSError):
 
 def abi() -> int:
     """The Landlock ABI version this kernel offers, 0 if none (not built in, or disabled at boot)."""
-    version = _libc.syscall(_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_CREATE_RULESET_VERSION))
-    return max(int(version), 0)
+    return libc.landlock_abi()
 
 
 def filesystem_rights(version: int) -> int:
@@ -68,15 +61,14 @@ def restrict(*, read: list[str], write: list[str], version: int) -> dict[str, bo
         attr = struct.pack("=QQ", handled_fs, handled_net)
     else:
         attr = struct.pack("=Q", handled_fs)
-    buffer = ctypes.create_string_buffer(attr, len(attr))
-    ruleset = _check(_libc.syscall(_CREATE_RULESET, buffer, ctypes.c_size_t(len(attr)), ctypes.c_uint32(0)), "create a ruleset")
+    ruleset = _check("create a ruleset", libc.landlock_create_ruleset, attr)
     try:
         full = handled_fs
         for path in write:
             _allow(ruleset, path, full)
         for path in read:
             _allow(ruleset, path, READ)
-        _check(_libc.syscall(_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0)), "restrict this process")
+        _check("restrict this process", libc.landlock_restrict_self, ruleset)
     finally:
         os.close(ruleset)
     return {"filesystem": True, "network": bool(handled_net), "scopes": bool(scoped)}
@@ -90,15 +82,14 @@ def _allow(ruleset: int, path: str, rights: int) -> None:
     try:
         if not stat.S_ISDIR(os.fstat(fd).st_mode):
             rights &= _FILE_RIGHTS
-        rule = ctypes.create_string_buffer(struct.pack("=Qi", rights, fd), 12)
-        _check(_libc.syscall(_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(_RULE_PATH_BENEATH), rule,
-                             ctypes.c_uint32(0)), f"allow {path}")
+        _check(f"allow {path}", libc.landlock_allow_beneath, ruleset, rights, fd)
     finally:
         os.close(fd)
 
 
-def _check(result: int, what: str) -> int:
-    if result < 0:
-        code = ctypes.get_errno()
-        raise LandlockError(code, f"Landlock could not {what}: {os.strerror(code)}")
-    return int(result)
+def _check(what: str, call: Callable[..., Any], *args: Any) -> Any:
+    """`call(*args)`, a Landlock system call; a LandlockError saying what could not be done if the kernel refused."""
+    try:
+        return call(*args)
+    except OSError as exc:
+        raise LandlockError(exc.errno, f"Landlock could not {what}: {exc.strerror}") from None

@@ -20,7 +20,6 @@ import io
 import json
 import math
 import os
-import re
 import select
 import struct
 import time
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from grader import utf8
+from grader.nesting import json_depth
 
 _LENGTHS = struct.Struct(">QQ")
 # Bound once, when the grader's side of the sandbox starts: submitted code that later replaces
@@ -45,9 +45,6 @@ MAX_DEPTH = 100                # nesting of JSON arrays and objects in the heade
 MAX_STRING = 64 << 10          # characters of any one string in the header; longer ones are cut
 MAX_ARRAYS = 4096              # members of the .npz payload
 ARRAY_KINDS = "biuf"           # bool, signed and unsigned integers, floats: nothing else travels
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_BRACKET_STEPS = np.zeros(256, dtype=np.int8)
-_BRACKET_STEPS[[ord("["), ord("{")]], _BRACKET_STEPS[[ord("]"), ord("}")]] = 1, -1
 _EOCD = struct.Struct("<4sHHHHIIH")  # a zip's end-of-central-directory record
 _NPY_HEADER_BYTES = 10_000
 
@@ -121,18 +118,6 @@ def parse_header(data: bytes, *, max_depth: int = MAX_DEPTH, max_string: int = M
     if not isinstance(header, dict):
         raise ProtocolError("malformed message header: not a JSON object")
     return _cut_strings(header, max_string)
-
-
-def json_depth(data: bytes) -> int:
-    """The deepest nesting of arrays and objects in JSON text, counted without parsing it.
-
-    Brackets inside strings are not counted: strings are blanked out first. On malformed text the
-    count may be too high, never too low for the part a JSON parser would accept before failing.
-    """
-    outside = _STRING.sub(b'""', data)
-    steps = _BRACKET_STEPS[np.frombuffer(outside, dtype=np.uint8)]
-    steps = steps[steps != 0]
-    return int(np.cumsum(steps, dtype=np.int32).max()) if steps.size else 0
 
 
 def cut(text: str, limit: int) -> str:

@@ -14,18 +14,16 @@ filter refuses mount calls.
 
 from __future__ import annotations
 
-import ctypes
 import os
-import platform
+from typing import Any, Callable
 
-_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REMOUNT = 1, 2, 4, 8, 32
-_MS_NOATIME, _MS_NODIRATIME, _MS_BIND, _MS_REC, _MS_RELATIME = 1024, 2048, 0x1000, 0x4000, 1 << 21
-_MNT_DETACH = 2
+from grader import libc
+from grader.libc import (MNT_DETACH, MS_BIND, MS_NOATIME, MS_NODEV, MS_NODIRATIME, MS_NOEXEC, MS_NOSUID, MS_RDONLY,
+                         MS_REC, MS_RELATIME, MS_REMOUNT)
+
 # statvfs' f_flag -> the mount flag a bind's remount must keep (a user namespace may not clear a locked flag).
-_KEPT = ((os.ST_NOSUID, _MS_NOSUID), (os.ST_NODEV, _MS_NODEV), (os.ST_NOEXEC, _MS_NOEXEC),
-         (os.ST_NOATIME, _MS_NOATIME), (os.ST_NODIRATIME, _MS_NODIRATIME), (os.ST_RELATIME, _MS_RELATIME))
-_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
-_libc = ctypes.CDLL(None, use_errno=True)
+_KEPT = ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC),
+         (os.ST_NOATIME, MS_NOATIME), (os.ST_NODIRATIME, MS_NODIRATIME), (os.ST_RELATIME, MS_RELATIME))
 
 
 def enter(*, read: list[str], write: list[str], links: list[str], workdir: str) -> None:
@@ -33,7 +31,7 @@ def enter(*, read: list[str], write: list[str], links: list[str], workdir: str) 
     recreated, such as /lib -> usr/lib, which programs' loaders are named by), then move into it."""
     new = os.path.join(workdir, ".root")
     os.makedirs(new, 0o700, exist_ok=True)
-    _mount(b"tmpfs", new, b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=1m,mode=755")
+    _mount(b"tmpfs", new, b"tmpfs", MS_NOSUID | MS_NODEV, b"size=1m,mode=755")
     for path in links:
         if os.path.islink(path) and not os.path.lexists(new + path):
             os.makedirs(os.path.dirname(new + path), 0o755, exist_ok=True)
@@ -43,19 +41,17 @@ def enter(*, read: list[str], write: list[str], links: list[str], workdir: str) 
     for path in write:
         _bind(path, new + path, writable=True)
     os.makedirs(new + "/proc", 0o555, exist_ok=True)
-    _mount(b"proc", new + "/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None)
+    _mount(b"proc", new + "/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
     os.chdir(new)
-    if _libc.syscall(_PIVOT_ROOT[platform.machine()], b".", b".") != 0:  # the old root ends up stacked on the new
-        _fail("move into the sandbox's own root")
-    if _libc.umount2(b".", _MNT_DETACH) != 0:
-        _fail("detach the machine's root")
+    _do("move into the sandbox's own root", libc.pivot_root, b".", b".")  # the old root ends up stacked on the new
+    _do("detach the machine's root", libc.umount2, b".", MNT_DETACH)
     os.chdir("/")
-    _mount(None, "/", None, _MS_REMOUNT | _MS_RDONLY | _MS_NOSUID | _MS_NODEV, None)  # no new files at its top
+    _mount(None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)  # no new files at its top
 
 
 def supported() -> bool:
     """Whether this module knows how to move into a new root on this machine's architecture."""
-    return platform.machine() in _PIVOT_ROOT
+    return libc.can_pivot_root()
 
 
 def _bind(source: str, target: str, *, writable: bool) -> None:
@@ -67,18 +63,20 @@ def _bind(source: str, target: str, *, writable: bool) -> None:
         os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
         if not os.path.exists(target):
             os.close(os.open(target, os.O_CREAT | os.O_WRONLY, 0o644))
-    _mount(source.encode(), target, None, _MS_BIND | _MS_REC, None)
+    _mount(source.encode(), target, None, MS_BIND | MS_REC, None)
     flags = os.statvfs(source).f_flag
-    kept = sum(flag for st, flag in _KEPT if flags & st) | (0 if writable else _MS_RDONLY)
-    kept |= _MS_NOSUID
-    _mount(None, target, None, _MS_REMOUNT | _MS_BIND | kept, None)
+    kept = sum(flag for st, flag in _KEPT if flags & st) | (0 if writable else MS_RDONLY)
+    kept |= MS_NOSUID
+    _mount(None, target, None, MS_REMOUNT | MS_BIND | kept, None)
 
 
 def _mount(source: bytes | None, target: str, kind: bytes | None, flags: int, data: bytes | None) -> None:
-    if _libc.mount(source, target.encode(), kind, flags, data) != 0:
-        _fail(f"mount {target}")
+    _do(f"mount {target}", libc.mount, source, target.encode(), kind, flags, data)
 
 
-def _fail(what: str) -> None:
-    code = ctypes.get_errno()
-    raise OSError(code, f"could not {what}: {os.strerror(code)}")
+def _do(what: str, call: Callable[..., None], *args: Any) -> None:
+    """`call(*args)`, a call into the C library; an OSError saying what could not be done if the kernel refused."""
+    try:
+        call(*args)
+    except OSError as exc:
+        raise OSError(exc.errno, f"could not {what}: {exc.strerror}") from None

@@ -18,11 +18,11 @@ from typing import Any, Iterator
 import numpy as np
 
 from grader import printed, timings
-from grader.grading import top_level
+from grader.submission import top_level
 from grader.sandbox import mistakes
 from grader.sandbox.host import Reply, Sandbox, SandboxFault
 from grader.assignment.spec import Assignment
-from grader.grading.submission import SubmissionNotFound
+from grader.submission.files import SubmissionNotFound
 from grader.sandbox.zygote import Zygote
 
 MAX_RESTARTS = 4

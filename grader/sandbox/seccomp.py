@@ -10,17 +10,16 @@ PR_SET_NO_NEW_PRIVS, it needs no privileges and stays for every process the subm
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import platform
 import struct
 
-_PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 38, 22, 2
+from grader import libc
+
 _LD_W_ABS, _JEQ, _JSET, _JGE, _RET = 0x20, 0x15, 0x45, 0x35, 0x06
 _ALLOW, _KILL_PROCESS, _ERRNO = 0x7FFF0000, 0x80000000, 0x00050000
 _NR, _ARCH, _ARG0 = 0, 4, 16  # offsets in struct seccomp_data (arguments' low halves on little-endian)
 _NAMESPACE_FLAGS = 0x7E020000  # CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET
-_PR_SET_PDEATHSIG = 1
 
 # Per architecture: its audit tag and the numbers of the calls this filter looks at.
 _ARCHES = {
@@ -72,7 +71,7 @@ def program(machine: str | None = None) -> bytes:
     # Each block below ends in a return, so a call it does not match skips it with A still holding the number.
     code += [(_JEQ, 0, 4, numbers["clone"]), (_LD_W_ABS, 0, 0, _ARG0), (_JSET, 0, 1, _NAMESPACE_FLAGS),
              (_RET, 0, 0, eperm), (_RET, 0, 0, _ALLOW)]
-    code += [(_JEQ, 0, 4, numbers["prctl"]), (_LD_W_ABS, 0, 0, _ARG0), (_JEQ, 0, 1, _PR_SET_PDEATHSIG),
+    code += [(_JEQ, 0, 4, numbers["prctl"]), (_LD_W_ABS, 0, 0, _ARG0), (_JEQ, 0, 1, libc.PR_SET_PDEATHSIG),
              (_RET, 0, 0, eperm), (_RET, 0, 0, _ALLOW)]
     code += [(_RET, 0, 0, _ALLOW)]
     return b"".join(struct.pack("=HBBI", *instruction) for instruction in code)
@@ -82,13 +81,11 @@ def install() -> None:
     """Set no_new_privs and load the filter on this thread; every process it starts inherits both."""
     if not supported():
         raise SeccompError(0, f"no seccomp filter is known for the {platform.machine()} architecture")
-    libc = ctypes.CDLL(None, use_errno=True)
-    code = program()
-    filters = ctypes.create_string_buffer(code, len(code))
-    fprog = struct.pack("=HxxxxxxQ", len(code) // 8, ctypes.addressof(filters))
-    fprog_buffer = ctypes.create_string_buffer(fprog, len(fprog))
-    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-        raise SeccompError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS was refused")
-    if libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, fprog_buffer, 0, 0) != 0:
-        code_ = ctypes.get_errno()
-        raise SeccompError(code_, f"the seccomp filter was refused: {errno.errorcode.get(code_, code_)}")
+    try:
+        libc.set_no_new_privs()
+    except OSError as exc:
+        raise SeccompError(exc.errno, "PR_SET_NO_NEW_PRIVS was refused") from None
+    try:
+        libc.set_seccomp_filter(program())
+    except OSError as exc:
+        raise SeccompError(exc.errno, f"the seccomp filter was refused: {errno.errorcode.get(exc.errno, exc.errno)}") from None

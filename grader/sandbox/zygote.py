@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import orphans, scratch, tflog
+from grader.errors import GraderFault
 
 MAX_MESSAGE = 16 << 20
 ONEDNN = "TF_ENABLE_ONEDNN_OPTS"
@@ -39,7 +40,7 @@ _VERSIONS: dict[str, str] = {}
 _ATTACHED: list["Zygote"] = []  # in a trusted process: the handle on the zygote that forked it (see `attached`)
 
 
-class ZygoteError(Exception):
+class ZygoteError(GraderFault):
     """The zygote could not be started or stopped answering; a fault of the grader, not the submission."""
 
 
@@ -455,7 +456,7 @@ def _read_all(sock: socket.socket) -> bytes:
 
 
 def _children() -> list[int]:
-    from grader.sandbox import processes
+    from grader import processes
 
     me = os.getpid()
     return [pid for pid, _, parent in processes.table() if parent == me]

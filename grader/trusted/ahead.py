@@ -17,7 +17,6 @@ as it has it, then the training packed as memo keeps it (a JSON record with its 
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import select
@@ -29,7 +28,7 @@ import warnings
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Callable
 
-from grader import timings
+from grader import orphans, timings
 
 if TYPE_CHECKING:
     from grader.trusted.architecture import Layer
@@ -38,7 +37,6 @@ if TYPE_CHECKING:
     from grader.assignment.spec import Limits, Training
 
 _LENGTH = struct.Struct(">Q")
-_PR_SET_PDEATHSIG = 1
 Plan = Callable[[], "tuple[tuple[Layer, ...], CompileSettings]"]
 
 
@@ -147,9 +145,7 @@ def fork_is_safe() -> bool:
 def _train(plan: Plan, data: Prepared, budget: Training, limits: Limits, fd: int, parent: int) -> None:
     from grader.trusted import memo, training
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # dies with the grader
-    if os.getppid() != parent:
+    if not orphans.die_with_parent(parent):  # dies with the grader
         return  # it died before the signal was set
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # not the grader's handlers: the grader stops it
         signal.signal(signum, signal.SIG_DFL)

@@ -54,6 +54,7 @@ import numpy as np
 
 from grader import timings
 from grader.assignment.data import arrays_digest
+from grader.errors import UsageError
 from grader.files import read_own, write_atomically
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ _O_FLAGS = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 _LOCK_POLL = 0.05  # seconds between two tries of another process's lock: a wait is a training's length, seconds
 
 
-class CacheError(Exception):
+class CacheError(UsageError):
     """A cache folder the grader will not use; the message says why and what to do."""
 
 

@@ -13,12 +13,13 @@ import urllib.parse
 from pathlib import Path
 from typing import Any, Iterable
 
+from grader.errors import UsageError
 from grader.results import FAULT_KINDS, GRADED, NOT_GRADED, format_points, status_of
 from grader.views import figures, report
 from grader.views.outputs import write_text
 
 
-class GradebookError(Exception):
+class GradebookError(UsageError):
     """No results to put in a gradebook, or results that cannot be read; the message names the path."""
 
 

@@ -10,9 +10,9 @@ import sys
 import time
 from typing import Any, TextIO
 
-from grader.grading import passmark
+from grader import passmark
 from grader.trusted import memo
-from grader.grading.passmark import PassMark
+from grader.passmark import PassMark
 from grader.results import GRADED, format_points, status_of
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from typing import Any
-from grader.grading import passmark
+from grader import passmark
 from grader.results import GRADED, NOT_GRADED, format_points, status_of
 
 FEEDBACK_LINES = 3  # a failed check's feedback, wrapped; a passed one gets a single line

@@ -1,4 +1,5 @@
-"""The machine's processes as /proc shows them: what the grader reads to find a sandbox's leftovers."""
+"""The machine's processes as /proc shows them: what the grader reads to find the processes it started (a run's
+descendants, a sandbox's leftovers)."""
 
 from __future__ import annotations
 

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from grader import files
-from grader.sandbox.protocol import json_depth
+from grader.nesting import json_depth
 
 SUPPORTED_MAJOR = 4
-MAX_BYTES = 32 << 20  # a notebook file, outputs included: what a whole submission may hold (submission.MAX_BYTES)
+MAX_BYTES = 32 << 20  # a notebook file, outputs included: what a whole submission may hold (grader.submission.files.MAX_BYTES)
 MAX_DEPTH = 100  # nesting of the notebook's JSON arrays and objects: 5 in the bundled ones, a dozen with plots' JSON
 MAX_CODE = 256 << 10  # characters of code parsed, in all: 75 times a solution; ast takes 0.5 s and 170 MB for it
 

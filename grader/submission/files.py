@@ -1,4 +1,5 @@
-"""Finding the file to grade in what a student handed in, and deciding what its sandbox may see."""
+"""A submission's files: the one to grade in what a student handed in, and what its sandbox may see, read without
+following a link out of it."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import stat
 from pathlib import Path
 from typing import Iterator
 
-from grader import files, utf8
+from grader import utf8
+from grader.files import kind as file_kind
 from grader.assignment.spec import Assignment
+from grader.submission import notebook
 
 MAX_ENTRIES = 200  # files and folders a submission folder may hold
 MAX_BYTES = 32 << 20  # total size of the files a sandbox gets
@@ -89,13 +92,11 @@ def locate(path: Path, assignment: Assignment) -> Path:
 def materialise(path: Path, directory: Path) -> Path:
     """A .py module to hand to the sandbox: `path` itself, or the code extracted from a notebook into `directory`.
 
-    A notebook keeps its imports, definitions and constants (see grader.grading.notebook). Nothing else is
+    A notebook keeps its imports, definitions and constants (see grader.submission.notebook). Nothing else is
     copied here: what else the sandbox sees is decided by `sandbox_files`.
     """
     if path.suffix != ".ipynb":
         return path
-    from grader.grading import notebook
-
     try:
         source = notebook.to_module(notebook.read(path), path.name)
     except notebook.NotebookError as exc:
@@ -176,7 +177,7 @@ def _regular(path: Path) -> Path:
                                  "file.") from None
     if stat.S_ISREG(mode):
         return path
-    raise UnsafeSubmission(f"{path.name} is {files.kind(mode)}, not a regular file: the grader reads only plain files, "
+    raise UnsafeSubmission(f"{path.name} is {file_kind(mode)}, not a regular file: the grader reads only plain files, "
                            "since reading anything else could block it for ever. Hand in "
                            f"{path.name} as an ordinary file, saved from your editor or Jupyter.")
 

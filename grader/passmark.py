@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Any
+from grader.errors import UsageError
 from grader.results import (EXIT_ERROR, EXIT_FAILED, EXIT_OF_GRADER, EXIT_OF_SUBMISSIONS, EXIT_PASSED, GRADED, NOT_GRADED,
                             format_points, status_of)
 
@@ -19,7 +20,7 @@ from grader.results import (EXIT_ERROR, EXIT_FAILED, EXIT_OF_GRADER, EXIT_OF_SUB
 _TOLERANCE = 1e-9
 
 
-class PassMarkError(ValueError):
+class PassMarkError(UsageError, ValueError):
     """A pass mark that cannot be read or cannot be reached; the message says what to give instead."""
 
 

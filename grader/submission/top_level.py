@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import files
-from grader.grading import notebook
+from grader.submission import notebook
 
 SHOWN = 3  # top-level statements named when the import failed without saying where
 MAX_LINES = 6  # of one statement, shown in the fix
