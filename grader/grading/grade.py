@@ -95,7 +95,7 @@ def _grade(submission: Path, setup: Setup, *, name: str | None, scratch: Path,
         heap.settle()  # Keras is imported: keep its objects out of every later collection, here and in forks
         if setup.ahead:
             with timings.stage("training ahead: prepare the data and start its process"):
-                ctx.ahead = _start_ahead(ctx)
+                ctx.ahead = _start_ahead(ctx, setup)
         checks = []
         for check in assignment.checks:
             if check.kind == "training" and ctx.ahead is not None and ctx.ahead.running:
@@ -130,9 +130,9 @@ def _grade(submission: Path, setup: Setup, *, name: str | None, scratch: Path,
     return SubmissionResult(assignment.name, label, checks, time.monotonic() - started, output, extra)
 
 
-def _start_ahead(ctx):
-    """The expected training, started in a process of its own, if the assignment trains a model and it can start."""
-    from grader.checks import training as training_check
+def _start_ahead(ctx, setup: Setup):
+    """The expected training, started in a process of its own, if the assignment trains a model and it can start:
+    forked by the session's fork server, beside this worker, when the reference is the assignment's own."""
     from grader.trusted import ahead, memo
 
     if not any(c.kind == "training" for c in ctx.assignment.checks) or not any(
@@ -140,7 +140,36 @@ def _start_ahead(ctx):
         return None
     budget = ctx.assignment.training
     data = memo.prepared(ctx, budget)
+    _ = data.digest  # hashed once, here, for both processes
+    if setup.reference is None and setup.zygote is not None:
+        recorder = timings.current()
+        origin = recorder.origin if recorder is not None else None
+        from grader.trusted import threads
+
+        return ahead.start_beside(setup.zygote, _train_ahead, (ctx.assignment, data, origin, threads.workers()), budget)
+    from grader.checks import training as training_check
+
     return ahead.start(lambda: training_check.planned(ctx), data, budget, ctx.assignment.limits)
+
+
+def _train_ahead(assignment: Assignment, data: Any, origin: float | None, workers: int, writer: Any) -> None:
+    """In the process the fork server forked to train ahead: the worker's thread pools, a plan from the assignment's
+    own reference, then the training (the same key as the worker's, so that it can take it)."""
+    from grader import heap, optional, tflog
+    from grader.checks import training as training_check
+    from grader.checks.context import Context
+    from grader.checks.reference import for_assignment
+    from grader.trusted import ahead, threads
+
+    heap.pause()
+    threads.configure(workers)  # before TensorFlow runs an op, as in the worker
+    with tflog.muted():
+        optional.import_keras()
+    heap.settle()
+    if origin is not None:
+        timings.begin(origin=origin)
+    ctx = Context(assignment, None, for_assignment(assignment), None)
+    ahead.train_into(lambda: training_check.planned(ctx), data, assignment.training, assignment.limits, writer.fileno())
 
 
 def _prefetch(ctx, *, after: CheckSpec) -> None:

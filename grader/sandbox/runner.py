@@ -48,15 +48,14 @@ class SubmissionError(Exception):
 class Runner:
     """The submission's code, loaded in a sandbox, answering requests."""
 
-    def __init__(self, path: Path, assignment: Assignment, *, keep_gpu: bool = False, zygote: Zygote | None = None,
+    def __init__(self, path: Path, assignment: Assignment, *, zygote: Zygote, keep_gpu: bool = False,
                  protect: tuple[Path, ...] = (), files: dict[str, Path] | None = None) -> None:
         self.path = path
         self.protect = protect
         self.files = files if files is not None else {path.name: path.resolve()}
         self.assignment = assignment
         self.keep_gpu = keep_gpu
-        self.zygote = zygote
-        self._owns_zygote = zygote is None
+        self.zygote = zygote  # the session's fork server (grader.grading.session), which forks its sandboxes
         self.sandbox: Sandbox | None = None
         self.functions: dict[str, bool] = {}
         self.output_log: list[str] = []
@@ -70,9 +69,7 @@ class Runner:
         self._opening: _Opening | None = None
 
     def start(self) -> None:
-        """Start a sandbox in the background (and the zygote it forks from); loading waits for it."""
-        if self.zygote is None:
-            self.zygote = Zygote(self.assignment.preload, keep_gpu=self.keep_gpu)
+        """Start a sandbox in the background, forked by the zygote; loading waits for it."""
         if self.sandbox is None:
             self.sandbox = Sandbox(self.assignment.limits, self.zygote, keep_gpu=self.keep_gpu, protect=self.protect)
 
@@ -86,11 +83,8 @@ class Runner:
             self._opening = _Opening(self._open)
 
     def shutdown(self) -> None:
-        """Stop the sandbox, and the zygote if this runner started it."""
+        """Stop the sandbox (the zygote is the session's)."""
         self.close()
-        if self._owns_zygote and self.zygote is not None:
-            self.zygote.close()
-            self.zygote = None
 
     def close(self) -> None:
         """Stop the sandbox, keeping what it printed."""

@@ -83,11 +83,15 @@ class Zygote:
     def start_trusted(self, target: Any, args: tuple, *, keep: tuple[int, ...] = (), timeout: float = 120) -> int:
         """Fork a trusted grader process that runs `target(*args)` and exits; return its pid.
 
-        `keep` are descriptors of this process's the child gets, at the same numbers in `args` they are given as
-        (see `Trusted`). The child gets this process's environment, working directory, import path and stderr
+        A `multiprocessing.connection.Connection` in `args` reaches it as the same connection (its descriptor is
+        passed along); `keep` are more descriptors it gets. The child gets this process's environment, working directory, import path and stderr
         through a pipe, after the fork: the zygote never holds them.
         """
+        from multiprocessing.connection import Connection
+
         self.wait_ready(timeout)
+        keep = tuple(keep) + tuple(a.fileno() for a in args if isinstance(a, Connection) and a.fileno() not in keep)
+        args = tuple(_Descriptor(a.fileno()) if isinstance(a, Connection) else a for a in args)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         job = pickle.dumps({"target": target, "args": args, "keep": list(keep), "env": dict(os.environ),
                             "cwd": os.getcwd(), "path": list(sys.path), "tflog": tflog.level()})
@@ -235,13 +239,9 @@ class Trusted:
         self._code: int | None = None
 
     def start(self) -> None:
-        from multiprocessing.connection import Connection
-
         self.zygote = Zygote(self.preload, keep_gpu=self.keep_gpu)
         try:
-            keep = tuple(a.fileno() for a in self.args if isinstance(a, Connection))
-            args = tuple(_Descriptor(a.fileno()) if isinstance(a, Connection) else a for a in self.args)
-            self.pid = self.zygote.start_trusted(self.target, args, keep=keep)
+            self.pid = self.zygote.start_trusted(self.target, self.args)
             self.sentinel = os.pidfd_open(self.pid)
         except BaseException:
             self.zygote.close()
@@ -346,6 +346,7 @@ def main(argv: list[str]) -> int:
     _send(control, {"versions": versions, "times": {"main": started, "ready": time.monotonic()}})
     statuses: dict[int, int] = {}
     trusted: set[int] = set()  # the trusted processes forked: a sandbox's sweep spares them
+    started: dict[socket.socket, list[int]] = {}  # the trusted processes each channel asked for
     me = os.getpid()
     channels = selectors.DefaultSelector()  # the grader's control socket, and a channel per trusted process
     channels.register(control, selectors.EVENT_READ)
@@ -359,9 +360,14 @@ def main(argv: list[str]) -> int:
             if request is None and sock is control:  # the grader closed it, or died: nothing it started may outlive it
                 _sweep(statuses)
                 return 0
-            if request is None:  # a trusted process is gone
+            if request is None:  # a trusted process is gone: what it had started goes with it
                 channels.unregister(sock)
                 sock.close()
+                for pid in started.pop(sock, []):
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
                 continue
             _reap(statuses)
             if request["op"] == "fork":
@@ -373,7 +379,7 @@ def main(argv: list[str]) -> int:
                 for fd in fds:
                     os.close(fd)
                 _send(sock, {"pid": pid})
-            elif request["op"] == "trusted" and sock is control:
+            elif request["op"] == "trusted":
                 mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
                 sys.stdout.flush()
                 sys.stderr.flush()
@@ -385,6 +391,7 @@ def main(argv: list[str]) -> int:
                 for fd in fds:
                     os.close(fd)
                 trusted.add(pid)
+                started.setdefault(sock, []).append(pid)
                 channels.register(mine, selectors.EVENT_READ)
                 _send(sock, {"pid": pid})
             elif request["op"] == "sweep":

@@ -26,7 +26,7 @@ import sys
 import time
 import warnings
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from grader import orphans, timings
 
@@ -43,8 +43,9 @@ Plan = Callable[[], "tuple[tuple[Layer, ...], CompileSettings]"]
 class Ahead:
     """A training started ahead in a process of its own: take it when its key is the one needed, else stop it."""
 
-    def __init__(self, pid: int, fd: int, deadline: float) -> None:
+    def __init__(self, pid: int, fd: int, deadline: float, reaper: Any = None) -> None:
         self.pid, self._fd, self._deadline = pid, fd, deadline
+        self._reaper = reaper  # the fork server that forked it, which reaps it (None: this process forked it)
         self._buffer = b""
 
     def take(self, name: str) -> tuple[bytes, bytes, bool] | None:
@@ -78,7 +79,10 @@ class Ahead:
                 os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            os.waitpid(self.pid, 0)
+            if self._reaper is not None:
+                self._reaper.exit_status(self.pid, timeout=10)
+            else:
+                os.waitpid(self.pid, 0)
             os.close(self._fd)
             self.pid = 0
 
@@ -130,6 +134,29 @@ def start(plan: Plan, data: Prepared, budget: Training, limits: Limits) -> Ahead
             os._exit(status)
     os.close(write_fd)
     return Ahead(pid, read_fd, time.monotonic() + 2 * (budget.max_seconds + 60))
+
+
+def start_beside(forks: Any, train: Callable[..., None], args: tuple, budget: Training) -> Ahead | None:
+    """Have the session's fork server fork the process, a sibling of this one: `train(*args, fd)` runs there and
+    writes its frames to `fd` (see `train_into`). None if it cannot be started."""
+    import multiprocessing
+
+    reader, writer = multiprocessing.Pipe(duplex=False)
+    try:
+        pid = forks.start_trusted(train, (*args, writer))
+    except Exception:  # noqa: BLE001 - nothing started ahead: the check trains in its turn
+        reader.close()
+        writer.close()
+        return None
+    writer.close()
+    fd = os.dup(reader.fileno())
+    reader.close()
+    return Ahead(pid, fd, time.monotonic() + 2 * (budget.max_seconds + 60), reaper=forks)
+
+
+def train_into(plan: Plan, data: Prepared, budget: Training, limits: Limits, fd: int) -> None:
+    """In a process a fork server forked for it (`start_beside`): train what `plan()` says and write the frames."""
+    _train(plan, data, budget, limits, fd, 0)
 
 
 def fork_is_safe() -> bool:

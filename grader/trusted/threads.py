@@ -50,6 +50,11 @@ def configure(workers: int = 1) -> None:
         pass  # TensorFlow already runs
 
 
+def workers() -> int:
+    """The grading processes this one's pools were sized for (1 if `configure` was not called)."""
+    return _CONFIGURED[0] if _CONFIGURED else 1
+
+
 def share() -> float:
     """The cores this grading process was given (all of them divided among the workers): what a sandbox it starts
     may use at most."""
