@@ -133,7 +133,6 @@ class Peaks:
 
     def __init__(self) -> None:
         self.peaks: dict[int, tuple[str, int]] = {}
-        self.workers: set[int] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
@@ -154,13 +153,17 @@ class Peaks:
                 except OSError:
                     continue
                 peak = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
-                if "spawn_main" in command:
-                    kind = "worker"
-                    self.workers.add(pid)
-                elif "grader.sandbox.zygote" in command:  # a zygote's own parent is a worker; its forks are sandboxes
-                    kind = "zygote" if _parent(pid) in self.workers else "sandbox"
-                else:
+                if "grader.sandbox.zygote" not in command:
                     continue
+                # The fork server's parent is the grader; it forks the session's worker, which keeps its session,
+                # and the sandboxes, each in a session of its own (and what a sandbox starts runs the module too).
+                parent = _parent(pid)
+                if not _is_fork_server_child(pid):
+                    kind = "zygote"
+                elif not _is_fork_server_child(parent) and _session(pid) == _session(parent):
+                    kind = "worker"
+                else:
+                    kind = "sandbox"
                 if peak > self.peaks.get(pid, ("", 0))[1]:
                     self.peaks[pid] = (kind, peak)
 
@@ -169,6 +172,22 @@ class Peaks:
         for kind, peak in self.peaks.values():
             kinds[kind].append(peak // 1024)
         return dict(kinds)
+
+
+def _session(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def _is_fork_server_child(pid: int) -> bool:
+    """Whether `pid`'s parent runs the fork server's module too (then `pid` is a worker or a sandbox)."""
+    try:
+        parent = Path(f"/proc/{_parent(pid)}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"grader.sandbox.zygote" in parent
 
 
 def _parent(pid: int) -> int:

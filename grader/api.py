@@ -255,7 +255,9 @@ def _grade_batch(submissions: list[Path], task: spec.Assignment, *, out: Path, d
         graded = batch.run(todo, session, on_done=bar.done, on_start=bar.start) if todo else {}
         bar.close()
     everything = {**done, **graded}
-    batch.record_sharing(everything, plan)  # "trained once for N submissions", now that N is known
+    from grader.views import outputs
+
+    outputs.record_sharing(everything, {job.name: job.out for job in plan})  # "trained once for N", now N is known
     gradebook.update(everything, out)  # merged into the class out's gradebook lists, never replaced by a subset
     return [(job.path, (everything[job.name], {"results": job.out / "results.json", "report": job.out / "report.html"}))
             for job in plan]

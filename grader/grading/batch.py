@@ -8,8 +8,6 @@ configuration, so an interrupted run resumes where it stopped.
 
 from __future__ import annotations
 
-import collections
-import html
 import itertools
 import json
 import os
@@ -19,8 +17,6 @@ from typing import Any, Callable
 
 from grader.grading import fingerprint, handins
 from grader.grading.session import Job, Session
-from grader.trusted import memo
-from grader.views import outputs
 from grader.assignment.spec import Assignment
 from grader.errors import UsageError
 
@@ -121,34 +117,6 @@ def already_graded(job: Job) -> dict[str, Any] | None:
     return None
 
 
-def record_sharing(results: dict[str, dict[str, Any]], jobs: list[Job]) -> None:
-    """Say in each result and report how many submissions of this run shared its memoized training.
-
-    A worker does not know, when it writes a report, how many later submissions will reuse its training;
-    once the run is over, this sets the count in results.json (the training check's
-    training_cache.shared) and in the report's one sentence about it, without drawing the report again.
-    """
-    counts = collections.Counter(key for r in results.values() if (key := memo.recorded(r).get("key")))
-    for job in jobs:
-        cache = memo.recorded(results.get(job.name) or {})
-        shared = counts.get(cache.get("key"), 0)
-        if shared < 2 or cache.get("shared") == shared:
-            continue
-        cache["shared"] = shared
-        outputs.write_text(job.out / "results.json",
-                           json.dumps(results[job.name], indent=2, allow_nan=False, default=str) + "\n")
-        report = job.out / "report.html"
-        try:
-            page = report.read_text(encoding="utf-8")
-        except OSError:
-            continue
-        sentence = html.escape(memo.sharing_text(shared, bool(cache.get("reused"))))
-        patched = _CACHE_NOTE.sub(lambda _: f'<p class="note" id="training-cache">{sentence}</p>', page, count=1)
-        if patched != page:
-            outputs.write_text(report, patched)
-
-
-_CACHE_NOTE = re.compile(r'<p class="note" id="training-cache"( hidden)?>[^<]*</p>')  # submitted text is escaped: no "<"
 
 
 def run(jobs: list[Job], session: Session, *, on_done: Callable[[Job, dict], None] | None = None,

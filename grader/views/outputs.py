@@ -58,3 +58,33 @@ def write(results: dict[str, Any], out_dir: Path, images: np.ndarray | None = No
 def write_text(path: Path, text: str) -> None:
     """Replace `path` with `text` (UTF-8, any lone surrogate replaced) in one step, so a reader never sees half a file."""
     write_atomically(path, utf8.valid(text).encode("utf-8"))
+
+
+def record_sharing(results: dict[str, dict[str, Any]], folders: dict[str, Path]) -> None:
+    """Say in each result and report of a run how many of its submissions shared their memoized training.
+
+    `folders` are the output folders of the run's submissions, by name. A worker does not know, when it
+    writes a report, how many later submissions will reuse its training; once the run is over, this sets
+    the count in results.json (the training check's training_cache.shared) and in the report's one
+    sentence about it (grader.views.report.with_sharing), without drawing the report again.
+    """
+    import collections
+
+    from grader.trusted import memo
+    from grader.views import report
+
+    counts = collections.Counter(key for r in results.values() if (key := memo.recorded(r).get("key")))
+    for name, folder in folders.items():
+        cache = memo.recorded(results.get(name) or {})
+        shared = counts.get(cache.get("key"), 0)
+        if shared < 2 or cache.get("shared") == shared:
+            continue
+        cache["shared"] = shared
+        write_text(folder / "results.json", json.dumps(results[name], indent=2, allow_nan=False, default=str) + "\n")
+        try:
+            page = (folder / "report.html").read_text(encoding="utf-8")
+        except OSError:
+            continue
+        patched = report.with_sharing(page, memo.sharing_text(shared, bool(cache.get("reused"))))
+        if patched != page:
+            write_text(folder / "report.html", patched)

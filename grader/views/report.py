@@ -470,3 +470,13 @@ def _num(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
     return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+
+
+_CACHE_NOTE = re.compile(r'<p class="note" id="training-cache"( hidden)?>[^<]*</p>')  # submitted text is escaped: no "<"
+
+
+def with_sharing(page: str, sentence: str) -> str:
+    """A drawn report whose sentence about its memoized training (the template's #training-cache) is `sentence`."""
+    import html
+
+    return _CACHE_NOTE.sub(lambda _: f'<p class="note" id="training-cache">{html.escape(sentence)}</p>', page, count=1)
