@@ -241,9 +241,8 @@ def _grade_batch(submissions: list[Path], task: spec.Assignment, *, out: Path, d
     if jobs is not None and jobs < 1:
         raise UsageError(f"--jobs {jobs}: give a number of workers of at least 1.")
     workers = jobs or batch.default_workers()
-    protect = (out, *([trainings] if trainings else []), *submissions)
-    with Session(task, data=data, keep_gpu=keep_gpu, protect=protect, trainings=trainings, timings=timings,
-                 workers=workers) as session:
+    with Session(task, data=data, keep_gpu=keep_gpu, protect=(out, *submissions), trainings=trainings,
+                 timings=timings, workers=workers) as session:
         facts = session.data()
         _check_budget(task, facts, budget)
         plan = batch.plan(submissions, task, out=out, data_sha256=facts.sha256, shard=part)
@@ -252,7 +251,7 @@ def _grade_batch(submissions: list[Path], task: spec.Assignment, *, out: Path, d
         todo = [job for job in plan if job.name not in done]
         terminal = sys.stderr.isatty() and sys.stdout.isatty()  # CI logs get one plain line per submission
         bar = Progress(len(plan), len(done), bar=terminal if progress is None else progress, pass_mark=pass_mark)
-        graded = batch.run(todo, session, on_done=bar.done, on_start=bar.start) if todo else {}
+        graded = session.grade_all(todo, on_done=bar.done, on_start=bar.start) if todo else {}
         bar.close()
     everything = {**done, **graded}
     from grader.views import outputs

@@ -127,7 +127,7 @@ def test_a_worker_killed_while_grading_costs_only_its_own_submission(tmp_path: P
     from grader.grading.session import Session
 
     with Session(fast_digits, workers=2) as session:
-        results = batch.run(jobs, session, on_done=lambda job, r: done.append(job.name), on_start=started)
+        results = session.grade_all(jobs, on_done=lambda job, r: done.append(job.name), on_start=started)
     assert sorted(done) == ["ada", "ben", "cy", "dee"]
     assert len(tries["dee"]) == 2 and all(len(tries[name]) == 1 for name in ("ada", "ben", "cy"))
     dee = results["dee"]

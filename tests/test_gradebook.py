@@ -13,7 +13,6 @@ import pytest
 
 from grader import api
 from grader.assignment import course, spec
-from grader.grading import batch
 from grader.views import gradebook
 
 NAMES = ["<script>", "a b#c", "../x", "javascript:alert(1)", "..", "=SUM(A1)", "ok"]
@@ -95,7 +94,8 @@ def test_a_batch_gradebook_holds_only_the_runs_jobs(tmp_path: Path, monkeypatch)
     (out / "mallory").mkdir(parents=True)  # what a submission could leave behind while graded
     (out / "mallory" / "results.json").write_text(json.dumps(_results("mallory", 1.0)))
     (out / "mallory" / "report.html").write_text("")
-    class Unstarted:  # a session that grades nothing: batch.run is replaced below
+
+    class Unstarted:  # a session that grades nothing: its grading is replaced by `graded` below
         def __init__(self, *args, **kwargs):
             pass
 
@@ -108,15 +108,13 @@ def test_a_batch_gradebook_holds_only_the_runs_jobs(tmp_path: Path, monkeypatch)
         def data(self):
             return types.SimpleNamespace(sha256="0" * 64, train=4000, test=1000, source="", path="")
 
+        def grade_all(self, jobs, *, on_done=None, **options):
+            results = {job.name: _results(job.name, 0.0) for job in jobs}
+            for job in jobs:
+                on_done(job, results[job.name])
+            return results
+
     monkeypatch.setattr("grader.grading.session.Session", Unstarted)
-
-    def graded(jobs, session, *, on_done=None, **options):
-        results = {job.name: _results(job.name, 0.0) for job in jobs}
-        for job in jobs:
-            on_done(job, results[job.name])
-        return results
-
-    monkeypatch.setattr(batch, "run", graded)
     api._grade_batch(folders, task, out=out, data=None, keep_gpu=False, jobs=1, force=False, shard=None, progress=False)
     with open(out / "gradebook.csv", newline="") as handle:
         assert [row["name"] for row in csv.DictReader(handle)] == ["alice", "bob"]

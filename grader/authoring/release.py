@@ -146,7 +146,7 @@ def _record(setup: Any, solution: Path, public: bool) -> dict[str, Any]:
     share = public_share(setup.dataset, budget.train_samples, budget.test_samples)
     recorder, lost = Recorder(CodeReference(solution)), []
     if public:
-        on_share = setup.with_task(setup.task, reference=recorder, dataset=share)
+        on_share = dataclasses.replace(setup, reference=recorder, dataset=share)
         results = grade(solution, on_share, name="reference").to_dict()
         lost = [f"{t['name']} ({t['extra_data'].get('feedback')})" for t in results["tests"] if t["status"] != "passed"]
         if not lost:

@@ -13,10 +13,10 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from grader.grading import fingerprint, handins
-from grader.grading.session import Job, Session
+from grader.grading.session import Job
 from grader.assignment.spec import Assignment
 from grader.errors import UsageError
 
@@ -115,17 +115,6 @@ def already_graded(job: Job) -> dict[str, Any] | None:
     if results.get("extra_data", {}).get("fingerprint") == job.fingerprint and (job.out / "report.html").is_file():
         return results
     return None
-
-
-
-
-def run(jobs: list[Job], session: Session, *, on_done: Callable[[Job, dict], None] | None = None,
-        on_start: Callable[[Job, int], None] | None = None) -> dict[str, dict[str, Any]]:
-    """Grade the jobs in the session's workers, writing each one's outputs as soon as it is graded; return results by
-    name. Never loses a job: a worker that dies (out of memory, killed) is replaced and only the job it held is tried
-    again, once; if it dies again that submission is recorded as a fault and the others are graded as usual.
-    `on_start(job, pid)` is told which worker process each try runs in."""
-    return session.grade_all(jobs, on_done=on_done, on_start=on_start)
 
 
 def default_workers() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import platform
 import tempfile
@@ -9,7 +10,7 @@ import time
 import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from grader import heap, optional, printed, scratch, tflog, timings
 from grader.sandbox import isolation
@@ -36,8 +37,25 @@ class Setup:
     command: str = ""
     graded: int = field(default=0)
 
-    def with_task(self, task: Assignment, **changes: Any) -> "Setup":
-        return replace(self, task=task, **changes)
+
+
+@contextlib.contextmanager
+def trusted_process(workers: int, origin: float | None = None) -> Iterator[None]:
+    """Set up a trusted process the fork server forked (a session's worker, the training ahead) around its imports:
+    no garbage collection until they are done, then frozen out of later ones (grader.heap); not dumpable; the
+    thread pools of `workers` grading processes, before TensorFlow runs an op; Keras without the optional packages
+    (imported by the fork server already); with `origin`, the grader's timings from it."""
+    from grader.trusted import threads
+
+    heap.pause()
+    if origin is not None:
+        timings.begin(origin=origin)
+    isolation.make_undumpable()
+    threads.configure(workers)
+    with tflog.muted():
+        optional.import_keras()
+    yield
+    heap.settle()
 
 
 # Check kinds and the module of grader.checks that runs each; imported lazily because they import Keras.
@@ -155,19 +173,11 @@ def _start_ahead(ctx, setup: Setup):
 def _train_ahead(assignment: Assignment, data: Any, origin: float | None, workers: int, writer: Any) -> None:
     """In the process the fork server forked to train ahead: the worker's thread pools, a plan from the assignment's
     own reference, then the training (the same key as the worker's, so that it can take it)."""
-    from grader import heap, optional, tflog
-    from grader.checks import training as training_check
-    from grader.checks.context import Context
-    from grader.checks.reference import for_assignment
-    from grader.trusted import ahead, threads
-
-    heap.pause()
-    threads.configure(workers)  # before TensorFlow runs an op, as in the worker
-    with tflog.muted():
-        optional.import_keras()
-    heap.settle()
-    if origin is not None:
-        timings.begin(origin=origin)
+    with trusted_process(workers, origin):  # the worker's thread pools: the same training, the same key
+        from grader.checks import training as training_check
+        from grader.checks.context import Context
+        from grader.checks.reference import for_assignment
+        from grader.trusted import ahead
     ctx = Context(assignment, None, for_assignment(assignment), None)
     ahead.train_into(lambda: training_check.planned(ctx), data, assignment.training, assignment.limits, writer.fileno())
 

@@ -86,7 +86,6 @@ class Pool:
         self._launch = launch or _spawned
         self._state = _State()
         self.started: Any = None  # what the first worker's `start` returned
-        self.raise_start_errors = False
 
     def __enter__(self) -> "Pool":
         return self
@@ -98,7 +97,6 @@ class Pool:
         """Start a worker if none is up, wait until one is ready and return what its `start` returned; raise what
         its `start` raised, or NoWorkers if none can be started."""
         state = self._state
-        self.raise_start_errors = True
         try:
             while not any(w.ready for w in state.live):
                 if not state.live:
@@ -106,15 +104,10 @@ class Pool:
                         raise NoWorkers(state.last_failure)
                     self._start(1)
                     continue
-                waiting = [w.conn for w in state.live] + [w.process.sentinel for w in state.live]
-                ready = multiprocessing.connection.wait(waiting)
-                for worker in [w for w in state.live if w.conn in ready or w.process.sentinel in ready]:
-                    self._handle(worker, lambda *_: None, None)
+                self._wait(lambda *_: None, None, raise_start_errors=True)
         except BaseException:
             self.close(kill=True)
             raise
-        finally:
-            self.raise_start_errors = False
         return self.started
 
     def run(self, jobs: list[Any], *, on_result: Callable[[Any, Any], None],
@@ -131,10 +124,7 @@ class Pool:
                     while state.queue:
                         on_result(state.queue.popleft().job, NoWorkers(state.last_failure))
                     break
-                waiting = [w.conn for w in state.live] + [w.process.sentinel for w in state.live]
-                ready = multiprocessing.connection.wait(waiting)
-                for worker in [w for w in state.live if w.conn in ready or w.process.sentinel in ready]:
-                    self._handle(worker, on_result, on_start)
+                self._wait(on_result, on_start)
         except BaseException:
             self.close(kill=True)
             raise
@@ -163,8 +153,16 @@ class Pool:
             theirs.close()
             state.live.append(_Worker(process, ours))
 
-    def _handle(self, worker: _Worker, on_result: Callable, on_start: Callable | None) -> None:
-        """Act on what one worker said, or on its death."""
+    def _wait(self, on_result: Callable, on_start: Callable | None, *, raise_start_errors: bool = False) -> None:
+        """Wait until workers say something or die, and act on it."""
+        state = self._state
+        ready = multiprocessing.connection.wait([w.conn for w in state.live] + [w.process.sentinel for w in state.live])
+        for worker in [w for w in state.live if w.conn in ready or w.process.sentinel in ready]:
+            self._handle(worker, on_result, on_start, raise_start_errors)
+
+    def _handle(self, worker: _Worker, on_result: Callable, on_start: Callable | None,
+                raise_start_errors: bool) -> None:
+        """Act on what one worker said, or on its death; with `raise_start_errors`, raise what its `start` raised."""
         state = self._state
         message = _receive(worker)
         if message is None:
@@ -177,8 +175,7 @@ class Pool:
                 self.started = value
         elif kind == "start-failed":
             worker.failure, worker.error = value
-            if worker.error is not None and self.raise_start_errors:
-                self.close(kill=True)
+            if worker.error is not None and raise_start_errors:
                 raise worker.error  # what setting a worker up raised (bad data, a missing kit): the same in every worker
             return  # it exits next; its death is counted then
         else:

@@ -10,15 +10,14 @@ keeps it in its workers:
 
 The grader's own process never imports TensorFlow. Each worker is a trusted process forked, after its
 TensorFlow import, by a fork server of its own (grader.sandbox.zygote): it receives its job through a pipe,
-loads the data, imports the checks, and forks nothing itself but the training started ahead; the
-submission's sandboxes are forked by the same fork server, which has never held the data, the grader's
-environment or its arguments. What comes back to the grader's process is plain data.
+loads the data, imports the checks and forks nothing; the submission's sandboxes and the training started
+ahead are forked by the same fork server, which has never held the data, the grader's environment or its
+arguments. What comes back to the grader's process is plain data.
 """
 
 from __future__ import annotations
 
 import gc
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,10 +89,8 @@ class Session:
                  share: tuple[int, int] | None = None, keep_gpu: bool = False, protect: tuple[Path, ...] = (),
                  trainings: Path | None = None, workers: int = 1, timings: bool = False, ahead: bool = False,
                  reference: Any = None, command: str = "") -> None:
-        protect = tuple(Path(p).resolve() for p in protect)
+        protect = tuple(Path(p).resolve() for p in protect)  # the trainings' folder too, by grade()
         recorder = clock.current() if timings else None
-        if trainings is not None and Path(trainings).resolve() not in protect:
-            protect = (*protect, Path(trainings).resolve())
         self.task = task
         self.plan = Plan(task, None if data is None else str(data), kit, share, keep_gpu, protect,
                          None if trainings is None else Path(trainings), max(1, workers), timings, ahead, reference,
@@ -135,8 +132,10 @@ class Session:
 
     def grade_all(self, jobs: list[Job], *, on_done: Callable[[Job, dict], None] | None = None,
                   on_start: Callable[[Job, int], None] | None = None) -> dict[str, dict[str, Any]]:
-        """Grade the jobs in the workers; their results by name. Never loses a job: one the grader could not grade
-        (its worker died on every try, or the grader failed) gets a result that says so, written as any other."""
+        """Grade the jobs in the workers, each written to its `out` as soon as it is graded; their results by name.
+        Never loses a job: a worker that dies (out of memory, killed) is replaced and only the job it held is tried
+        again, once; one the grader could not grade (its worker died on every try, or the grader failed) gets a
+        result that says so, written as any other. `on_start(job, pid)` is told which worker each try runs in."""
         self._ready()
         results: dict[str, dict[str, Any]] = {}
 
@@ -200,29 +199,19 @@ _WARM: list[Setup] = []
 
 def _start(plan: Plan) -> Facts:
     """Set a worker up: its thread pools, the data, the checks' modules; what it learnt of the data."""
-    from grader import heap, optional, tflog
+    from grader.assignment.data import facts
+    from grader.grading.grade import trusted_process
     from grader.sandbox import zygote
-    from grader.sandbox.isolation import make_undumpable
-    from grader.trusted import memo, threads
-
-    heap.pause()
-    if plan.origin is not None:
-        clock.begin(origin=plan.origin)
-    make_undumpable()
-    threads.configure(plan.workers)  # before TensorFlow runs an op: this worker's share of the cores
-    with tflog.muted():
-        optional.import_keras()  # imported by the fork server already, without the optional packages
-    dataset = _load(plan)
-    from grader.checks import context  # noqa: F401 - the checks' modules, imported before the heap settles
+    from grader.trusted import memo
 
     forks = zygote.attached()
     if forks is None:
         raise RuntimeError("a session's worker runs in a process its fork server forked")
+    with trusted_process(plan.workers, plan.origin):
+        dataset = _load(plan)
+        from grader.checks import context  # noqa: F401 - the checks' modules, imported before the heap settles
     _WARM[:] = [Setup(plan.task, dataset, forks, plan.protect, memo.Cache(plan.trainings) if plan.trainings else None,
                       plan.keep_gpu, plan.data, plan.ahead, plan.reference, plan.timings, plan.command)]
-    heap.settle()
-    from grader.assignment.data import facts
-
     return facts(dataset)
 
 
@@ -275,7 +264,3 @@ def _work(item: Job | Call) -> Any:
             gc.collect()
     return results
 
-
-def pid() -> int:
-    """This process's pid (for tests: where a session's work runs)."""
-    return os.getpid()

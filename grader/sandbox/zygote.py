@@ -80,21 +80,21 @@ class Zygote:
         handle._socket, handle._lock, handle._spawned = sock, threading.Lock(), time.monotonic()
         return handle
 
-    def start_trusted(self, target: Any, args: tuple, *, keep: tuple[int, ...] = (), timeout: float = 120) -> int:
+    def start_trusted(self, target: Any, args: tuple, *, timeout: float = 120) -> int:
         """Fork a trusted grader process that runs `target(*args)` and exits; return its pid.
 
         A `multiprocessing.connection.Connection` in `args` reaches it as the same connection (its descriptor is
-        passed along); `keep` are more descriptors it gets. The child gets this process's environment, working directory, import path and stderr
+        passed along). The child gets this process's environment, working directory, import path and stderr
         through a pipe, after the fork: the zygote never holds them.
         """
         from multiprocessing.connection import Connection
 
         self.wait_ready(timeout)
-        keep = tuple(keep) + tuple(a.fileno() for a in args if isinstance(a, Connection) and a.fileno() not in keep)
+        keep = [a.fileno() for a in args if isinstance(a, Connection)]
         args = tuple(_Descriptor(a.fileno()) if isinstance(a, Connection) else a for a in args)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        job = pickle.dumps({"target": target, "args": args, "keep": list(keep), "env": dict(os.environ),
-                            "cwd": os.getcwd(), "path": list(sys.path), "tflog": tflog.level()})
+        job = pickle.dumps({"target": target, "args": args, "keep": keep, "env": dict(os.environ),
+                            "cwd": os.getcwd(), "path": list(sys.path)})
         with self._lock:
             try:
                 _send(self._socket, {"op": "trusted", "keep_gpu": self.keep_gpu}, [theirs.fileno(), 2, *keep])
