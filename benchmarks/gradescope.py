@@ -3,8 +3,9 @@
     sudo python benchmarks/gradescope.py [--rounds 3] [--cpus 0.5] [--memory-mb 768]
 
 Gradescope's default container has half a CPU and 768 MB of memory. This script emulates it with a
-control group of its own per command (cgroup v2's cpu.max and memory.max where the v2 hierarchy has
-those controllers, else v1's cpu.cfs_quota_us and memory.limit_in_bytes), as root. Each round runs,
+control group of its own per command, made as the grader makes a sandbox's (grader.sandbox.cgroups:
+cgroup v2's cpu.max and memory.max in a delegated subtree, else v1's cpu.cfs_quota_us and
+memory.limit_in_bytes), as root. Each round runs,
 in a fresh group each, in alternating order:
 
 - the Gradescope entry point (`python -m grader.platforms.gradescope`, what `run_autograder` runs) on
@@ -14,8 +15,8 @@ in a fresh group each, in alternating order:
 
 It prints the medians of wall time, of the peak memory of the group (all its processes together:
 memory.peak, or v1's memory.max_usage_in_bytes, page cache included, as the container counts it) and
-of the group's CPU time, the median of the per-round ratios of wall time, and the memory difference.
-Targets (issue "one road"): wall at most 1.2x the floor's, peak memory at most the floor's + 150 MiB.
+of CPU time (the command's and what it waited for, as benchmarks/single.py counts it), the median of the per-round ratios of wall time, and the memory difference.
+Targets: wall at most 1.2x the floor's, peak memory at most the floor's + 150 MiB.
 """
 
 from __future__ import annotations
@@ -24,10 +25,8 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,10 +34,12 @@ os.environ.setdefault("GRADER_COURSE", os.path.dirname(os.path.dirname(os.path.a
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from single import SOLUTION, prepare_floor_data  # noqa: E402
+from single import SOLUTION, measure, prepare_floor_data  # noqa: E402
+
+from grader.sandbox import cgroups  # noqa: E402
 
 WALL_TARGET, MEMORY_TARGET_MIB = 1.2, 150
-V2 = Path("/sys/fs/cgroup")
+MAX_PIDS = 4096  # a container's processes are not what is measured
 
 
 @dataclass(frozen=True)
@@ -48,75 +49,29 @@ class Run:
     cpu: float
 
 
-class Group:
-    """A control group with a CPU quota and a memory limit: v2 where it has both controllers, else v1."""
-
-    def __init__(self, name: str, cpus: float, memory: int) -> None:
-        controllers = (V2 / "cgroup.controllers").read_text().split() if (V2 / "cgroup.controllers").is_file() else []
-        self.v2 = {"cpu", "memory"} <= set(controllers)
-        period = 100_000
-        if self.v2:
-            self.paths = [V2 / name]
-            self.paths[0].mkdir()
-            (self.paths[0] / "cpu.max").write_text(f"{int(cpus * period)} {period}")
-            (self.paths[0] / "memory.max").write_text(str(memory))
-            (self.paths[0] / "memory.swap.max").write_text("0") if (self.paths[0] / "memory.swap.max").exists() else None
-        else:
-            cpu, mem, acct = V2 / "cpu" / name, V2 / "memory" / name, V2 / "cpuacct" / name
-            if not (V2 / "cpu").is_dir() or not (V2 / "memory").is_dir():
-                sys.exit("no cgroup v2 cpu and memory controllers and no v1 cpu and memory hierarchies here")
-            self.paths = [cpu, mem]
-            if (V2 / "cpuacct").is_dir() and (V2 / "cpuacct").resolve() != (V2 / "cpu").resolve():
-                self.paths.append(acct)
-            for path in self.paths:
-                path.mkdir()
-            (cpu / "cpu.cfs_period_us").write_text(str(period))
-            (cpu / "cpu.cfs_quota_us").write_text(str(int(cpus * period)))
-            (mem / "memory.limit_in_bytes").write_text(str(memory))
-            if (mem / "memory.memsw.limit_in_bytes").exists():
-                try:
-                    (mem / "memory.memsw.limit_in_bytes").write_text(str(memory))
-                except OSError:
-                    pass
-
-    def procs_files(self) -> list[str]:
-        return [str(path / "cgroup.procs") for path in self.paths]
-
-    def peak_mib(self) -> float:
-        if self.v2:
-            return int((self.paths[0] / "memory.peak").read_text()) / 2**20
-        return int((self.paths[1] / "memory.max_usage_in_bytes").read_text()) / 2**20
-
-    def cpu_seconds(self) -> float:
-        if self.v2:
-            usage = dict(line.split() for line in (self.paths[0] / "cpu.stat").read_text().splitlines())
-            return int(usage["usage_usec"]) / 1e6
-        usage = [path / "cpuacct.usage" for path in self.paths if (path / "cpuacct.usage").exists()]
-        return int(usage[0].read_text()) / 1e9 if usage else float("nan")
-
-    def remove(self) -> None:
-        for path in self.paths:
-            for _ in range(50):
-                try:
-                    path.rmdir()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+def peak_mib(group: cgroups.Group) -> float:
+    """The most memory the group's processes held together, page cache included (v2 memory.peak, v1
+    memory.max_usage_in_bytes of its memory controller's folder)."""
+    for folder in group.folders:
+        for name in ("memory.peak", "memory.max_usage_in_bytes"):
+            if (folder / name).is_file():
+                return int((folder / name).read_text()) / 2**20
+    sys.exit(f"no memory.peak or memory.max_usage_in_bytes in {', '.join(map(str, group.folders))}")
 
 
 def run_in_group(command: list[str], env: dict[str, str], cpus: float, memory: int, cwd: Path) -> Run:
-    group = Group(f"grader-bench-{os.getpid()}-{time.monotonic_ns()}", cpus, memory)
+    """`command` in a control group of its own (grader.sandbox.cgroups, as a sandbox's), timed as benchmarks/single.py
+    times (CPU time of the command and of what it waited for, from wait4)."""
+    group = cgroups.create(memory_bytes=memory, max_pids=MAX_PIDS, cpus=cpus)
+    if group is None:
+        sys.exit("this machine does not let this process make a control group bounding memory, processes and CPU "
+                 "(cgroup v1's memory, pids and cpu hierarchies writable, or a delegated cgroup v2 subtree): run it as "
+                 "root on such a machine")
     try:
         # A shell joins the group, then becomes the command: everything it starts is counted.
-        join = "; ".join(f'echo $$ > "{f}"' for f in group.procs_files())
-        started = time.monotonic()
-        done = subprocess.run(["sh", "-c", f'{join}; exec "$@"', "sh", *command], env=env, cwd=cwd,
-                              capture_output=True, text=True)
-        wall = time.monotonic() - started
-        if done.returncode != 0:
-            sys.exit(f"{' '.join(command)} failed with status {done.returncode}:\n{done.stdout[-3000:]}\n"
-                     f"{done.stderr[-3000:]}")
-        return Run(wall, group.peak_mib(), group.cpu_seconds())
+        join = "; ".join(f'echo $$ > "{procs}"' for procs in group.procs)
+        timed = measure(["sh", "-c", f'{join}; exec "$@"', "sh", *command], cwd, env)
+        return Run(timed.wall, peak_mib(group), timed.cpu)
     finally:
         group.remove()
 
@@ -142,7 +97,7 @@ def main() -> None:
         cwd = Path(temporary)
         data = cwd / "floor.npz"
         prepare_floor_data(data)
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "GRADER_ISOLATION_DISABLE": "cgroup"}
+        env = {"GRADER_ISOLATION_DISABLE": "cgroup"}  # besides this process's environment (see single.measure)
         commands = {
             "gradescope": lambda: [sys.executable, "-m", "grader.platforms.gradescope", "--root",
                                    str(gradescope_root(cwd / "root")), "--assignment", "digits"],
