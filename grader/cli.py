@@ -148,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "comment), annotations on the submission, the legacy `Points X/Y` notice (on by default "
                           "when GITHUB_ACTIONS=true)")
     _verbose_option(run)
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=_run, grades=True)
 
     export = commands.add_parser("export", help="build an autograder, or a grades file, for a course platform",
                                  description="gradescope: build a zip to upload as a Gradescope programming "
@@ -198,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     _isolation_option(check)
     _timings_option(check, "")
     _verbose_option(check)
-    check.set_defaults(handler=_check)
+    check.set_defaults(handler=_check, grades=True)
 
     release = commands.add_parser("release", help="make an assignment's student kit from the course folder",
                                   description="Grade ASSIGNMENT's reference solution at the self-check's budget and "
@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     release.add_argument("--out", "-o", metavar="DIR", help="the kit's folder (default: kits/<name>/ in the course)")
     release.add_argument("--data", metavar="PATH", help="the data (default: the spec's first source present)")
     _verbose_option(release)
-    release.set_defaults(handler=_release)
+    release.set_defaults(handler=_release, grades=True)
 
     kit = commands.add_parser("kit", help="copy an installed student kit (template, notebook, public checks) to start work",
                               description="Copy the student kit NAME installed with the grader (the example "
@@ -245,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--seeds", type=int, nargs="*", default=[], metavar="SEED",
                           help="more seeds to train the reference with, besides the spec's (e.g. --seeds 1 2 3 4)")
     _verbose_option(validate)
-    validate.set_defaults(handler=_validate)
+    validate.set_defaults(handler=_validate, grades=True)
     book = commands.add_parser("gradebook", help="merge the outputs of several runs (shards) into one gradebook",
                                description="Read DIR/<name>/results.json from each DIR (the --out folders of earlier "
                                            "`grader run`s, e.g. one per CI shard) and write gradebook.csv and index.html "
@@ -494,9 +494,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
     from grader import tflog
+    from grader.sandbox import zygote
 
     try:
         with tflog.quiet(verbose=getattr(args, "verbose", False)):  # before TensorFlow is imported, here or below
+            if getattr(args, "grades", False):  # its TensorFlow import starts now, beside the grader's own start-up
+                zygote.prestart(keep_gpu=bool(getattr(args, "gpu", False)))
             return args.handler(args)
     except GraderError as error:
         return _report(error)
@@ -506,6 +509,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception:  # noqa: BLE001 - a bug of the grader's must not pass for a failed submission (exit 1)
         _print_internal_error()
         return EXIT_ERROR
+    finally:
+        zygote.discard()  # one the command did not use (it stopped before it graded)
 
 
 # The exit status of each kind of the grader's own errors (grader.errors), the first that matches.

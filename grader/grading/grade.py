@@ -36,6 +36,12 @@ class Setup:
     timings: bool = False
     command: str = ""
     graded: int = field(default=0)
+    started: Any = None  # the expected training the worker started as it started (grader.trusted.ahead.Ahead)
+
+    def take_started(self) -> Any:
+        """The training ahead started with the worker, for its first grade only (None: none, or taken)."""
+        started, self.started = self.started, None
+        return started
 
 
 
@@ -111,7 +117,8 @@ def _grade(submission: Path, setup: Setup, *, name: str | None, scratch: Path,
 
             ctx = Context(assignment, dataset, reference or for_assignment(assignment), runner, trainings=trainings)
         heap.settle()  # Keras is imported: keep its objects out of every later collection, here and in forks
-        if setup.ahead:
+        ctx.ahead = setup.take_started()
+        if setup.ahead and ctx.ahead is None:
             with timings.stage("training ahead: prepare the data and start its process"):
                 ctx.ahead = _start_ahead(ctx, setup)
         checks = []
@@ -153,32 +160,54 @@ def _start_ahead(ctx, setup: Setup):
     forked by the session's fork server, beside this worker, when the reference is the assignment's own."""
     from grader.trusted import ahead, memo
 
-    if not any(c.kind == "training" for c in ctx.assignment.checks) or not any(
-            c.kind == "model" for c in ctx.assignment.checks):
+    if not trains(ctx.assignment):
         return None
     budget = ctx.assignment.training
     data = memo.prepared(ctx, budget)
     _ = data.digest  # hashed once, here, for both processes
     if setup.reference is None and setup.zygote is not None:
-        recorder = timings.current()
-        origin = recorder.origin if recorder is not None else None
-        from grader.trusted import threads
-
-        return ahead.start_beside(setup.zygote, _train_ahead, (ctx.assignment, data, origin, threads.workers()), budget)
+        return start_ahead(setup.zygote, ctx.assignment, data)
     from grader.checks import training as training_check
 
     return ahead.start(lambda: training_check.planned(ctx), data, budget, ctx.assignment.limits)
 
 
+def trains(assignment: Assignment) -> bool:
+    """Whether the assignment trains the model one of its checks describes (so a training can start ahead)."""
+    return (any(c.kind == "training" for c in assignment.checks) and any(c.kind == "model" for c in assignment.checks))
+
+
+def start_ahead(forks: Any, assignment: Assignment, data: Any) -> Any:
+    """Have the fork server `forks` fork the process that trains the assignment's expected model ahead, beside this
+    one, with this process's thread pools and timings' origin: a grader.trusted.ahead.Ahead, or None.
+
+    `data` is what it trains on, prepared (grader.trusted.memo.Prepared), or a function that loads the data set, for
+    a process that starts before the data are loaded here (a session's worker, as it starts)."""
+    from grader.trusted import ahead, threads
+
+    recorder = timings.current()
+    origin = recorder.origin if recorder is not None else None
+    return ahead.start_beside(forks, _train_ahead, (assignment, data, origin, threads.workers()), assignment.training)
+
+
 def _train_ahead(assignment: Assignment, data: Any, origin: float | None, workers: int, writer: Any) -> None:
-    """In the process the fork server forked to train ahead: the worker's thread pools, a plan from the assignment's
-    own reference, then the training (the same key as the worker's, so that it can take it)."""
+    """In the process the fork server forked to train ahead: the worker's thread pools, the data (loaded here if
+    `data` is a function that loads them), a plan from the assignment's own reference, then the training (the same
+    key as the worker's, so that it can take it)."""
     with trusted_process(workers, origin):  # the worker's thread pools: the same training, the same key
         from grader.checks import training as training_check
         from grader.checks.context import Context
         from grader.checks.reference import for_assignment
-        from grader.trusted import ahead
-    ctx = Context(assignment, None, for_assignment(assignment), None)
+        from grader.trusted import ahead, memo
+    dataset = None
+    if callable(data):
+        try:
+            dataset = data()
+        except Exception:  # noqa: BLE001 - the worker loads the same data and reports what failed
+            return
+    ctx = Context(assignment, dataset, for_assignment(assignment), None)
+    if dataset is not None:
+        data = memo.prepared(ctx, assignment.training)
     ahead.train_into(lambda: training_check.planned(ctx), data, assignment.training, assignment.limits, writer.fileno())
 
 

@@ -17,6 +17,7 @@ arguments. What comes back to the grader's process is plain data.
 
 from __future__ import annotations
 
+import functools
 import gc
 import time
 from dataclasses import dataclass
@@ -208,11 +209,24 @@ def _start(plan: Plan) -> Facts:
     if forks is None:
         raise RuntimeError("a session's worker runs in a process its fork server forked")
     with trusted_process(plan.workers, plan.origin):
+        started = _start_ahead(plan, forks)
         dataset = _load(plan)
         from grader.checks import context  # noqa: F401 - the checks' modules, imported before the heap settles
     _WARM[:] = [Setup(plan.task, dataset, forks, plan.protect, memo.Cache(plan.trainings) if plan.trainings else None,
-                      plan.keep_gpu, plan.data, plan.ahead, plan.reference, plan.timings, plan.command)]
+                      plan.keep_gpu, plan.data, plan.ahead, plan.reference, plan.timings, plan.command,
+                      started=started)]
     return facts(dataset)
+
+
+def _start_ahead(plan: Plan, forks: Any) -> Any:
+    """With `plan.ahead`, the expected training started now, before this worker loads the data (its process loads them
+    too): for the session's first grade (a single grade's critical path is the import, then this training)."""
+    from grader.grading.grade import start_ahead, trains
+
+    if not plan.ahead or plan.reference is not None or not trains(plan.task):
+        return None
+    with clock.stage("training ahead: start its process, which loads the data", side="worker"):
+        return start_ahead(forks, plan.task, functools.partial(_load, plan))
 
 
 def _load(plan: Plan) -> Any:

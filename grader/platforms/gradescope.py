@@ -229,7 +229,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--assignment", required=True, help="path to the course's assignment.toml (or its folder)")
     parser.add_argument("--data", help="a Keras-format .npz or a folder of IDX files (default: the spec's sources)")
     args = parser.parse_args(argv)
-    results = autograde(root=Path(args.root), assignment=args.assignment, data=args.data)
+    from grader.sandbox import zygote
+
+    zygote.prestart()  # its TensorFlow import starts now, beside the grader's own start-up
+    try:
+        results = autograde(root=Path(args.root), assignment=args.assignment, data=args.data)
+    finally:
+        zygote.discard()
     print(f"Wrote results.json: score {results['score']}", file=sys.stderr)
     return EXIT_PASSED
 

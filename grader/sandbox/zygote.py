@@ -38,6 +38,8 @@ MAX_MESSAGE = 16 << 20
 ONEDNN = "TF_ENABLE_ONEDNN_OPTS"
 _VERSIONS: dict[str, str] = {}
 _ATTACHED: list["Zygote"] = []  # in a trusted process: the handle on the zygote that forked it (see `attached`)
+_PRESTARTED: list["Zygote"] = []  # started by `prestart`, until a Trusted process takes it (see `take`)
+PRELOAD = ("numpy", "tensorflow", "keras")  # what an assignment of a Keras course preloads (its spec's `preload`)
 
 
 class ZygoteError(GraderFault):
@@ -157,7 +159,7 @@ class Zygote:
             except (OSError, ZygoteError):
                 pass
 
-    def close(self) -> None:
+    def close(self, *, patience: float = 0.2) -> None:
         """Stop the zygote; the children it forked are in their own sessions and are killed by their sandboxes, or
         by the zygote, which kills any left when its control socket closes (and they die with it in any case)."""
         import shutil
@@ -166,7 +168,7 @@ class Zygote:
         if self.process is None:  # a trusted process's handle: the zygote is its parent's to stop
             return
         try:
-            self.process.wait(timeout=0.2)
+            self.process.wait(timeout=patience)
         except subprocess.TimeoutExpired:
             # It holds nothing to save, and an orderly interpreter shutdown with TensorFlow loaded takes seconds.
             self.process.kill()
@@ -218,6 +220,33 @@ def _receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
     return json.loads(bytes(body)), fds
 
 
+def prestart(preload: tuple[str, ...] = PRELOAD, *, keep_gpu: bool = False) -> None:
+    """Start a zygote now, for the first trusted process that asks for one with the same preload and `keep_gpu`
+    (`take`): a grading command calls it first thing, so that the zygote's import runs while the grader starts up
+    (its own imports, the assignment, the isolation probe). One that is never taken is stopped by `discard`."""
+    if not _PRESTARTED:
+        try:
+            _PRESTARTED.append(Zygote(tuple(preload), keep_gpu=keep_gpu))
+        except OSError:
+            pass  # started again when needed, and any error said then
+
+
+def take(preload: tuple[str, ...], *, keep_gpu: bool = False) -> Zygote:
+    """A zygote with these preload modules: the prestarted one if it matches and runs, else a new one."""
+    while _PRESTARTED:
+        zygote = _PRESTARTED.pop()
+        if zygote.preload == tuple(preload) and zygote.keep_gpu == keep_gpu and zygote.process.poll() is None:
+            return zygote
+        zygote.close(patience=0)
+    return Zygote(tuple(preload), keep_gpu=keep_gpu)
+
+
+def discard() -> None:
+    """Stop a prestarted zygote nothing took (the command ended before it graded)."""
+    while _PRESTARTED:
+        _PRESTARTED.pop().close(patience=0)
+
+
 def attached() -> Zygote | None:
     """In a trusted process forked by a zygote (`Zygote.start_trusted`), the handle on that zygote; else None."""
     return _ATTACHED[0] if _ATTACHED else None
@@ -239,7 +268,7 @@ class Trusted:
         self._code: int | None = None
 
     def start(self) -> None:
-        self.zygote = Zygote(self.preload, keep_gpu=self.keep_gpu)
+        self.zygote = take(self.preload, keep_gpu=self.keep_gpu)
         try:
             self.pid = self.zygote.start_trusted(self.target, self.args)
             self.sentinel = os.pidfd_open(self.pid)

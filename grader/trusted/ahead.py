@@ -183,7 +183,7 @@ def _train(plan: Plan, data: Prepared, budget: Training, limits: Limits, fd: int
     os.closerange(3, fd)  # the grader's descriptors, its sandbox's channel among them: held open here, a sandbox
     os.closerange(fd + 1, os.sysconf("SC_OPEN_MAX"))  # that exits would not be seen to have gone
     timings.forked()  # what this process records is sent back, as stages of its own
-    recorder = timings.current()
+    recorder = timings.current() or timings.begin(origin=0.0)  # timed even if the process that takes it began later
     layers, settings = plan()
     name, material = memo.key(layers, settings, data, budget)
     _write(fd, json.dumps({"key": name}).encode())
@@ -192,7 +192,7 @@ def _train(plan: Plan, data: Prepared, budget: Training, limits: Limits, fd: int
     if memo.trained_key(trained, settings, data, budget) != name:
         return  # not what the key says: nothing is sent, and the grader trains in its own turn
     record, raw = memo.pack(name, material, trained)
-    stages = [asdict(s) for s in recorder.stages] if recorder is not None else []
+    stages = [{**asdict(s), "start": recorder.origin + s.start} for s in recorder.stages]  # monotonic, not relative
     _write(fd, json.dumps({"record": record.decode(), "stopped_early": trained.stopped_early, "timings": stages}).encode())
     _write(fd, raw)
 
@@ -204,7 +204,5 @@ def _write(fd: int, frame: bytes) -> None:
 
 
 def _span(stage: dict) -> tuple[float, float]:
-    """A stage the child recorded (seconds from the shared origin) as monotonic start and end."""
-    recorder = timings.current()
-    origin = recorder.origin if recorder is not None else 0.0
-    return origin + stage["start"], origin + stage["start"] + stage["seconds"]
+    """A stage the child recorded (its monotonic start, and its length) as monotonic start and end."""
+    return stage["start"], stage["start"] + stage["seconds"]
