@@ -198,11 +198,11 @@ def _warn_elsewhere(task: spec.Assignment, submissions: list[Path]) -> None:
 def _holds_class(folder: Path, task: spec.Assignment | None = None) -> bool:
     """Whether `folder` holds a class graded earlier (its gradebook.csv); with `task`, a UsageError if it is
     another assignment's class."""
+    if not (folder / "gradebook.csv").is_file():
+        return False
     from grader.errors import UsageError
     from grader.views import gradebook
 
-    if not (folder / "gradebook.csv").is_file():
-        return False
     graded = gradebook.class_assignment(folder)
     if task is not None and graded is not None and graded != task.name:
         raise UsageError(f"{folder} holds the class of {graded}, and these submissions are {task.name}; give another "

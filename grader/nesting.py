@@ -7,13 +7,10 @@ messages, a handed-in notebook) counts the levels first and refuses what is too 
 
 from __future__ import annotations
 
+import functools
 import re
 
-import numpy as np
-
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_BRACKET_STEPS = np.zeros(256, dtype=np.int8)
-_BRACKET_STEPS[[ord("["), ord("{")]], _BRACKET_STEPS[[ord("]"), ord("}")]] = 1, -1
 
 
 def json_depth(data: bytes) -> int:
@@ -22,7 +19,19 @@ def json_depth(data: bytes) -> int:
     Brackets inside strings are not counted: strings are blanked out first. On malformed text the
     count may be too high, never too low for the part a JSON parser would accept before failing.
     """
+    import numpy as np
+
     outside = _STRING.sub(b'""', data)
-    steps = _BRACKET_STEPS[np.frombuffer(outside, dtype=np.uint8)]
+    steps = _bracket_steps()[np.frombuffer(outside, dtype=np.uint8)]
     steps = steps[steps != 0]
     return int(np.cumsum(steps, dtype=np.int32).max()) if steps.size else 0
+
+
+@functools.cache
+def _bracket_steps():
+    """+1 for each byte that opens an array or object, -1 for each that closes one, 0 for the others."""
+    import numpy as np
+
+    steps = np.zeros(256, dtype=np.int8)
+    steps[[ord("["), ord("{")]], steps[[ord("]"), ord("}")]] = 1, -1
+    return steps

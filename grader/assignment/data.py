@@ -23,13 +23,15 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from grader.assignment import data_sources
 from grader.errors import UsageError
 from grader.files import read_own, write_atomically
 from grader.assignment.data_sources import Source, SourceError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 CACHE_FORMAT = 1  # bump when the arrays kept in the cache change meaning
 CACHE_ARRAYS = ("x_train", "y_train", "x_test", "y_test", "key", "digest")
@@ -191,6 +193,8 @@ def _load_path(path: Path, spec: DataSpec, *, source: Source | None = None,
 
 
 def _load_npz(path: Path, spec: DataSpec, *, label: str, raw: bytes | None = None) -> Dataset:
+    import numpy as np
+
     raw = _read_bytes(path) if raw is None else raw
     if not raw.startswith(b"PK"):
         # np.load would try it as a pickle and suggest allow_pickle=True, which must never be the fix.
@@ -245,6 +249,8 @@ def _find_idx(folder: Path, stem: str) -> Path | None:
 
 def _read_idx(path: Path, ndim: int) -> tuple[np.ndarray, str]:
     """Parse one IDX file of unsigned bytes; return the array and the sha256 of the file as stored."""
+    import numpy as np
+
     raw = _read_bytes(path)
     data = _gunzip(path, raw) if path.suffix == ".gz" else raw
     fix = f"Download {path.name} again, or {HOW_TO_SUPPLY}."
@@ -302,6 +308,8 @@ def _load_bundled(spec: DataSpec, source: Source, path: Path, cache: Path) -> Da
 def _parse_bundled(spec: DataSpec, source: Source, path: Path,
                    raw: bytes) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     """The bundled CSV, shuffled with the source's seed and split: (train images, labels), (test images, labels)."""
+    import numpy as np
+
     fix = f"Reinstall it (pip install --force-reinstall {source.package}), or {HOW_TO_SUPPLY}."
     text = _gunzip(path, raw)
     try:
@@ -334,6 +342,8 @@ def _cache_key(spec: DataSpec, source: Source, source_sha256: str) -> str:
 
 def arrays_digest(arrays: Mapping[str, np.ndarray], names: tuple[str, ...] = NPZ_KEYS) -> str:
     """The sha256 of the arrays `names` of `arrays`: each one's name, dtype, shape and bytes, in that order."""
+    import numpy as np
+
     digest = hashlib.sha256()
     for name in names:
         array = np.ascontiguousarray(arrays[name])
@@ -344,6 +354,8 @@ def arrays_digest(arrays: Mapping[str, np.ndarray], names: tuple[str, ...] = NPZ
 
 def _read_cache(path: Path, key: str) -> dict[str, np.ndarray] | None:
     """The kept arrays if `path` is a regular file of this user's, written for `key`, whose arrays match their digest."""
+    import numpy as np
+
     raw = read_own(path)  # None if another user could have written it: parse the CSV instead
     if raw is None:
         return None
@@ -361,6 +373,8 @@ def _read_cache(path: Path, key: str) -> dict[str, np.ndarray] | None:
 
 def _write_cache(folder: Path, name: str, key: str, arrays: Mapping[str, np.ndarray]) -> None:
     """Keep the arrays in folder/name (mode 0600), replaced in one step; a cache that cannot be written is skipped."""
+    import numpy as np
+
     buffer = io.BytesIO()
     np.savez(buffer, key=np.array(key), digest=np.array(arrays_digest(arrays)), **arrays)
     try:
@@ -374,6 +388,8 @@ def _write_cache(folder: Path, name: str, key: str, arrays: Mapping[str, np.ndar
 
 def _check_split(images: np.ndarray, labels: np.ndarray, spec: DataSpec, where: str) -> tuple[np.ndarray, np.ndarray]:
     """Validate one split's images and labels and return them as uint8 arrays."""
+    import numpy as np
+
     height, width = spec.image_shape
     fix = f"Fix or replace the data, or {HOW_TO_SUPPLY}."
     if images.dtype.kind not in "iu":

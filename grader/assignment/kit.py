@@ -22,12 +22,13 @@ import json
 import shutil
 import zipfile
 from pathlib import Path
-from typing import Any, Mapping
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Mapping
 
 from grader.assignment.data import Dataset
 from grader.assignment.spec import Assignment, CheckSpec, SpecError, parse
+
+if TYPE_CHECKING:
+    import numpy as np
 
 FORMAT = "grader-kit/1"
 SPEC = "kit.json"
@@ -105,6 +106,8 @@ def verify(folder: Path) -> None:
 def dataset(task: Assignment) -> Dataset:
     """The kit's public images: a share of the training split (the self-check trains on the first images and tests
     on the ones after them); no test split."""
+    import numpy as np
+
     arrays = _arrays(task.kit)
     info = _json(task.kit / SPEC).get("data", {})
     train, labels = arrays.get("train_images"), arrays.get("train_labels")
@@ -146,6 +149,8 @@ def copy(source: Path, out: Path) -> list[Path]:
 
 def pack(arrays: Mapping[str, np.ndarray]) -> bytes:
     """An npz of `arrays`, each with few distinct values stored as uint8 codes and their table (lossless)."""
+    import numpy as np
+
     stored: dict[str, np.ndarray] = {}
     for name, array in arrays.items():
         array = np.ascontiguousarray(array)
@@ -181,6 +186,8 @@ def unpack(raw: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def _arrays(folder: Path) -> dict[str, np.ndarray]:
+    import numpy as np
+
     try:
         with np.load(folder / ANSWERS, allow_pickle=False) as raw:
             return unpack({name: raw[name] for name in raw.files})

@@ -104,10 +104,22 @@ def ask(ctx: Context, fn: str, models: list[tuple[str, keras.Model]], images: np
         count = len(weights)
         arrays.update({f"w{k}_{i}": w for i, w in enumerate(weights)})
     reply = ctx.runner.request({"op": "predict", "function": fn, "weights": count, "sets": len(models),
-                                "model": keras.saving.serialize_keras_object(models[0][1])}, arrays,
+                                "model": nameless(keras.saving.serialize_keras_object(models[0][1]))}, arrays,
                                stage=f"{fn}()", timeout=timeout)
     notes = reply.header.get("answers")
     if not isinstance(notes, list) or len(notes) != len(models) or not all(isinstance(n, dict) for n in notes):
         notes = [{"returned": "no answer"}] * len(models)
     return [Answer(label, model, reply.arrays.get(f"result{k}"), notes[k])
             for k, (label, model) in enumerate(models)]
+
+
+def nameless(config: dict) -> dict:
+    """A Sequential model's serialized config with fixed names in place of the numbered ones Keras gave it and its
+    layers: the same for every model of the same layers, so the sandbox, which keeps the model of the last request's
+    config, builds it once for every request with other weights (the re-initialised model's, then the trained one's)."""
+    inner = {**config.get("config", {}), "name": "model"}
+    if isinstance(inner.get("layers"), list):
+        inner["layers"] = [{**layer, "config": {**layer["config"], "name": f"layer_{n}"}}
+                           if isinstance(layer, dict) and isinstance(layer.get("config"), dict) else layer
+                           for n, layer in enumerate(inner["layers"])]
+    return {**config, "config": inner}

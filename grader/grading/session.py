@@ -22,13 +22,15 @@ import gc
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from grader import timings as clock
 from grader.assignment.data import Facts
 from grader.assignment.spec import Assignment
 from grader.grading import pool
-from grader.grading.grade import Setup
+
+if TYPE_CHECKING:
+    from grader.grading.grade import Setup
 
 # Submissions a worker grades between two clean-ups of Keras' state and Python's garbage. Each takes about a
 # second (0.6 s and 0.5 s measured after a submission), as long as grading a submission whose training is
@@ -201,7 +203,7 @@ _WARM: list[Setup] = []
 def _start(plan: Plan) -> Facts:
     """Set a worker up: its thread pools, the data, the checks' modules; what it learnt of the data."""
     from grader.assignment.data import facts
-    from grader.grading.grade import trusted_process
+    from grader.grading.grade import Setup, trusted_process
     from grader.sandbox import zygote
     from grader.trusted import memo
 

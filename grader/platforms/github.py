@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Mapping, TextIO
 
 from grader import passmark
-from grader.submission import top_level
 from grader.views.outputs import write_text
 from grader.passmark import PassMark
 from grader.assignment.spec import Assignment
@@ -213,6 +212,8 @@ def definition_lines(source: str) -> tuple[dict[str, int], int | None]:
 
 
 def _definitions(module: Path) -> tuple[dict[str, int], int | None]:
+    from grader.submission import top_level
+
     source = top_level.read_code(module) if module.suffix == ".py" else None  # never a pipe, nor a huge file
     return ({}, None) if source is None else definition_lines(source)
 

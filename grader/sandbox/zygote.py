@@ -168,7 +168,7 @@ class Zygote:
         if self.process is None:  # a trusted process's handle: the zygote is its parent's to stop
             return
         try:
-            self.process.wait(timeout=patience)
+            _wait_exit(self.process, patience)
         except subprocess.TimeoutExpired:
             # It holds nothing to save, and an orderly interpreter shutdown with TensorFlow loaded takes seconds.
             self.process.kill()
@@ -186,6 +186,24 @@ class Zygote:
             raise ZygoteError(f"the zygote process exited (status {self.process.poll()}); "
                               f"its log: {_tail(self.directory / 'zygote.log')}")
         return message
+
+
+def _wait_exit(process: subprocess.Popen, timeout: float) -> None:
+    """Wait for `process` to exit, as Popen.wait(timeout) does but woken by the exit itself (a pidfd), not by polling
+    at intervals that grow to 50 ms."""
+    try:
+        pidfd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):  # no pidfd (an older kernel), or already reaped
+        process.wait(timeout=timeout)
+        return
+    try:
+        import select
+
+        if not select.select([pidfd], [], [], timeout)[0]:
+            raise subprocess.TimeoutExpired(process.args, timeout)
+    finally:
+        os.close(pidfd)
+    process.wait()
 
 
 # -- the control channel: length-prefixed JSON, descriptors riding on the first part -----------------------
@@ -500,6 +518,7 @@ def _children() -> list[int]:
 
 def _sweep(statuses: dict[int, int], spare: set[int] = frozenset()) -> int:
     killed = 0
+    _reap(statuses)  # the children that have exited already (a sandbox closed, a worker stopped) need no killing
     for _ in range(20):  # killing a parent can re-parent its children here: repeat until none are left
         children = [pid for pid in _children() if pid not in statuses and pid not in spare]
         if not children:
