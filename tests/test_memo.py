@@ -288,7 +288,7 @@ def test_grading_protects_the_cache_folder_from_the_sandbox(tmp_path: Path, fast
 
     monkeypatch.setattr(grading, "Runner", runner)
     cache = memo.Cache(tmp_path / "cache")
-    from grader.grading.session import Setup
+    from grader.grading.grade import Setup
 
     with pytest.raises(Stop):
         grading.grade(SOLUTION, Setup(fast_digits, dataset=None, zygote=None, trainings=cache))
@@ -465,7 +465,7 @@ def test_frozen_layers_change_the_key_and_the_training(data, budget, settings, d
     assert memo.key(frozen, settings, data, budget)[0] != memo.key(SEED_LAYERS, settings, data, budget)[0]
     trained = _fresh(frozen, settings, data, budget, digits)
     training.seed_everything(budget.seed)
-    initial = architecture.build(architecture.canonical(frozen), data.x_train.shape[1:], digits.limits)
+    initial = architecture.build(architecture.canonical(frozen, construct=True), data.x_train.shape[1:], digits.limits)
     assert all(np.array_equal(a, b) for a, b in zip(trained.model.get_weights(), initial.get_weights()))
     assert trained.accuracy < 0.2
     explicit = tuple(dataclasses.replace(layer, args={**layer.args, "trainable": True}) for layer in SEED_LAYERS)

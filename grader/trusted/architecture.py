@@ -14,6 +14,7 @@ is grader.trusted.comparison's.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -239,7 +240,7 @@ def build(layers: tuple[Layer, ...], input_shape: tuple[int, ...], limits: Limit
     shape: tuple = (None, *input_shape)
     outputs = [math.prod(input_shape)]
     for layer in layers:
-        instance, out, cost = _shaped(layer, shape)
+        instance, out, cost = _shaped(layer, shape, construct=True)
         costs.append(cost)
         _check_size(layer, out, sum(c.params for c in costs), limits)
         constructed.append(instance)
@@ -275,17 +276,53 @@ def cost(layers: tuple[Layer, ...], input_shape: tuple[int, ...]) -> model_cost.
     return model_cost.Cost(params, macs)
 
 
-def _shaped(layer: Layer, shape: tuple) -> tuple[keras.layers.Layer, tuple, model_cost.Cost]:
-    """The layer constructed (no weights yet), its output shape on `shape`, and its cost."""
+def _shaped(layer: Layer, shape: tuple, *, construct: bool = False
+            ) -> tuple[keras.layers.Layer | None, tuple, model_cost.Cost]:
+    """The layer constructed (no weights yet) if `construct`, else None; its output shape on `shape`, and its cost.
+
+    Without `construct`, the shape and the cost are worked out once per layer and input shape in a process (a layer
+    is constructed to find them, about a millisecond, and a grade asks a few dozen times). With it, the layer is
+    constructed here, once, as a model being built needs: constructing a layer draws from the random state that
+    seeds its weights, so a seeded build must construct the same layers every time, whatever was asked before."""
     try:
-        instance = _construct(layer)
-        out = tuple(instance.compute_output_shape(shape))
-        return instance, out, model_cost.layer_cost(layer.class_name, layer.args, shape, out)
+        if construct:
+            instance = _construct(layer)
+            out = tuple(instance.compute_output_shape(shape))
+            return instance, out, model_cost.layer_cost(layer.class_name, layer.args, shape, out)
+        out, cost = _shape_and_cost(layer.class_name, _frozen(layer.args), tuple(shape))
+        return None, out, cost
     except ModelError:
         raise
     except Exception as exc:  # noqa: BLE001 - Keras rejects bad arguments with many types
         raise ModelError(f"layer {layer.name!r} {layer.describe()} cannot be built on input of shape {shape}: "
                          f"{shorten(str(exc), 300)}") from None
+
+
+@functools.lru_cache(maxsize=512)
+def _shape_and_cost(class_name: str, args: tuple, shape: tuple) -> tuple[tuple, model_cost.Cost]:
+    layer = Layer(class_name, _thawed(args))
+    out = tuple(_construct(layer).compute_output_shape(shape))
+    return out, model_cost.layer_cost(class_name, layer.args, shape, out)
+
+
+def _frozen(value: Any) -> Any:
+    """A validated argument as a hashable key that tells its types apart (a tuple from a list, 1 from 1.0 and True)."""
+    if isinstance(value, dict):
+        return ("dict", tuple((k, _frozen(v)) for k, v in sorted(value.items())))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(_frozen(v) for v in value))
+    return (type(value).__name__, value)
+
+
+def _thawed(key: Any) -> Any:
+    """The value `_frozen` made `key` of."""
+    kind, value = key
+    if kind == "dict":
+        return {k: _thawed(v) for k, v in value}
+    if kind in ("list", "tuple"):
+        items = [_thawed(v) for v in value]
+        return items if kind == "list" else tuple(items)
+    return value
 
 
 def _check_size(layer: Layer, out: tuple, params: int, limits: Limits) -> None:
@@ -381,27 +418,39 @@ def _is_zero(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0
 
 
-def canonical(layers: tuple[Layer, ...]) -> tuple[Layer, ...]:
+def canonical(layers: tuple[Layer, ...], *, construct: bool = False) -> tuple[Layer, ...]:
     """The one description of `layers` that a training is made from and keyed by (grader.trusted.memo): exact folds
     of separate activations, every argument as Keras reads it back from the constructed layer (defaults spelt out,
-    lists as tuples), no names. canonical(canonical(x)) == canonical(x)."""
-    return tuple(Layer(layer.class_name, read_back(layer).args, "") for layer in fold_activations(layers))
+    lists as tuples), no names. canonical(canonical(x)) == canonical(x). With `construct`, see `read_back`."""
+    return tuple(Layer(layer.class_name, read_back(layer, construct=construct).args, "")
+                 for layer in fold_activations(layers))
 
 
-def read_back(layer: Layer) -> Layer:
+def read_back(layer: Layer, *, construct: bool = False) -> Layer:
     """`layer` with every argument as Keras reads it back from the constructed layer: its defaults spelt out, lists as
-    tuples, values in the form a submitted config holds them (name and free arguments kept)."""
+    tuples, values in the form a submitted config holds them (name and free arguments kept).
+
+    The layer is constructed once per process for the same arguments; with `construct`, every time, as training has
+    always done after seeding (constructing a layer draws from the seeded random state, see `_shaped`)."""
     try:
-        config = as_plain(_construct(layer).get_config())
+        config = json.loads(_config.__wrapped__(layer.class_name, _frozen(layer.args)) if construct
+                            else _config(layer.class_name, _frozen(layer.args)))
     except Exception as exc:  # noqa: BLE001 - Keras rejects bad arguments with many types
         raise ModelError(f"layer {layer.name!r} {layer.describe()} cannot be built: {shorten(str(exc), 300)}") \
             from None
     return dataclasses.replace(layer, args=_arguments(layer.class_name, layer.name, config))
 
 
-def described(model: keras.Model) -> tuple[Layer, ...]:
-    """The canonical description of a built model: what was actually trained, read back from the model itself."""
-    return canonical(parse(as_plain(keras.saving.serialize_keras_object(model))).layers)
+@functools.lru_cache(maxsize=512)
+def _config(class_name: str, args: tuple) -> str:
+    """The config Keras reads back from a layer of these arguments, as JSON text: worked out once per process."""
+    return json.dumps(as_plain(_construct(Layer(class_name, _thawed(args))).get_config()))
+
+
+def described(model: keras.Model, *, construct: bool = False) -> tuple[Layer, ...]:
+    """The canonical description of a built model: what was actually trained, read back from the model itself (with
+    `construct`, see `read_back`)."""
+    return canonical(parse(as_plain(keras.saving.serialize_keras_object(model))).layers, construct=construct)
 
 
 def as_plain(value: Any) -> Any:

@@ -111,10 +111,10 @@ def train(layers: tuple[architecture.Layer, ...], settings: CompileSettings, x_t
     started = time.monotonic()
     with timings.stage("training: seed, build and compile"):
         seed_everything(training.seed)
-        model = architecture.build(architecture.canonical(layers), tuple(x_train.shape[1:]), limits,
+        model = architecture.build(architecture.canonical(layers, construct=True), tuple(x_train.shape[1:]), limits,
                                    batch_size=training.batch_size)
         model.compile(**settings.build())
-        trained_layers = architecture.described(model)
+        trained_layers = architecture.described(model, construct=True)  # as it always has: see architecture._shaped
     budget, divergence = _Budget(training.max_seconds), _Divergence()
     with bounded_memory((limits.max_training_mb + HEADROOM_MB) * 2**20):
         with timings.stage("training: fit"):
