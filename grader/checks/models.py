@@ -7,6 +7,7 @@ it is given cannot pass. Both are built by the grader from validated layers.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import keras
@@ -27,6 +28,13 @@ class Answer:
     model: keras.Model
     result: np.ndarray | None
     header: dict
+    outputs: np.ndarray | None = None  # the model's own outputs for the images, if worked out already
+
+    def model_outputs(self, images: np.ndarray) -> np.ndarray:
+        """The model's outputs for `images` (those worked out while the training ran, for an answer asked early)."""
+        if self.outputs is not None:
+            return self.outputs
+        return keras.ops.convert_to_numpy(self.model(images, training=False))  # eager: no tracing for a few images
 
 
 def answers(ctx: Context, check: CheckSpec, images: np.ndarray) -> tuple[list[Answer], str]:
@@ -49,7 +57,8 @@ def answers(ctx: Context, check: CheckSpec, images: np.ndarray) -> tuple[list[An
 
 
 def prefetch(check: CheckSpec, ctx: Context, images: np.ndarray) -> None:
-    """Ask for the re-initialised model's answer now, while the training runs elsewhere: it does not need the training.
+    """Ask for the re-initialised model's answer now, while the training runs elsewhere: it does not need the training;
+    and work out that model's own outputs meanwhile.
 
     Kept in ctx.found.answers for `answers`, which uses it if the training leaves the layers as they are (an error
     included, reported in the check's turn, as it would have been then)."""
@@ -59,6 +68,7 @@ def prefetch(check: CheckSpec, ctx: Context, images: np.ndarray) -> None:
     try:
         (answer,) = ask(ctx, check.function, [("re-initialised", reinitialised(ctx, layers))], images,
                         check.params.get("timeout"))
+        answer = dataclasses.replace(answer, outputs=answer.model_outputs(images))
     except SubmissionError as error:
         answer = error
     ctx.found.answers[check.name] = Early(layers, answer)
@@ -104,7 +114,7 @@ def ask(ctx: Context, fn: str, models: list[tuple[str, keras.Model]], images: np
         count = len(weights)
         arrays.update({f"w{k}_{i}": w for i, w in enumerate(weights)})
     reply = ctx.runner.request({"op": "predict", "function": fn, "weights": count, "sets": len(models),
-                                "model": nameless(keras.saving.serialize_keras_object(models[0][1]))}, arrays,
+                                "model": layers_config(models[0][1])}, arrays,
                                stage=f"{fn}()", timeout=timeout)
     notes = reply.header.get("answers")
     if not isinstance(notes, list) or len(notes) != len(models) or not all(isinstance(n, dict) for n in notes):
@@ -113,13 +123,15 @@ def ask(ctx: Context, fn: str, models: list[tuple[str, keras.Model]], images: np
             for k, (label, model) in enumerate(models)]
 
 
-def nameless(config: dict) -> dict:
-    """A Sequential model's serialized config with fixed names in place of the numbered ones Keras gave it and its
-    layers: the same for every model of the same layers, so the sandbox, which keeps the model of the last request's
-    config, builds it once for every request with other weights (the re-initialised model's, then the trained one's)."""
+def layers_config(model: keras.Model) -> dict:
+    """The model's serialized config with fixed names in place of the numbered ones Keras gave it and its layers, and
+    without its compile settings: the same for every model of the same layers, so the sandbox, which keeps the model
+    of the last request's config, builds it once for every request with other weights (the re-initialised model's,
+    then the trained one's). A predicting function gets an uncompiled model either way."""
+    config = keras.saving.serialize_keras_object(model)
     inner = {**config.get("config", {}), "name": "model"}
     if isinstance(inner.get("layers"), list):
         inner["layers"] = [{**layer, "config": {**layer["config"], "name": f"layer_{n}"}}
                            if isinstance(layer, dict) and isinstance(layer.get("config"), dict) else layer
                            for n, layer in enumerate(inner["layers"])]
-    return {**config, "config": inner}
+    return {k: v for k, v in {**config, "config": inner}.items() if k != "compile_config"}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 
-import keras
 import numpy as np
 
 from grader.trusted.bounds import shorten
@@ -36,7 +35,7 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     except SubmissionError as error:
         return from_error(check, error).timed(time.monotonic() - started)
     for answer in answers:
-        expected_probs = _probabilities(ctx, answer.model, images, params)
+        expected_probs = _probabilities(ctx, answer, images, params)
         found, hint = _compare(fn, answer.result, expected_probs, answer.header)
         if answer.header.get("input_modified"):
             found.append(f"{fn}() changed the images it was given.")
@@ -56,13 +55,13 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
                               visibility=check.visibility, extra=extra).timed(time.monotonic() - started)
 
 
-def _probabilities(ctx: Context, model: keras.Model, images: np.ndarray, params: dict) -> np.ndarray:
+def _probabilities(ctx: Context, answer: models.Answer, images: np.ndarray, params: dict) -> np.ndarray:
     """The model's outputs for `images`; for the trained model on the first test images, those training predicted."""
     trained, budget = ctx.found.trained, ctx.assignment.training
-    if (trained is not None and model is trained.model and params.get("probe", "test_images") == "test_images"
+    if (trained is not None and answer.model is trained.model and params.get("probe", "test_images") == "test_images"
             and tuple(params.get("prepare", [])) == tuple(budget.prepare) and len(images) <= trained.test_samples):
         return trained.probabilities[: len(images)]  # the same weights and images: no second prediction
-    return keras.ops.convert_to_numpy(model(images, training=False))  # eager: no tracing for 50 images
+    return answer.model_outputs(images)
 
 
 def _compare(fn: str, got: np.ndarray | None, probs: np.ndarray, header: dict) -> tuple[list[str], str]:

@@ -150,7 +150,7 @@ def _from_ahead(ahead: Any, cache: Cache | None, layers: tuple[Layer, ...], sett
     if taken is None:
         return None
     record, raw, stopped_early = taken
-    trained = unpack(record, raw, name, material, layers, settings, data, limits, stopped_early=stopped_early)
+    trained = unpack(record, raw, name, material, layers, data, limits, stopped_early=stopped_early)
     if trained is None:
         return None
     if cache is not None and not stopped_early:
@@ -227,7 +227,7 @@ class Cache:
             kept = self.read(name)
             if kept is None:
                 return None
-            return unpack(*kept, name, material, layers, settings, data, limits)
+            return unpack(*kept, name, material, layers, data, limits)
 
     def read(self, name: str) -> tuple[bytes, bytes] | None:
         """The record kept under `name` and the npz it names, each whole and verified (the record's checksum, the
@@ -338,7 +338,7 @@ def pack(name: str, material: dict, trained: Trained) -> tuple[bytes, bytes]:
     return json.dumps(record, allow_nan=False).encode(), raw
 
 
-def unpack(record: bytes, raw: bytes, name: str, material: dict, layers: tuple[Layer, ...], settings: CompileSettings,
+def unpack(record: bytes, raw: bytes, name: str, material: dict, layers: tuple[Layer, ...],
            data: Prepared, limits: Limits, *, stopped_early: bool = False) -> Trained | None:
     """The packed training `name`, its model rebuilt, or None if it is not `name`, does not verify, or was trained from
     another description than `material` (the values `name` is made from, as key() gives them)."""
@@ -346,11 +346,11 @@ def unpack(record: bytes, raw: bytes, name: str, material: dict, layers: tuple[L
     if parsed is None or parsed.get("material") != material or _digest(material) != name \
             or hashlib.sha256(raw).hexdigest() != parsed["arrays"]["sha256"]:
         return None
-    trained = _rebuild(parsed, raw, layers, settings, data, limits)
+    trained = _rebuild(parsed, raw, layers, data, limits)
     return dataclasses.replace(trained, stopped_early=True) if trained is not None and stopped_early else trained
 
 
-def _rebuild(record: dict, raw: bytes, layers: tuple[Layer, ...], settings: CompileSettings, data: Prepared,
+def _rebuild(record: dict, raw: bytes, layers: tuple[Layer, ...], data: Prepared,
              limits: Limits) -> Trained | None:
     import io
 
@@ -363,8 +363,7 @@ def _rebuild(record: dict, raw: bytes, layers: tuple[Layer, ...], settings: Comp
             probabilities = archive["probabilities"]
         described = architecture.canonical(layers)  # as training built it
         model = architecture.build(described, tuple(data.x_train.shape[1:]), limits)
-        model.compile(**settings.build())
-        model.set_weights(weights)
+        model.set_weights(weights)  # not compiled: what the checks do with it needs no optimizer
     except (KeyError, ValueError, TypeError, OSError, zipfile.BadZipFile, zlib.error, architecture.ModelError):
         return None  # not what this model needs after all: train it
     if probabilities.shape != (len(data.x_test), probabilities.shape[-1]) or probabilities.ndim != 2:

@@ -73,18 +73,26 @@ def _leave_cgroup():
 
 
 def _daemon():
-    """Fork a grandchild in its own session that outlives its parent; return nothing to the parent."""
+    """Fork a grandchild in its own session that outlives its parent; return nothing to the parent, once the grandchild
+    has said that it started (so that the line is part of what the import printed, however loaded the machine)."""
+    started, said = os.pipe()
     middle = os.fork()
     if middle:
+        os.close(said)
         os.waitpid(middle, 0)
+        os.read(started, 1)  # the grandchild's byte, or the end of the pipe if it died first
+        os.close(started)
         return
     try:
+        os.close(started)
         os.setsid()
         if os.fork():
             os._exit(0)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         print("HOSTILE " + json.dumps({"attack": "daemon started", "outcome": f"succeeded: uid {os.getuid()}"}), flush=True)
+        os.write(said, b"!")
+        os.close(said)
         end = time.monotonic() + 10
         while time.monotonic() < end:
             for path in TARGETS["forge"]:
