@@ -218,7 +218,7 @@ def _grade_here(submission: Path, task: spec.Assignment, *, out: Path, data: str
 
     name = submission.stem if submission.is_file() else submission.resolve().name
     with Session(task, data=data, keep_gpu=keep_gpu, protect=(out,), trainings=trainings and trainings.directory,
-                 timings=timings, ahead=True, command=_command_line()) as session:
+                 timings=timings, ahead=True, command=_command_line(), reports=True) as session:
         _check_budget(task, session.data(), budget)
         results = session.grade(submission, name, out=out)
     return results, {"results": out / "results.json", "report": out / "report.html"}
@@ -242,7 +242,7 @@ def _grade_batch(submissions: list[Path], task: spec.Assignment, *, out: Path, d
         raise UsageError(f"--jobs {jobs}: give a number of workers of at least 1.")
     workers = jobs or batch.default_workers()
     with Session(task, data=data, keep_gpu=keep_gpu, protect=(out, *submissions), trainings=trainings,
-                 timings=timings, workers=workers) as session:
+                 timings=timings, workers=workers, reports=True) as session:
         facts = session.data()
         _check_budget(task, facts, budget)
         plan = batch.plan(submissions, task, out=out, data_sha256=facts.sha256, shard=part)

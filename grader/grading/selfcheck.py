@@ -97,7 +97,8 @@ def check(submission: str | Path, *, assignment: str | Path | Assignment | None 
     share = None if full else (budget.training.train_samples, budget.training.test_samples)
     extra = {"self_check": _what_was_checked(task, budget)} if out is not None else {}
     try:
-        with Session(budget, data=data, kit=task.kit is not None, share=share, ahead=ahead, timings=timings) as session:
+        with Session(budget, data=data, kit=task.kit is not None, share=share, ahead=ahead, timings=timings,
+                     reports=out is not None) as session:
             results = session.grade(path, path.stem if path.is_file() else path.resolve().name, out=out, extra=extra)
     except kit.KitError as exc:
         raise NothingToCheck(str(exc)) from exc

@@ -76,6 +76,7 @@ class Plan:
     reference: Any = None
     command: str = ""  # the command line that graded, recorded in results.json
     origin: float | None = None  # with timings, when the grader's process started (its stages' time 0)
+    reports: bool = False  # its grades write report.html: the report's template is compiled as a worker starts
 
 
 class Session:
@@ -85,19 +86,20 @@ class Session:
     with `share` (training, test), only a public share of them. `protect` are more paths no sandbox may read
     (the output folder, the other submissions). `trainings` is the folder of memoized trainings (None: none).
     `workers` grade at once. With `ahead`, the expected training starts before the checks (a single grade,
-    whose other core would wait otherwise). `reference` answers in place of the assignment's own.
+    whose other core would wait otherwise). `reference` answers in place of the assignment's own. With `reports`,
+    its grades write report.html (given an `out`): a worker gets the report ready as it starts, not after a grade.
     """
 
     def __init__(self, task: Assignment, *, data: str | Path | None = None, kit: bool = False,
                  share: tuple[int, int] | None = None, keep_gpu: bool = False, protect: tuple[Path, ...] = (),
                  trainings: Path | None = None, workers: int = 1, timings: bool = False, ahead: bool = False,
-                 reference: Any = None, command: str = "") -> None:
+                 reference: Any = None, command: str = "", reports: bool = False) -> None:
         protect = tuple(Path(p).resolve() for p in protect)  # the trainings' folder too, by grade()
         recorder = clock.current() if timings else None
         self.task = task
         self.plan = Plan(task, None if data is None else str(data), kit, share, keep_gpu, protect,
                          None if trainings is None else Path(trainings), max(1, workers), timings, ahead, reference,
-                         command, recorder.origin if recorder is not None else None)
+                         command, recorder.origin if recorder is not None else None, reports)
         self._pool: pool.Pool | None = None
 
     def __enter__(self) -> "Session":
@@ -214,6 +216,11 @@ def _start(plan: Plan) -> Facts:
         started = _start_ahead(plan, forks)
         dataset = _load(plan)
         from grader.checks import context  # noqa: F401 - the checks' modules, imported before the heap settles
+        if plan.reports:
+            from grader.views import report
+
+            with clock.stage("report: its template, compiled", side="worker"):
+                report.template()
     _WARM[:] = [Setup(plan.task, dataset, forks, plan.protect, memo.Cache(plan.trainings) if plan.trainings else None,
                       plan.keep_gpu, plan.data, plan.ahead, plan.reference, plan.timings, plan.command,
                       started=started)]
