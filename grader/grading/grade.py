@@ -160,40 +160,33 @@ def _start_ahead(ctx, setup: Setup):
     forked by the session's fork server, beside this worker, when the reference is the assignment's own."""
     from grader.trusted import ahead, memo
 
-    if not trains(ctx.assignment):
+    if not ahead.applies(ctx.assignment):
         return None
     budget = ctx.assignment.training
     data = memo.prepared(ctx, budget)
     _ = data.digest  # hashed once, here, for both processes
     if setup.reference is None and setup.zygote is not None:
-        return start_ahead(setup.zygote, ctx.assignment, data)
+        return _start_beside(setup.zygote, ctx.assignment, data)
     from grader.checks import training as training_check
 
     return ahead.start(lambda: training_check.planned(ctx), data, budget, ctx.assignment.limits)
 
 
-def trains(assignment: Assignment) -> bool:
-    """Whether the assignment trains the model one of its checks describes (so a training can start ahead)."""
-    return (any(c.kind == "training" for c in assignment.checks) and any(c.kind == "model" for c in assignment.checks))
-
-
-def start_ahead(forks: Any, assignment: Assignment, data: Any) -> Any:
-    """Have the fork server `forks` fork the process that trains the assignment's expected model ahead, beside this
-    one, with this process's thread pools and timings' origin: a grader.trusted.ahead.Ahead, or None.
-
-    `data` is what it trains on, prepared (grader.trusted.memo.Prepared), or a function that loads the data set, for
-    a process that starts before the data are loaded here (a session's worker, as it starts)."""
+def _start_beside(forks: Any, assignment: Assignment, data: Any) -> Any:
+    """Have the fork server `forks` fork the process that trains the assignment's expected model on `data` (prepared,
+    grader.trusted.memo.Prepared) ahead, beside this one, with this process's thread pools and timings' origin: a
+    grader.trusted.ahead.Ahead, or None."""
     from grader.trusted import ahead, threads
 
     recorder = timings.current()
     origin = recorder.origin if recorder is not None else None
-    return ahead.start_beside(forks, _train_ahead, (assignment, data, origin, threads.workers()), assignment.training)
+    return ahead.start_beside(forks, train_ahead, (assignment, data, origin, threads.workers()), assignment.training)
 
 
-def _train_ahead(assignment: Assignment, data: Any, origin: float | None, workers: int, writer: Any) -> None:
+def train_ahead(assignment: Assignment, data: Any, origin: float | None, workers: int, writer: Any) -> None:
     """In the process the fork server forked to train ahead: the worker's thread pools, the data (loaded here if
-    `data` is a function that loads them), a plan from the assignment's own reference, then the training (the same
-    key as the worker's, so that it can take it)."""
+    `data` is a function that loads them: a session's worker starts it before it has them), a plan from the
+    assignment's own reference, then the training (the same key as the worker's, so that it can take it)."""
     with trusted_process(workers, origin):  # the worker's thread pools: the same training, the same key
         from grader.checks import training as training_check
         from grader.checks.context import Context

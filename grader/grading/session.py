@@ -203,17 +203,19 @@ _WARM: list[Setup] = []
 
 
 def _start(plan: Plan) -> Facts:
-    """Set a worker up: its thread pools, the data, the checks' modules; what it learnt of the data."""
-    from grader.assignment.data import facts
-    from grader.grading.grade import Setup, trusted_process
+    """Set a worker up: its training ahead first (a single grade's critical path), then its thread pools, the data,
+    the checks' modules; what it learnt of the data."""
     from grader.sandbox import zygote
-    from grader.trusted import memo
 
     forks = zygote.attached()
     if forks is None:
         raise RuntimeError("a session's worker runs in a process its fork server forked")
+    started = _start_ahead(plan, forks)
+    from grader.assignment.data import facts
+    from grader.grading.grade import Setup, trusted_process
+    from grader.trusted import memo
+
     with trusted_process(plan.workers, plan.origin):
-        started = _start_ahead(plan, forks)
         dataset = _load(plan)
         from grader.checks import context  # noqa: F401 - the checks' modules, imported before the heap settles
         if plan.reports:
@@ -228,14 +230,22 @@ def _start(plan: Plan) -> Facts:
 
 
 def _start_ahead(plan: Plan, forks: Any) -> Any:
-    """With `plan.ahead`, the expected training started now, before this worker loads the data (its process loads them
-    too): for the session's first grade (a single grade's critical path is the import, then this training)."""
-    from grader.grading.grade import start_ahead, trains
+    """With `plan.ahead`, the expected training started now, as this worker starts, before it sets itself up and loads
+    the data (the training's process loads them itself): a single grade's critical path is the fork server's import,
+    then this training. Imports little, for the same reason."""
+    from grader.trusted import ahead
 
-    if not plan.ahead or plan.reference is not None or not trains(plan.task):
+    if not plan.ahead or plan.reference is not None or not ahead.applies(plan.task):
         return None
-    with clock.stage("training ahead: start its process, which loads the data", side="worker"):
-        return start_ahead(forks, plan.task, functools.partial(_load, plan))
+    return ahead.start_beside(forks, _train_ahead, (plan.task, functools.partial(_load, plan), plan.origin,
+                                                    plan.workers), plan.task.training)
+
+
+def _train_ahead(*args: Any) -> None:
+    """In the process the fork server forked for the training ahead (see grader.grading.grade.train_ahead)."""
+    from grader.grading.grade import train_ahead
+
+    train_ahead(*args)
 
 
 def _load(plan: Plan) -> Any:

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from grader.trusted.architecture import Layer
     from grader.trusted.compilation import CompileSettings
     from grader.trusted.memo import Prepared
-    from grader.assignment.spec import Limits, Training
+    from grader.assignment.spec import Assignment, Limits, Training
 
 _LENGTH = struct.Struct(">Q")
 Plan = Callable[[], "tuple[tuple[Layer, ...], CompileSettings]"]
@@ -104,6 +104,12 @@ class Ahead:
             if not chunk:
                 return None
             self._buffer += chunk
+
+
+def applies(assignment: Assignment) -> bool:
+    """Whether the assignment trains the model one of its checks describes, so that its training can start ahead."""
+    kinds = {check.kind for check in assignment.checks}
+    return "training" in kinds and "model" in kinds
 
 
 def start(plan: Plan, data: Prepared, budget: Training, limits: Limits) -> Ahead | None:
