@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from grader.assignment import budgets, course, spec  # noqa: E402
+from grader.assignment import budgets, course  # noqa: E402
 from grader.assignment.data import load_dataset  # noqa: E402
 from grader.authoring.validate import reference_accuracies  # noqa: E402
 
@@ -27,11 +27,13 @@ from grader.authoring.validate import reference_accuracies  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assignment", required=True, help="bundled name or path to an assignment.toml")
-    parser.add_argument("--data")
+    parser.add_argument("--data",
+                        help="a Keras mnist.npz or a folder of IDX files (default: the assignment's own data)")
     parser.add_argument("--budget", help="a budget the spec names in [training.budgets] (default: [training])")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--train-samples", type=int)
-    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4],
+                        help="the seeds to train with (default 0 1 2 3 4)")
+    parser.add_argument("--train-samples", type=int, help="training images (default: the budget's)")
+    parser.add_argument("--epochs", type=int, help="epochs (default: the budget's)")
     args = parser.parse_args()
     task = budgets.select(course.load(args.assignment), args.budget)
     budget = task.training

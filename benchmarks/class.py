@@ -214,7 +214,7 @@ def _descendants(pid: int) -> list[int]:
 def grade_batch(paths: list[Path], out: Path, *, budget: str | None, data: str | None, jobs: int | None) -> dict:
     """Grade the class as `grader run` does (its library function), each submission's stages timed."""
     from grader import api
-    from grader.assignment import budgets, course, spec
+    from grader.assignment import budgets, course
     from grader.grading import batch
 
     task = budgets.select(course.load("digits"), budget)

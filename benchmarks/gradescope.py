@@ -86,9 +86,12 @@ def gradescope_root(folder: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--cpus", type=float, default=0.5)
-    parser.add_argument("--memory-mb", type=int, default=768)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="paired rounds of the autograder and the floor (default 3)")
+    parser.add_argument("--cpus", type=float, default=0.5,
+                        help="the container's CPU quota, in CPUs (default 0.5, Gradescope's default)")
+    parser.add_argument("--memory-mb", type=int, default=768,
+                        help="the container's memory limit in MB (default 768, Gradescope's default)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("making control groups needs root: run it with sudo")

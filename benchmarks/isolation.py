@@ -42,7 +42,8 @@ def one(zygote: Zygote, task: spec.Assignment, available: dict, protect: tuple[P
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=20,
+                        help="paired sandboxes with and without isolation (default 20)")
     args = parser.parse_args()
     task = course.load("digits")
     full = isolation.probe()

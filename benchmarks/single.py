@@ -86,7 +86,7 @@ def prepare_floor_data(path: Path) -> None:
     """Write the floor's npz, before any timing: the arrays the grader trains and tests on, at its budget."""
     import numpy as np
 
-    from grader.assignment import course, spec
+    from grader.assignment import course
     from grader.assignment.data import load_dataset
 
     task = course.load("digits")

@@ -98,7 +98,7 @@ def test_the_gelu_tower_gets_a_verdict_before_any_weight_exists(tmp_path: Path, 
     results = grade_with(_write(tmp_path, "tower", GELU_TOWER), fast_digits)
     tests = by_name(results)
     assert tests["build_model"]["score"] == 0
-    assert "needs 10.6 GB of memory to train" in tests["build_model"]["output"]
+    assert "needs 9.7 GB of memory to train" in tests["build_model"]["output"]
     assert "the limit is 2.0 GB" in tests["build_model"]["output"]
     assert tests["accuracy"]["score"] == 0 and tests["accuracy"]["status"] == "failed"
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import SOLUTION, SUBMISSIONS, grade_with
-from grader.trusted import architecture, compilation, memo, training
+from grader.trusted import architecture, compilation, memo, model_cost, training
 from grader.assignment.data import load_dataset
 
 L = architecture.Layer
@@ -150,7 +150,10 @@ def test_grader_run_refuses_a_cache_others_may_write_before_grading(tmp_path: Pa
     assert not (tmp_path / "out" / "results.json").exists()
 
 
-def test_a_training_stopped_by_the_time_budget_is_not_kept(tmp_path: Path, data, budget, settings, digits) -> None:
+def test_a_training_stopped_by_the_time_budget_is_not_kept(tmp_path: Path, data, budget, settings, digits,
+                                                            monkeypatch) -> None:
+    # The test images in one batch: the predictions, which get a time budget of their own, end after that batch.
+    monkeypatch.setattr(model_cost, "PREDICT_BATCH", budget.test_samples)
     cache = memo.Cache(tmp_path / "cache")
     _, provenance = cache.train(SEED_LAYERS, settings, data, dataclasses.replace(budget, max_seconds=0), digits.limits)
     assert not provenance.reused and not list(cache.directory.glob("*.json"))
