@@ -609,7 +609,9 @@ def _child(control: socket.socket, fds: list[int], request: dict[str, Any], zygo
 
 
 if __name__ == "__main__":
-    status = main(sys.argv[1:])
+    from grader.datastack import roomy
+
+    status = roomy(main, sys.argv[1:])  # its children inherit the room: the sandboxes, the workers, the training
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)  # it holds nothing to save, and tearing down an interpreter with TensorFlow loaded takes a second
