@@ -118,6 +118,4 @@ def _range(values: np.ndarray) -> str:
 
 def prefetch(check: CheckSpec, ctx: Context) -> None:
     """While the training runs: ask for the answer that does not need it (see grader.checks.models.prefetch)."""
-    params = check.params
-    models.prefetch(check, ctx, ctx.probe(params.get("probe", "test_images"), params.get("count", 50),
-                                          params.get("prepare", [])))
+    models.prefetch(check, ctx)

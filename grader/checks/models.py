@@ -25,7 +25,7 @@ class Answer:
     (`returned`: the result's type; `input_modified`, `weights_changed`)."""
 
     label: str
-    model: keras.Model
+    model: keras.Model | Sent
     result: np.ndarray | None
     header: dict
     outputs: np.ndarray | None = None  # the model's own outputs for the images, if worked out already
@@ -56,22 +56,97 @@ def answers(ctx: Context, check: CheckSpec, images: np.ndarray) -> tuple[list[An
     return [answer, second], note
 
 
-def prefetch(check: CheckSpec, ctx: Context, images: np.ndarray) -> None:
+def prefetch(check: CheckSpec, ctx: Context) -> None:
     """Ask for the re-initialised model's answer now, while the training runs elsewhere: it does not need the training;
-    and work out that model's own outputs meanwhile.
+    and work out that model's own outputs meanwhile, or take both from the training started ahead, which worked them
+    out for the expected layers (`initialised`) when the submission's are those.
 
     Kept in ctx.found.answers for `answers`, which uses it if the training leaves the layers as they are (an error
     included, reported in the check's turn, as it would have been then)."""
     if ctx.found.model is None:
         return
-    layers = ctx.found.model.layers
+    layers, images = ctx.found.model.layers, probe(check, ctx)
+    sent = _sent_ahead(ctx, check, layers, images)
     try:
-        (answer,) = ask(ctx, check.function, [("re-initialised", reinitialised(ctx, layers))], images,
-                        check.params.get("timeout"))
-        answer = dataclasses.replace(answer, outputs=answer.model_outputs(images))
+        if sent is not None:
+            model, outputs = sent
+            (answer,) = ask(ctx, check.function, [("re-initialised", model)], images, check.params.get("timeout"))
+        else:
+            (answer,) = ask(ctx, check.function, [("re-initialised", reinitialised(ctx, layers))], images,
+                            check.params.get("timeout"))
+            outputs = answer.model_outputs(images)
+        answer = dataclasses.replace(answer, outputs=outputs)
     except SubmissionError as error:
         answer = error
     ctx.found.answers[check.name] = Early(layers, answer)
+
+
+def probe(check: CheckSpec, ctx: Context) -> np.ndarray:
+    """The images a check of a function of (model, images) passes: its `probe` split's first `count`, prepared."""
+    params = check.params
+    return ctx.probe(params.get("probe", "test_images"), params.get("count", 50), params.get("prepare", []))
+
+
+ASKED_EARLY = ("predict", "model_output")  # the kinds of check whose re-initialised model is asked for early
+
+
+def initialised(ctx: Context, layers: tuple) -> tuple[dict, bytes]:
+    """For the training started ahead, given the layers it trains (the expected ones): those layers re-initialised, as
+    plain data, with their outputs on the probe of each check that asks early; (a JSON-able header, an npz)."""
+    import io
+
+    model = reinitialised(ctx, layers)
+    weights = model.get_weights()
+    arrays = {f"w{i}": w for i, w in enumerate(weights)}
+    for check in ctx.assignment.checks:
+        if check.kind in ASKED_EARLY:
+            images = probe(check, ctx)
+            arrays[f"outputs_{check.name}"] = keras.ops.convert_to_numpy(model(images, training=False))
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    header = {"layers": _signature(ctx, layers), "config": layers_config(model), "weights": len(weights)}
+    return header, buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A model as data, sent by the training started ahead: what `ask` needs of it, with no Keras model built here."""
+
+    config: dict
+    weights: list
+
+    def get_weights(self) -> list:
+        return list(self.weights)
+
+
+def _sent_ahead(ctx: Context, check: CheckSpec, layers: tuple, images: np.ndarray) -> tuple[Sent, np.ndarray] | None:
+    """The re-initialised model of `layers` and its outputs on `images`, if the training started ahead sent them for
+    these layers; else None."""
+    if ctx.ahead is None:
+        return None
+    sent = ctx.ahead.initialised()
+    if sent is None:
+        return None
+    header, arrays = sent
+    outputs = arrays.get(f"outputs_{check.name}")
+    count = header.get("weights")
+    if (header.get("layers") != _signature(ctx, layers) or outputs is None or len(outputs) != len(images)
+            or not isinstance(count, int) or not isinstance(header.get("config"), dict)
+            or any(f"w{i}" not in arrays for i in range(count))):
+        return None
+    return Sent(header["config"], [arrays[f"w{i}"] for i in range(count)]), outputs
+
+
+def _signature(ctx: Context, layers: tuple) -> str:
+    """What makes the re-initialised model of `layers` what it is: the layers (canonical), the input and the seed."""
+    import hashlib
+    import json
+
+    from grader.trusted import memo
+
+    material = {"layers": memo.layers_material(layers), "input_shape": list(ctx.model_check.params["input_shape"]),
+                "seed": ctx.assignment.training.seed + 1}
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -103,7 +178,7 @@ def _first(ctx: Context, fn: str) -> tuple[str, keras.Model, tuple, str]:
     return label, ctx.build(layers), layers, note
 
 
-def ask(ctx: Context, fn: str, models: list[tuple[str, keras.Model]], images: np.ndarray,
+def ask(ctx: Context, fn: str, models: list[tuple[str, keras.Model | Sent]], images: np.ndarray,
         timeout: float | None = None) -> list[Answer]:
     """Call `fn(model, images)` in the sandbox for each of `models` (the same layers, other weights) in one request:
     the sandbox builds the layers once and sets each model's weights in turn. Raises SubmissionError."""
@@ -123,11 +198,13 @@ def ask(ctx: Context, fn: str, models: list[tuple[str, keras.Model]], images: np
             for k, (label, model) in enumerate(models)]
 
 
-def layers_config(model: keras.Model) -> dict:
+def layers_config(model: keras.Model | Sent) -> dict:
     """The model's serialized config with fixed names in place of the numbered ones Keras gave it and its layers, and
     without its compile settings: the same for every model of the same layers, so the sandbox, which keeps the model
     of the last request's config, builds it once for every request with other weights (the re-initialised model's,
     then the trained one's). A predicting function gets an uncompiled model either way."""
+    if isinstance(model, Sent):
+        return model.config
     config = keras.saving.serialize_keras_object(model)
     inner = {**config.get("config", {}), "name": "model"}
     if isinstance(inner.get("layers"), list):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import platform
 import tempfile
@@ -188,7 +189,7 @@ def train_ahead(assignment: Assignment, data: Any, origin: float | None, workers
     `data` is a function that loads them: a session's worker starts it before it has them), a plan from the
     assignment's own reference, then the training (the same key as the worker's, so that it can take it)."""
     with trusted_process(workers, origin):  # the worker's thread pools: the same training, the same key
-        from grader.checks import training as training_check
+        from grader.checks import models, training as training_check
         from grader.checks.context import Context
         from grader.checks.reference import for_assignment
         from grader.trusted import ahead, memo
@@ -199,9 +200,13 @@ def train_ahead(assignment: Assignment, data: Any, origin: float | None, workers
         except Exception:  # noqa: BLE001 - the worker loads the same data and reports what failed
             return
     ctx = Context(assignment, dataset, for_assignment(assignment), None)
+    initialised = None
     if dataset is not None:
         data = memo.prepared(ctx, assignment.training)
-    ahead.train_into(lambda: training_check.planned(ctx), data, assignment.training, assignment.limits, writer.fileno())
+        if any(check.kind in models.ASKED_EARLY for check in assignment.checks):
+            initialised = functools.partial(models.initialised, ctx)  # what the grading process would build early
+    ahead.train_into(lambda: training_check.planned(ctx), data, assignment.training, assignment.limits, writer.fileno(),
+                     initialised)
 
 
 def _prefetch(ctx, *, after: CheckSpec) -> None:

@@ -11,8 +11,11 @@ grade is the one a training of its own gives; tests/test_ahead.py compares them.
 
 The process is forked only while TensorFlow has run no operation in the grader (a fork is not safe
 after that, and then nothing is started ahead). It runs the grader's trusted code only, never the
-submission's, holds nothing the grader does not, and dies with the grader. It sends its key as soon
-as it has it, then the training packed as memo keeps it (a JSON record with its checksum, an npz).
+submission's, holds nothing the grader does not, and dies with the grader. Where it is given one, it
+first sends what a check can ask for before the training ends: the expected layers re-initialised,
+with their outputs (grader.checks.models), so that the grading process builds no model of its own
+while the training runs; then its key as soon as it has it, then the training packed as memo keeps
+it (a JSON record with its checksum, an npz).
 """
 
 from __future__ import annotations
@@ -37,7 +40,10 @@ if TYPE_CHECKING:
     from grader.assignment.spec import Assignment, Limits, Training
 
 _LENGTH = struct.Struct(">Q")
+_UNREAD = object()
 Plan = Callable[[], "tuple[tuple[Layer, ...], CompileSettings]"]
+# What the process sends before it trains, given the layers it trains: a JSON-able header and an npz's bytes.
+Initialised = Callable[["tuple[Layer, ...]"], "tuple[dict, bytes]"]
 
 
 class Ahead:
@@ -47,12 +53,52 @@ class Ahead:
         self.pid, self._fd, self._deadline = pid, fd, deadline
         self._reaper = reaper  # the fork server that forked it, which reaps it (None: this process forked it)
         self._buffer = b""
+        self._first: bytes | None = None  # the key's frame, read while looking for the initialised model's
+        self._initialised: Any = _UNREAD
+
+    def initialised(self, timeout: float = 30) -> tuple[dict, dict[str, Any]] | None:
+        """What it sent before training, if anything, within `timeout` s: the header (see grader.checks.models
+        .initialised) and the arrays; None if it sent none, sent it broken, or has not sent it yet."""
+        if self._initialised is _UNREAD:
+            try:
+                self._initialised = self._read_initialised(time.monotonic() + timeout)
+            except TimeoutError:
+                return None  # still to come: `take` skips it
+        return self._initialised
+
+    def _read_initialised(self, until: float) -> tuple[dict, dict[str, Any]] | None:
+        import io
+
+        import numpy as np
+
+        header = self._frame(until)
+        if header is None:
+            if self.pid and time.monotonic() >= until and time.monotonic() < self._deadline:
+                raise TimeoutError
+            return None
+        try:
+            message = json.loads(header)
+        except ValueError:
+            return None
+        if not isinstance(message, dict) or "initialised" not in message:
+            self._first = header  # sent none: this is the key's frame
+            return None
+        raw = self._frame()
+        if raw is None or not isinstance(message["initialised"], dict):
+            return None
+        try:
+            with np.load(io.BytesIO(raw), allow_pickle=False) as arrays:
+                return message["initialised"], {name: arrays[name] for name in arrays.files}
+        except (ValueError, OSError, EOFError):
+            return None
 
     def take(self, name: str) -> tuple[bytes, bytes, bool] | None:
         """The packed training (record, arrays, stopped early) if its key is `name`, once it has finished; else None,
         with the process stopped (its key is another, it failed, or it ran past its deadline)."""
         try:
-            header = self._frame()
+            if self._initialised is _UNREAD:
+                self._initialised = self._read_initialised(self._deadline)  # sent first, not asked for: skipped
+            header, self._first = (self._first or self._frame()), None
             if header is None or json.loads(header).get("key") != name:
                 return None
             done, raw = self._frame(), self._frame()
@@ -86,8 +132,9 @@ class Ahead:
             os.close(self._fd)
             self.pid = 0
 
-    def _frame(self) -> bytes | None:
-        """The next length-prefixed frame, or None at the end of the stream or past the deadline."""
+    def _frame(self, until: float | None = None) -> bytes | None:
+        """The next length-prefixed frame, or None at the end of the stream, past the deadline, or past `until`."""
+        deadline = self._deadline if until is None else min(until, self._deadline)
         while True:
             if len(self._buffer) >= _LENGTH.size:
                 (size,) = _LENGTH.unpack_from(self._buffer)
@@ -97,7 +144,7 @@ class Ahead:
                     return frame
             if not self.pid:
                 return None
-            left = self._deadline - time.monotonic()
+            left = deadline - time.monotonic()
             if left <= 0 or not select.select([self._fd], [], [], left)[0]:
                 return None
             chunk = os.read(self._fd, 1 << 20)
@@ -160,9 +207,11 @@ def start_beside(forks: Any, train: Callable[..., None], args: tuple, budget: Tr
     return Ahead(pid, fd, time.monotonic() + 2 * (budget.max_seconds + 60), reaper=forks)
 
 
-def train_into(plan: Plan, data: Prepared, budget: Training, limits: Limits, fd: int) -> None:
-    """In a process a fork server forked for it (`start_beside`): train what `plan()` says and write the frames."""
-    _train(plan, data, budget, limits, fd, 0)
+def train_into(plan: Plan, data: Prepared, budget: Training, limits: Limits, fd: int,
+               initialised: Initialised | None = None) -> None:
+    """In a process a fork server forked for it (`start_beside`): train what `plan()` says and write the frames,
+    after what `initialised(layers)` gives, if given (see `Ahead.initialised`)."""
+    _train(plan, data, budget, limits, fd, 0, initialised)
 
 
 def fork_is_safe() -> bool:
@@ -175,7 +224,8 @@ def fork_is_safe() -> bool:
     return not getattr(context.context(), "_initialized", True)
 
 
-def _train(plan: Plan, data: Prepared, budget: Training, limits: Limits, fd: int, parent: int) -> None:
+def _train(plan: Plan, data: Prepared, budget: Training, limits: Limits, fd: int, parent: int,
+           initialised: Initialised | None = None) -> None:
     from grader.trusted import memo, training
 
     if not orphans.die_with_parent(parent):  # dies with the grader
@@ -191,6 +241,14 @@ def _train(plan: Plan, data: Prepared, budget: Training, limits: Limits, fd: int
     timings.forked()  # what this process records is sent back, as stages of its own
     recorder = timings.current() or timings.begin(origin=0.0)  # timed even if the process that takes it began later
     layers, settings = plan()
+    if initialised is not None:
+        with timings.stage("training ahead: the expected layers re-initialised, for the checks that ask early"):
+            try:
+                header, raw = initialised(layers)
+            except Exception:  # noqa: BLE001 - the grading process builds its own, as it would without this
+                header, raw = None, b""
+        _write(fd, json.dumps({"initialised": header}).encode())
+        _write(fd, raw)
     name, material = memo.key(layers, settings, data, budget)
     _write(fd, json.dumps({"key": name}).encode())
     with timings.stage("training ahead: build, train and predict the expected model"):

@@ -160,11 +160,9 @@ def _from_ahead(ahead: Any, cache: Cache | None, layers: tuple[Layer, ...], sett
 
 def key(layers: tuple[Layer, ...], settings: CompileSettings, data: Prepared, budget: Training) -> tuple[str, dict]:
     """The key of a training and the values it is made from (kept in the record, to read what a key stands for)."""
-    from grader.trusted import architecture
-
     material = {
         "format": FORMAT,
-        "layers": [{"class": layer.class_name, "args": _plain(layer.args)} for layer in architecture.canonical(layers)],
+        "layers": layers_material(layers),
         "compile": _plain({**dataclasses.asdict(settings), "optimizer_config": _optimizer_config(settings)}),
         "data": {"sha256": data.digest, "input_shape": list(data.x_train.shape[1:]),
                  "train": len(data.x_train), "test": len(data.x_test)},
@@ -172,6 +170,13 @@ def key(layers: tuple[Layer, ...], settings: CompileSettings, data: Prepared, bu
         "environment": _environment(),
     }
     return _digest(material), material
+
+
+def layers_material(layers: tuple[Layer, ...]) -> list[dict]:
+    """What a key holds of the layers: each one's class and arguments, canonical (names, defaults), as plain data."""
+    from grader.trusted import architecture
+
+    return [{"class": layer.class_name, "args": _plain(layer.args)} for layer in architecture.canonical(layers)]
 
 
 def _digest(material: dict) -> str:
