@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import select
 import signal
 import struct
 import sys
+import threading
 import time
 import warnings
 from dataclasses import asdict
@@ -226,8 +228,6 @@ def fork_is_safe() -> bool:
 
 def _train(plan: Plan, data: Prepared, budget: Training, limits: Limits, fd: int, parent: int,
            initialised: Initialised | None = None) -> None:
-    from grader.trusted import memo, training
-
     if not orphans.die_with_parent(parent):  # dies with the grader
         return  # it died before the signal was set
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # not the grader's handlers: the grader stops it
@@ -240,6 +240,17 @@ def _train(plan: Plan, data: Prepared, budget: Training, limits: Limits, fd: int
     os.closerange(fd + 1, os.sysconf("SC_OPEN_MAX"))  # that exits would not be seen to have gone
     timings.forked()  # what this process records is sent back, as stages of its own
     recorder = timings.current() or timings.begin(origin=0.0)  # timed even if the process that takes it began later
+    frames = _Frames(fd)
+    try:
+        _train_and_send(plan, data, budget, limits, frames, recorder, initialised)
+    finally:
+        frames.close()
+
+
+def _train_and_send(plan: Plan, data: Prepared, budget: Training, limits: Limits, frames: _Frames, recorder: Any,
+                    initialised: Initialised | None) -> None:
+    from grader.trusted import memo, training
+
     layers, settings = plan()
     if initialised is not None:
         with timings.stage("training ahead: the expected layers re-initialised, for the checks that ask early"):
@@ -247,18 +258,44 @@ def _train(plan: Plan, data: Prepared, budget: Training, limits: Limits, fd: int
                 header, raw = initialised(layers)
             except Exception:  # noqa: BLE001 - the grading process builds its own, as it would without this
                 header, raw = None, b""
-        _write(fd, json.dumps({"initialised": header}).encode())
-        _write(fd, raw)
+        frames.send(json.dumps({"initialised": header}).encode())
+        frames.send(raw)
     name, material = memo.key(layers, settings, data, budget)
-    _write(fd, json.dumps({"key": name}).encode())
+    frames.send(json.dumps({"key": name}).encode())
     with timings.stage("training ahead: build, train and predict the expected model"):
         trained = training.train(layers, settings, data.x_train, data.y_train, data.x_test, data.y_test, budget, limits)
     if memo.trained_key(trained, settings, data, budget) != name:
         return  # not what the key says: nothing is sent, and the grader trains in its own turn
     record, raw = memo.pack(name, material, trained)
     stages = [{**asdict(s), "start": recorder.origin + s.start} for s in recorder.stages]  # monotonic, not relative
-    _write(fd, json.dumps({"record": record.decode(), "stopped_early": trained.stopped_early, "timings": stages}).encode())
-    _write(fd, raw)
+    frames.send(json.dumps({"record": record.decode(), "stopped_early": trained.stopped_early,
+                            "timings": stages}).encode())
+    frames.send(raw)
+
+
+class _Frames:
+    """Frames written to the grading process in order by a thread of their own: the training goes on while a frame
+    larger than the pipe holds (the initialised model's weights) waits for the grading process to read it."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd, self._queue = fd, queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="grader-ahead-frames", daemon=True)
+        self._thread.start()
+
+    def send(self, frame: bytes) -> None:
+        self._queue.put(frame)
+
+    def close(self) -> None:
+        """Wait until every frame sent is written, or the grading process has stopped reading."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while (frame := self._queue.get()) is not None:
+            try:
+                _write(self._fd, frame)
+            except OSError:  # the grading process is gone, or stopped this process's training
+                return
 
 
 def _write(fd: int, frame: bytes) -> None:
