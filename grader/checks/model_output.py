@@ -30,7 +30,7 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     """Call the function on two models and compare its answer with the transform of each model's output."""
     started = time.monotonic()
     fn, params = check.function, check.params
-    images = ctx.probe(params.get("probe", "test_images"), params.get("count", 50), params.get("prepare", []))
+    images = models.probe(check, ctx)  # the images the re-initialised model was asked with early, too
     transform = params.get("transform", "softmax")
     problems: list[tuple[str, str]] = []
     try:

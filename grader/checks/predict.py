@@ -27,7 +27,7 @@ def run(check: CheckSpec, ctx: Context) -> CheckResult:
     """Call predict on two models and compare with their argmax."""
     started = time.monotonic()
     fn, params = check.function, check.params
-    images = ctx.probe(params.get("probe", "test_images"), params.get("count", 50), params.get("prepare", []))
+    images = models.probe(check, ctx)  # the images the re-initialised model was asked with early, too
     problems: list[str] = []
     hint = ""
     try:
