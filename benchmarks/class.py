@@ -153,7 +153,7 @@ class Peaks:
                 except OSError:
                     continue
                 peak = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
-                if "grader.sandbox.zygote" not in command:
+                if "grader.sandbox.forkserver" not in command:
                     continue
                 # The fork server's parent is the grader; it forks the session's worker, which keeps its session,
                 # and the sandboxes, each in a session of its own (and what a sandbox starts runs the module too).
@@ -187,7 +187,7 @@ def _is_fork_server_child(pid: int) -> bool:
         parent = Path(f"/proc/{_parent(pid)}/cmdline").read_bytes()
     except OSError:
         return False
-    return b"grader.sandbox.zygote" in parent
+    return b"grader.sandbox.forkserver" in parent
 
 
 def _parent(pid: int) -> int:

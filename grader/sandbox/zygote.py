@@ -12,15 +12,16 @@ rlimits and only then serves requests (worker.serve). A *trusted* process (`Zygo
 the grading worker, which loads the data, trains and predicts) receives its job, environment and
 arguments through a pipe after the fork, and asks the zygote for its sandboxes over a channel of its
 own (`attached()`): no sandbox is ever forked from a process that has held what the grader knows.
+
+This module is the grader's side: the handle that starts a fork server and asks it for processes, and the
+channel they talk over. The fork server's own process is grader.sandbox.forkserver.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import pickle
-import selectors
 import signal
 import socket
 import subprocess
@@ -36,7 +37,6 @@ from grader.errors import GraderFault
 
 MAX_MESSAGE = 16 << 20
 ONEDNN = "TF_ENABLE_ONEDNN_OPTS"
-_VERSIONS: dict[str, str] = {}
 _ATTACHED: list["Zygote"] = []  # in a trusted process: the handle on the zygote that forked it (see `attached`)
 _PRESTARTED: list["Zygote"] = []  # started by `prestart`, until a Trusted process takes it (see `take`)
 PRELOAD = ("numpy", "tensorflow", "keras")  # what an assignment of a Keras course preloads (its spec's `preload`)
@@ -63,7 +63,7 @@ class Zygote:
         self._lock = threading.Lock()
         self._spawned = time.monotonic()
         self.process = subprocess.Popen(
-            [sys.executable, "-I", "-m", "grader.sandbox.zygote", str(theirs.fileno()), str(orphans.parent_token()),
+            [sys.executable, "-I", "-m", "grader.sandbox.forkserver", str(theirs.fileno()), str(orphans.parent_token()),
              *preload],
             cwd=self.directory, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             # With --verbose, TensorFlow's lines at its import (here, the one import) reach the terminal.
@@ -93,13 +93,13 @@ class Zygote:
 
         self.wait_ready(timeout)
         keep = [a.fileno() for a in args if isinstance(a, Connection)]
-        args = tuple(_Descriptor(a.fileno()) if isinstance(a, Connection) else a for a in args)
+        args = tuple(Descriptor(a.fileno()) if isinstance(a, Connection) else a for a in args)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         job = pickle.dumps({"target": target, "args": args, "keep": keep, "env": dict(os.environ),
                             "cwd": os.getcwd(), "path": list(sys.path)})
         with self._lock:
             try:
-                _send(self._socket, {"op": "trusted", "keep_gpu": self.keep_gpu}, [theirs.fileno(), 2, *keep])
+                send(self._socket, {"op": "trusted", "keep_gpu": self.keep_gpu}, [theirs.fileno(), 2, *keep])
             except OSError as exc:
                 raise ZygoteError(f"the zygote process is gone ({exc})") from exc
             finally:
@@ -132,7 +132,7 @@ class Zygote:
         message = {"op": "fork", "workdir": str(workdir), "env": env, "limits": limits, "confinement": confinement}
         with self._lock:
             try:
-                _send(self._socket, message, [read_fd, write_fd])
+                send(self._socket, message, [read_fd, write_fd])
             except OSError as exc:
                 raise ZygoteError(f"the zygote process is gone ({exc})") from exc
             return int(self._receive(timeout)["pid"])
@@ -141,7 +141,7 @@ class Zygote:
         """The exit status of a forked child in subprocess' convention (negative: killed by that signal)."""
         with self._lock:
             try:
-                _send(self._socket, {"op": "wait", "pid": pid, "timeout": timeout})
+                send(self._socket, {"op": "wait", "pid": pid, "timeout": timeout})
                 return self._receive(timeout + 5).get("status")
             except (OSError, ZygoteError):
                 return None
@@ -154,7 +154,7 @@ class Zygote:
         """
         with self._lock:
             try:
-                _send(self._socket, {"op": "sweep"})
+                send(self._socket, {"op": "sweep"})
                 self._receive(timeout)
             except (OSError, ZygoteError):
                 pass
@@ -178,7 +178,7 @@ class Zygote:
     def _receive(self, timeout: float) -> dict[str, Any]:
         self._socket.settimeout(timeout)
         try:
-            message, _ = _receive(self._socket)
+            message, _ = receive(self._socket)
         except (socket.timeout, OSError) as exc:
             raise ZygoteError(f"the zygote process did not answer within {timeout:g} s ({exc}); "
                               f"see {self.directory / 'zygote.log'}") from exc
@@ -208,7 +208,7 @@ def _wait_exit(process: subprocess.Popen, timeout: float) -> None:
 
 # -- the control channel: length-prefixed JSON, descriptors riding on the first part -----------------------
 
-def _send(sock: socket.socket, message: dict[str, Any], fds: list[int] | tuple[int, ...] = ()) -> None:
+def send(sock: socket.socket, message: dict[str, Any], fds: list[int] | tuple[int, ...] = ()) -> None:
     data = json.dumps(message).encode()
     frame = len(data).to_bytes(8, "big") + data
     sent = socket.send_fds(sock, [frame], list(fds)) if fds else sock.send(frame)
@@ -216,7 +216,7 @@ def _send(sock: socket.socket, message: dict[str, Any], fds: list[int] | tuple[i
         sock.sendall(frame[sent:])
 
 
-def _receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
+def receive(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
     """One message and the descriptors that came with it; (None, []) when the other side has closed."""
     data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 8)
     if not data:
@@ -263,6 +263,12 @@ def discard() -> None:
     """Stop a prestarted zygote nothing took (the command ended before it graded)."""
     while _PRESTARTED:
         _PRESTARTED.pop().close(patience=0)
+
+
+def attach(channel: socket.socket, preload: tuple[str, ...], versions: dict[str, str], keep_gpu: bool) -> None:
+    """In a trusted process the fork server just forked (grader.sandbox.forkserver): its handle on that fork server,
+    over `channel`, for `attached`."""
+    _ATTACHED[:] = [Zygote._attach(channel, preload, versions, keep_gpu)]
 
 
 def attached() -> Zygote | None:
@@ -330,7 +336,7 @@ class Trusted:
             self.zygote = None
 
 
-class _Descriptor(int):
+class Descriptor(int):
     """In a trusted process's arguments: a connection of its parent's, passed as this descriptor."""
 
 
@@ -361,257 +367,3 @@ def _tail(path: Path) -> str:
         return path.read_text(errors="replace")[-2000:]
     except OSError:
         return "(none)"
-
-
-# -- the zygote process ------------------------------------------------------------------------------
-
-def main(argv: list[str]) -> int:
-    started = time.monotonic()  # the same clock as the grader's: it times this start-up in its own terms
-    from grader import heap
-
-    heap.pause()
-    control = socket.socket(fileno=int(argv[0]))
-    if not orphans.die_with_parent(int(argv[1])):  # its grader is gone already: nothing to serve
-        return 0
-
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # a batch worker ignores it, and children inherit that
-    orphans.become_reaper()  # whatever a sandbox started and orphaned comes here, where _sweep finds it
-    from grader.sandbox.isolation import make_undumpable
-
-    make_undumpable()
-    versions = {}
-    from grader import optional
-
-    with optional.hidden():  # what Keras would import for features no sandbox needs; a submission still may
-        for name in argv[2:]:
-            module = importlib.import_module(name)
-            versions[name] = getattr(module, "__version__", "")
-    from grader.sandbox import confine, worker  # noqa: F401 - imported here: a confined child may not read the grader's files
-
-    heap.settle()  # what is imported now stays out of every collection in the children: none walks (and copies) it
-    _VERSIONS.update(versions)
-    _send(control, {"versions": versions, "times": {"main": started, "ready": time.monotonic()}})
-    statuses: dict[int, int] = {}
-    trusted: set[int] = set()  # the trusted processes forked: a sandbox's sweep spares them
-    started: dict[socket.socket, list[int]] = {}  # the trusted processes each channel asked for
-    me = os.getpid()
-    channels = selectors.DefaultSelector()  # the grader's control socket, and a channel per trusted process
-    channels.register(control, selectors.EVENT_READ)
-    while True:
-        for key, _ in channels.select():
-            sock = key.fileobj
-            try:
-                request, fds = _receive(sock)
-            except OSError:
-                request, fds = None, []
-            if request is None and sock is control:  # the grader closed it, or died: nothing it started may outlive it
-                _sweep(statuses)
-                return 0
-            if request is None:  # a trusted process is gone: what it had started goes with it
-                channels.unregister(sock)
-                sock.close()
-                for pid in started.pop(sock, []):
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                continue
-            _reap(statuses)
-            if request["op"] == "fork":
-                sys.stdout.flush()
-                sys.stderr.flush()
-                pid = os.fork()
-                if pid == 0:
-                    _child(control, fds, request, me)  # never returns
-                for fd in fds:
-                    os.close(fd)
-                _send(sock, {"pid": pid})
-            elif request["op"] == "trusted":
-                mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-                sys.stdout.flush()
-                sys.stderr.flush()
-                pid = os.fork()
-                if pid == 0:
-                    mine.close()
-                    _trusted(theirs, fds, tuple(argv[2:]), bool(request.get("keep_gpu")), me)  # never returns
-                theirs.close()
-                for fd in fds:
-                    os.close(fd)
-                trusted.add(pid)
-                started.setdefault(sock, []).append(pid)
-                channels.register(mine, selectors.EVENT_READ)
-                _send(sock, {"pid": pid})
-            elif request["op"] == "sweep":
-                _send(sock, {"killed": _sweep(statuses, spare=trusted)})
-            elif request["op"] == "wait":
-                _send(sock, {"status": _wait(request["pid"], request.get("timeout", 10), statuses)})
-
-
-def _trusted(channel: socket.socket, fds: list[int], preload: tuple[str, ...], keep_gpu: bool, zygote: int) -> None:
-    """Become a trusted grader process: take the job, environment and arguments the grader sends, then run it.
-
-    Its descriptors are the job's pipe, the grader's stderr (as 2), the connections the job passes along, and
-    its own channel to the zygote, for its sandboxes.
-    """
-    code = 70
-    try:
-        if not orphans.die_with_parent(zygote):
-            return
-        boot, stderr, *passed = fds
-        os.dup2(stderr, 2)
-        keep = sorted({0, 1, 2, boot, channel.fileno(), *passed})
-        start = 3
-        for fd in keep[3:] + [1 << 16]:
-            os.closerange(start, fd)
-            start = fd + 1
-        with socket.socket(fileno=boot) as pipe:
-            job = pickle.loads(_read_all(pipe))
-        from multiprocessing.connection import Connection
-
-        from grader.sandbox import zygote as handle  # this file as a module (here it runs as __main__)
-
-        given = dict(zip(job["keep"], passed))
-        args = tuple(Connection(given[a]) if isinstance(a, handle._Descriptor) else a for a in job["args"])
-        os.environ.clear()
-        os.environ.update(job["env"])
-        os.chdir(job["cwd"])
-        sys.path[:] = job["path"]
-        tempfile.tempdir = None
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the grader stops it (see grader.grading.pool)
-        handle._ATTACHED[:] = [handle.Zygote._attach(channel, preload, dict(_VERSIONS), keep_gpu)]
-        job["target"](*args)
-        code = 0
-    except BaseException:  # noqa: BLE001 - nothing may propagate back into the zygote's loop
-        import traceback
-
-        traceback.print_exc()
-    finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
-
-
-def _read_all(sock: socket.socket) -> bytes:
-    head = b""
-    while len(head) < 8:
-        more = sock.recv(8 - len(head))
-        if not more:
-            raise EOFError("the grader closed the job's pipe")
-        head += more
-    size, body = int.from_bytes(head, "big"), bytearray()
-    while len(body) < size:
-        more = sock.recv(min(size - len(body), 1 << 20))
-        if not more:
-            raise EOFError("the grader closed the job's pipe")
-        body += more
-    return bytes(body)
-
-
-def _children() -> list[int]:
-    from grader import processes
-
-    me = os.getpid()
-    return [pid for pid, _, parent in processes.table() if parent == me]
-
-
-def _sweep(statuses: dict[int, int], spare: set[int] = frozenset()) -> int:
-    killed = 0
-    _reap(statuses)  # the children that have exited already (a sandbox closed, a worker stopped) need no killing
-    for _ in range(20):  # killing a parent can re-parent its children here: repeat until none are left
-        children = [pid for pid in _children() if pid not in statuses and pid not in spare]
-        if not children:
-            break
-        for pid in children:
-            for kill in (lambda p: os.killpg(p, signal.SIGKILL), lambda p: os.kill(p, signal.SIGKILL)):
-                try:
-                    kill(pid)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            killed += 1
-        time.sleep(0.05)
-        _reap(statuses)
-    return killed
-
-
-def _reap(statuses: dict[int, int]) -> None:
-    while True:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-        statuses[pid] = _code(status)
-
-
-def _wait(pid: int, timeout: float, statuses: dict[int, int]) -> int | None:
-    deadline = time.monotonic() + timeout
-    while pid not in statuses:
-        try:
-            done, status = os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            return statuses.pop(pid, None)
-        if done:
-            return _code(status)
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(0.01)
-    return statuses.pop(pid)
-
-
-def _code(status: int) -> int:
-    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-
-
-def _child(control: socket.socket, fds: list[int], request: dict[str, Any], zygote: int) -> None:
-    """Become a sandbox: a new session, a fresh directory and environment, limits, then serve."""
-    code = 70
-    try:
-        if not orphans.die_with_parent(zygote):  # the keeper dies with the zygote, and its init and worker with it
-            return
-        read_fd, write_fd = fds
-        control.close()
-        os.setsid()
-        workdir = Path(request["workdir"])
-        log = os.open(workdir / "output.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        keep = sorted({0, 1, 2, read_fd, write_fd})
-        start = 3
-        for fd in keep[3:] + [1 << 16]:
-            os.closerange(start, fd)
-            start = fd + 1
-        os.chdir(workdir / "home")
-        os.environ.clear()
-        os.environ.update(request["env"])
-        tempfile.tempdir = None
-        from grader.sandbox import confine, worker
-
-        def serve() -> int:
-            worker.limit(*(int(v) for v in request["limits"].split(",")))
-            return worker.serve(read_fd, write_fd, dict(_VERSIONS))
-
-        code = confine.enter(request.get("confinement") or {}, serve, (read_fd, write_fd))
-    except BaseException:  # noqa: BLE001 - nothing may propagate back into the zygote's loop
-        import traceback
-
-        traceback.print_exc()
-    finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
-
-
-if __name__ == "__main__":
-    from grader.datastack import roomy
-
-    status = roomy(main, sys.argv[1:])  # its children inherit the room: the sandboxes, the workers, the training
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(status)  # it holds nothing to save, and tearing down an interpreter with TensorFlow loaded takes a second
